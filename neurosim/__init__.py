@@ -1,0 +1,18 @@
+"""neurosim: Hodgkin-Huxley and leaky integrate-and-fire neurons under Numba.
+
+Spike trains, post-synaptic current filters, firing-rate curves and plots. Time is in seconds in
+every public signature; Hodgkin-Huxley voltages are in mV and its currents in µA/cm².
+"""
+
+from ._result import SimResult
+from .rates import lif_rate, lif_rate_derivative
+from .spikes import SpikeTrains
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "SimResult",
+    "SpikeTrains",
+    "lif_rate",
+    "lif_rate_derivative",
+]
