@@ -4,6 +4,7 @@ Build a network in a few lines, train it by backpropagation, and run an LIF-rate
 spiking network with neurosim.
 """
 
+from . import datasets
 from .activations import Activation, Linear, ReLU, Sigmoid, Tanh, get_activation
 from .layers import Layer
 
@@ -16,5 +17,6 @@ __all__ = [
     "ReLU",
     "Sigmoid",
     "Tanh",
+    "datasets",
     "get_activation",
 ]
