@@ -7,12 +7,15 @@ every public signature; Hodgkin-Huxley voltages are in mV and its currents in µ
 from ._result import SimResult
 from .rates import lif_rate, lif_rate_derivative
 from .spikes import SpikeTrains
+from .synapse import filter_spikes, psc_kernel
 
 __version__ = "0.1.0"
 
 __all__ = [
     "SimResult",
     "SpikeTrains",
+    "filter_spikes",
     "lif_rate",
     "lif_rate_derivative",
+    "psc_kernel",
 ]

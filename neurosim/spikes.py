@@ -3,6 +3,11 @@
 A :class:`SpikeTrains` holds, for each of ``n_neurons`` neurons, a sorted array of spike times in
 seconds, together with the interval ``[t_start, t_end)`` that was observed. Rates are counts over a
 window divided by the window's length, so a neuron that did not fire has rate 0, not NaN.
+
+Time grids. Binning, rasters and PSC filtering place times on a grid ``t_k = t_start + k * dt``.
+A time that lies within a relative ``1e-9`` of a step of such a grid counts as lying on it, so
+that spike times computed as ``t_start + k * dt`` land in step ``k`` despite rounding (in floating
+point, ``0.003 / 0.001`` is ``2.9999999999999996``).
 """
 
 from __future__ import annotations
@@ -11,7 +16,26 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ._validation import as_finite_array, check_finite
+from ._validation import as_finite_array, check_finite, check_positive
+
+# A time within this fraction of a step of a grid point counts as lying on it.
+_GRID_TOLERANCE = 1e-9
+
+
+def _grid_position(times: np.ndarray, t_start: float, dt: float) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(position, on_grid)``: ``(times - t_start) / dt`` and where it is an integer.
+
+    ``position`` is snapped to the nearest integer where ``on_grid`` is True.
+    """
+    position = (times - t_start) / dt
+    nearest = np.rint(position)
+    on_grid = np.abs(position - nearest) <= _GRID_TOLERANCE * np.maximum(1.0, np.abs(nearest))
+    return np.where(on_grid, nearest, position), on_grid
+
+
+def _step_count(duration: float, dt: float) -> int:
+    """Number of grid steps of width ``dt`` needed to cover ``duration``, at least 1."""
+    return max(1, int(np.ceil(duration / dt * (1 - _GRID_TOLERANCE))))
 
 
 class SpikeTrains:
@@ -83,6 +107,10 @@ class SpikeTrains:
                              f"{neurons.shape} and {times.shape}")
         if neurons.size and (neurons.min() < 0 or neurons.max() >= n_neurons):
             raise ValueError(f"neurons must lie in [0, n_neurons={n_neurons})")
+        if isinstance(n_neurons, bool) or not isinstance(n_neurons, int | np.integer) or n_neurons < 0:
+            raise ValueError(f"n_neurons must be an integer >= 0, got {n_neurons!r}")
+        if n_neurons == 0:
+            return cls([], t_end=t_end, t_start=t_start)
         order = np.lexsort((times, neurons))
         boundaries = np.searchsorted(neurons[order], np.arange(1, n_neurons))
         return cls(np.split(times[order], boundaries), t_end=t_end, t_start=t_start)
@@ -132,7 +160,168 @@ class SpikeTrains:
         start, end = self._window(t_start, t_end)
         return self.counts(t_start, t_end) / (end - start)
 
+    @classmethod
+    def from_raster(cls, raster: object, dt: float, t_start: float = 0.0) -> SpikeTrains:
+        """Build spike trains from a raster of spikes per time step.
+
+        Parameters
+        ----------
+        raster : array_like of bool or int, shape (n_neurons, n_steps)
+            ``raster[i, k]`` is the number of spikes of neuron ``i`` in step ``k`` (a binary raster
+            holds 0 or 1). Each spike is placed at the step's start, ``t_start + k * dt``.
+        dt : float
+            Step width (s), > 0.
+        t_start : float, optional
+            Time of step 0 (s). Default 0.
+
+        Returns
+        -------
+        SpikeTrains
+            Observed over ``[t_start, t_start + n_steps * dt)``.
+        """
+        dt = check_positive("dt", dt)
+        t_start = check_finite("t_start", t_start)
+        array = np.asarray(raster)
+        if array.dtype == object or not (array.dtype == bool or np.issubdtype(array.dtype, np.integer)):
+            raise TypeError(f"raster must be an array of bool or integers, got dtype {array.dtype}")
+        if array.ndim != 2 or array.shape[1] == 0:
+            raise ValueError(f"raster must have shape (n_neurons, n_steps) with n_steps >= 1, "
+                             f"got {array.shape}")
+        counts = array.astype(np.int64)
+        if counts.size and counts.min() < 0:
+            raise ValueError("raster must hold non-negative spike counts")
+        step_times = t_start + np.arange(array.shape[1]) * dt
+        trains = [np.repeat(step_times, row) for row in counts]
+        return cls(trains, t_end=t_start + array.shape[1] * dt, t_start=t_start)
+
+    @property
+    def n_spikes(self) -> int:
+        """Total number of spikes of the population over the observed interval."""
+        return int(sum(train.size for train in self.times))
+
+    def isis(self) -> tuple[np.ndarray, ...]:
+        """Inter-spike intervals of each neuron (s).
+
+        Returns
+        -------
+        tuple of ndarray
+            ``isis()[i]`` has shape ``(len(times[i]) - 1,)`` (empty for fewer than two spikes);
+            its sum is the time from neuron ``i``'s first spike to its last.
+        """
+        return tuple(np.diff(train) for train in self.times)
+
+    def bin(self, bin_width: float, t_start: float | None = None,
+            t_end: float | None = None) -> np.ndarray:
+        """Spike counts per neuron in consecutive bins of width ``bin_width``.
+
+        Bin ``b`` is ``[t_start + b * bin_width, t_start + (b + 1) * bin_width)``; the last bin is
+        cut at ``t_end`` when the window is not a whole number of bins. Spikes are counted on the
+        same window as :meth:`counts`, so ``bin(w).sum(axis=1) == counts()``.
+
+        Parameters
+        ----------
+        bin_width : float
+            Width of a bin (s), > 0.
+        t_start, t_end : float, optional
+            Window (s); defaults to the observed interval.
+
+        Returns
+        -------
+        ndarray of int64, shape (n_neurons, n_bins)
+            ``n_bins = ceil((t_end - t_start) / bin_width)``.
+        """
+        bin_width = check_positive("bin_width", bin_width)
+        start, end = self._window(t_start, t_end)
+        n_bins = _step_count(end - start, bin_width)
+        counts = np.zeros((self.n_neurons, n_bins), dtype=np.int64)
+        side = "right" if t_end is None else "left"
+        for index, train in enumerate(self.times):
+            inside = train[np.searchsorted(train, start):np.searchsorted(train, end, side=side)]
+            position, _ = _grid_position(inside, start, bin_width)
+            bins = np.minimum(np.floor(position).astype(np.int64), n_bins - 1)
+            counts[index] = np.bincount(bins, minlength=n_bins)
+        return counts
+
+    def to_raster(self, dt: float) -> np.ndarray:
+        """Binary raster of the spike trains on steps of width ``dt``.
+
+        A spike at time ``t`` goes to step ``floor((t - t_start) / dt)`` (a spike exactly at
+        ``t_end`` goes to the last step). The inverse of :meth:`from_raster` for spikes at step
+        starts; other spike times are quantized down to their step's start.
+
+        Parameters
+        ----------
+        dt : float
+            Step width (s), > 0.
+
+        Returns
+        -------
+        ndarray of bool, shape (n_neurons, n_steps)
+            ``n_steps = ceil((t_end - t_start) / dt)``.
+
+        Raises
+        ------
+        ValueError
+            If a neuron fires more than once within one step: a binary raster cannot hold it (use
+            a smaller ``dt``, or :meth:`bin` for counts).
+        """
+        dt = check_positive("dt", dt)
+        counts = self.bin(dt)
+        if counts.size and counts.max() > 1:
+            neuron, step = np.unravel_index(np.argmax(counts), counts.shape)
+            raise ValueError(f"neuron {neuron} fires {counts[neuron, step]} times in step {step} of "
+                             f"dt={dt!r} s; a binary raster holds at most one spike per step. Use a "
+                             "smaller dt, or bin(dt) for counts")
+        return counts.astype(bool)
+
+    def select(self, neurons: object) -> SpikeTrains:
+        """Spike trains of a subset of the neurons, over the same interval.
+
+        Parameters
+        ----------
+        neurons : int, slice, or array_like of int or bool
+            Which neurons, in the order given (a boolean mask of length n_neurons also works).
+        """
+        if isinstance(neurons, slice):
+            chosen = range(self.n_neurons)[neurons]
+        else:
+            index = np.asarray(neurons)
+            if index.dtype == bool:
+                if index.shape != (self.n_neurons,):
+                    raise ValueError(f"a boolean neurons mask must have shape ({self.n_neurons},), "
+                                     f"got {index.shape}")
+                index = np.flatnonzero(index)
+            elif not np.issubdtype(index.dtype, np.integer):
+                raise TypeError(f"neurons must be integers, a slice or a boolean mask, got dtype "
+                                f"{index.dtype}")
+            index = index.ravel()
+            if index.size and (index.min() < -self.n_neurons or index.max() >= self.n_neurons):
+                raise IndexError(f"neurons must lie in [0, {self.n_neurons}), got {neurons!r}")
+            chosen = index.tolist()
+        return SpikeTrains([self.times[i] for i in chosen], t_end=self.t_end, t_start=self.t_start)
+
+    def __getitem__(self, neurons: object) -> np.ndarray | SpikeTrains:
+        """``trains[i]`` is neuron ``i``'s spike times (ndarray); ``trains[1:3]``, ``trains[[0, 4]]``
+        or ``trains[mask]`` is a :class:`SpikeTrains` of those neurons (see :meth:`select`)."""
+        if isinstance(neurons, int | np.integer) and not isinstance(neurons, bool):
+            return self.times[neurons]
+        return self.select(neurons)
+
+    def all_events(self) -> tuple[np.ndarray, np.ndarray]:
+        """All spikes as flat event arrays, in time order (ties by neuron index).
+
+        Returns
+        -------
+        neurons : ndarray of int64, shape (n_spikes,)
+        times : ndarray of float64, shape (n_spikes,)
+            The inverse of :meth:`from_events`.
+        """
+        neurons = np.repeat(np.arange(self.n_neurons, dtype=np.int64),
+                            [train.size for train in self.times])
+        times = np.concatenate(self.times) if self.times else np.zeros(0)
+        order = np.lexsort((neurons, times))
+        return neurons[order], times[order]
+
     def __repr__(self) -> str:
-        total = sum(train.size for train in self.times)
-        return (f"SpikeTrains(n_neurons={self.n_neurons}, n_spikes={total}, "
+        return (f"SpikeTrains(n_neurons={self.n_neurons}, n_spikes={self.n_spikes}, "
                 f"t_start={self.t_start:g} s, t_end={self.t_end:g} s)")
