@@ -4,6 +4,7 @@ Spike trains, post-synaptic current filters, firing-rate curves and plots. Time 
 every public signature; Hodgkin-Huxley voltages are in mV and its currents in µA/cm².
 """
 
+from . import plot
 from ._result import SimResult
 from .rates import lif_rate, lif_rate_derivative
 from .spikes import SpikeTrains
@@ -17,5 +18,6 @@ __all__ = [
     "filter_spikes",
     "lif_rate",
     "lif_rate_derivative",
+    "plot",
     "psc_kernel",
 ]

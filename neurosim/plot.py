@@ -1,0 +1,320 @@
+"""Matplotlib helpers for neurosim's results: voltage traces, spike rasters, filtered spike trains
+and firing-rate (f-I) curves.
+
+Every function draws into the ``ax`` it is given, or into a new figure when ``ax`` is None, and
+returns the Axes; none calls ``plt.show()``. Times are drawn in milliseconds (the library's times
+are seconds). matplotlib is imported only when needed, so ``import neurosim`` stays light.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ._validation import as_finite_array, check_positive
+from .spikes import SpikeTrains
+from .synapse import psc_kernel
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from ._result import SimResult
+
+_MS_PER_S = 1e3
+# Beyond this many traces a legend says nothing a reader can use.
+_MAX_LEGEND_ENTRIES = 10
+
+
+def _new_axes(figsize: tuple[float, float] = (7.0, 3.8)) -> Axes:
+    import matplotlib.pyplot as plt
+
+    _, ax = plt.subplots(figsize=figsize, layout="constrained")
+    return ax
+
+
+def _tidy(ax: Axes) -> None:
+    """A light grid behind the data, and no top or right frame."""
+    ax.grid(True, color="0.85", linewidth=0.6)
+    ax.set_axisbelow(True)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+
+
+def _neuron_indices(neurons: object, n_neurons: int) -> np.ndarray:
+    if neurons is None:
+        return np.arange(n_neurons)
+    if isinstance(neurons, slice):
+        return np.arange(n_neurons)[neurons]
+    index = np.atleast_1d(np.asarray(neurons))
+    if not np.issubdtype(index.dtype, np.integer) or index.ndim != 1:
+        raise TypeError(f"neurons must be an int, a slice or a 1-D sequence of ints, got {neurons!r}")
+    if index.size and (index.min() < 0 or index.max() >= n_neurons):
+        raise ValueError(f"neurons must lie in [0, {n_neurons}), got {neurons!r}")
+    return index
+
+
+def _voltage_label(v_unit: str) -> str:
+    if v_unit in ("", "1"):
+        return "membrane potential v (threshold 1)"
+    return f"membrane potential ({v_unit})"
+
+
+def voltage(result: SimResult, ax: Axes | None = None, neurons: object = None,
+            threshold: float | None = None, labels: Sequence[str] | None = None,
+            **line_kwargs: object) -> Axes:
+    """Membrane potential traces of a simulation.
+
+    Parameters
+    ----------
+    result : SimResult
+        A simulation run with voltages recorded (``result.v`` not None).
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure when None.
+    neurons : int, slice or sequence of int, optional
+        Which neurons to draw; all by default.
+    threshold : float, optional
+        Spike threshold in ``result.v_unit``, drawn as a dashed line.
+    labels : sequence of str, optional
+        One legend label per drawn neuron; "neuron i" by default. The legend is shown for up to
+        10 traces.
+    **line_kwargs
+        Passed to ``ax.plot`` (``linewidth``, ``alpha``, ...).
+
+    Returns
+    -------
+    Axes
+        One line per neuron, x in ms, y in ``result.v_unit``.
+    """
+    if result.v is None:
+        raise ValueError("result has no voltage traces (it was run with record_v=False); "
+                         "simulate with record_v=True to plot them")
+    index = _neuron_indices(neurons, result.v.shape[0])
+    if labels is None:
+        labels = [f"neuron {i}" for i in index]
+    elif len(labels) != index.size:
+        raise ValueError(f"labels must have one entry per drawn neuron ({index.size}), got {len(labels)}")
+    ax = _new_axes() if ax is None else ax
+    line_kwargs.setdefault("linewidth", 1.0)
+    t_ms = np.asarray(result.t) * _MS_PER_S
+    for i, label in zip(index, labels, strict=True):
+        ax.plot(t_ms, result.v[i], label=label, **line_kwargs)
+    if threshold is not None:
+        ax.axhline(threshold, color="0.4", linestyle="--", linewidth=0.8, label="threshold")
+    ax.set_xlabel("time (ms)")
+    ax.set_ylabel(_voltage_label(result.v_unit))
+    if t_ms.size:
+        ax.set_xlim(t_ms[0], t_ms[-1])
+    if 0 < index.size <= _MAX_LEGEND_ENTRIES:
+        ax.legend(frameon=False, fontsize="small", loc="upper right")
+    _tidy(ax)
+    return ax
+
+
+def raster(spikes: SpikeTrains | SimResult, ax: Axes | None = None, neurons: object = None,
+           color: str = "k", marker_size: float | None = None) -> Axes:
+    """Spike raster: one row per neuron, a tick at each spike.
+
+    Drawn as a single line artist with ``|`` markers (no connecting line), which stays fast and
+    legible from one neuron to many thousands.
+
+    Parameters
+    ----------
+    spikes : SpikeTrains or SimResult
+        The spike trains (a SimResult's ``spikes`` are used).
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure when None.
+    neurons : int, slice or sequence of int, optional
+        Which neurons to draw, from bottom to top; all by default.
+    color : str
+        Colour of the ticks.
+    marker_size : float, optional
+        Tick height in points; by default about one row's height, between 1 and 10 points.
+
+    Returns
+    -------
+    Axes
+        x: spike times in ms; y: row of each neuron (0 at the bottom).
+    """
+    trains = spikes.spikes if hasattr(spikes, "spikes") else spikes
+    if not isinstance(trains, SpikeTrains):
+        raise TypeError(f"spikes must be a SpikeTrains or a SimResult, got {type(spikes).__name__}")
+    index = _neuron_indices(neurons, trains.n_neurons)
+    ax = _new_axes() if ax is None else ax
+    times = [trains.times[i] for i in index]
+    x_ms = np.concatenate(times) * _MS_PER_S if times else np.zeros(0)
+    rows = np.repeat(np.arange(index.size), [train.size for train in times])
+    if marker_size is None:
+        height_points = ax.bbox.height * 72.0 / ax.figure.dpi
+        marker_size = float(np.clip(0.9 * height_points / max(index.size, 1), 1.0, 10.0))
+    else:
+        marker_size = check_positive("marker_size", marker_size)
+    ax.plot(x_ms, rows, linestyle="none", marker="|", markersize=marker_size,
+            markeredgewidth=max(0.5, min(1.2, marker_size / 4)), color=color)
+    ax.set_xlim(trains.t_start * _MS_PER_S, trains.t_end * _MS_PER_S)
+    ax.set_ylim(-0.5, max(index.size, 1) - 0.5)
+    ax.set_xlabel("time (ms)")
+    ax.set_ylabel("neuron")
+    if index.size <= 20:
+        ax.set_yticks(np.arange(index.size), [str(i) for i in index])
+    else:
+        from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        # Rows are positions in `neurons`; label them with the neurons' own indices.
+        ax.yaxis.set_major_formatter(FuncFormatter(
+            lambda row, _: str(index[int(row)]) if row == int(row) and 0 <= row < index.size else ""))
+    _tidy(ax)
+    ax.grid(False, axis="y")
+    return ax
+
+
+def filtered(trains: SpikeTrains, filtered_trains: object, dt: float, ax: Axes | None = None,
+             neurons: object = None, kernel: Mapping[str, float] | None = None,
+             labels: Sequence[str] | None = None, show_spikes: bool = True,
+             **line_kwargs: object) -> Axes:
+    """Filtered spike trains (as :func:`neurosim.filter_spikes` returns them), with their spikes.
+
+    Parameters
+    ----------
+    trains : SpikeTrains
+        The spikes that were filtered; drawn as ticks along the bottom when ``show_spikes``.
+    filtered_trains : ndarray, shape (n_neurons, n_t)
+        The filtered trains (1/s) on the grid ``trains.t_start + k * dt``.
+    dt : float
+        Grid step (s), > 0.
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure when None.
+    neurons : int, slice or sequence of int, optional
+        Which neurons to draw; all by default.
+    kernel : mapping, optional
+        ``{"tau_s": ..., "n": ...}``: draws the kernel ``h(t)`` in an inset at the upper right
+        (available as ``ax.child_axes[0]``).
+    labels : sequence of str, optional
+        One legend label per drawn neuron; "neuron i" by default (legend for up to 10 traces).
+    show_spikes : bool
+        Draw each spike as a tick below the trace, in the trace's colour.
+    **line_kwargs
+        Passed to ``ax.plot`` for the traces.
+
+    Returns
+    -------
+    Axes
+        One line per drawn neuron (x in ms on the grid, y the filtered values), then the spike
+        ticks.
+    """
+    dt = check_positive("dt", dt)
+    values = as_finite_array("filtered_trains", filtered_trains, ndim=2)
+    if values.shape[0] != trains.n_neurons:
+        raise ValueError(f"filtered_trains must have one row per neuron of trains ({trains.n_neurons}), "
+                         f"got shape {values.shape}")
+    index = _neuron_indices(neurons, trains.n_neurons)
+    if labels is None:
+        labels = [f"neuron {i}" for i in index]
+    elif len(labels) != index.size:
+        raise ValueError(f"labels must have one entry per drawn neuron ({index.size}), got {len(labels)}")
+    ax = _new_axes() if ax is None else ax
+    line_kwargs.setdefault("linewidth", 1.2)
+    t_ms = (trains.t_start + np.arange(values.shape[1]) * dt) * _MS_PER_S
+    lines = [ax.plot(t_ms, values[i], label=label, **line_kwargs)[0]
+             for i, label in zip(index, labels, strict=True)]
+    top = max(float(values[index].max()) if index.size else 0.0, 1e-12)
+    if show_spikes:
+        # Ticks just below zero, one band per neuron, so they never hide the traces.
+        band = 0.06 * top
+        for row, (i, line) in enumerate(zip(index, lines, strict=True)):
+            ax.plot(trains.times[i] * _MS_PER_S, np.full(trains.times[i].size, -band * (row + 1)),
+                    linestyle="none", marker="|", markersize=7, color=line.get_color())
+        ax.set_ylim(-band * (index.size + 1), 1.08 * top)
+    ax.set_xlim(t_ms[0], t_ms[-1])
+    ax.set_xlabel("time (ms)")
+    ax.set_ylabel("filtered spike train (1/s)")
+    if 1 < index.size <= _MAX_LEGEND_ENTRIES:
+        ax.legend(frameon=False, fontsize="small", loc="upper left")
+    _tidy(ax)
+    if kernel is not None:
+        _kernel_inset(ax, kernel)
+    return ax
+
+
+def _kernel_inset(ax: Axes, kernel: Mapping[str, float]) -> Axes:
+    if not isinstance(kernel, Mapping) or "tau_s" not in kernel:
+        raise TypeError("kernel must be a mapping like {'tau_s': 0.005, 'n': 1}")
+    tau_s = check_positive("kernel['tau_s']", kernel["tau_s"])
+    order = kernel.get("n", 0)
+    t = np.linspace(0.0, (order + 6) * tau_s, 400)
+    inset = ax.inset_axes([0.70, 0.55, 0.28, 0.40])
+    inset.plot(t * _MS_PER_S, psc_kernel(t, tau_s=tau_s, n=order), color="0.2", linewidth=1.2)
+    inset.set_title(f"h(t), τs = {tau_s * _MS_PER_S:g} ms, n = {order}", fontsize="x-small")
+    inset.set_xlabel("t (ms)", fontsize="x-small", labelpad=1)
+    inset.tick_params(labelsize="x-small", length=2, pad=1)
+    inset.set_xlim(t[0] * _MS_PER_S, t[-1] * _MS_PER_S)
+    inset.set_ylim(bottom=0)
+    inset.patch.set_alpha(0.9)
+    _tidy(inset)
+    return inset
+
+
+def _input_label(unit: str) -> str:
+    if unit in ("", "1", "normalized"):
+        return "input (normalized, threshold 1)"
+    return f"input current ({unit})"
+
+
+def rate_curve(curve: object, ax: Axes | None = None,
+               analytic: Callable[[np.ndarray], np.ndarray] | object | None = None,
+               n_points: int = 400, label: str | None = None, analytic_label: str | None = None,
+               color: str | None = None) -> Axes:
+    """A firing-rate (f-I) curve: the simulated points and their interpolant, with an optional
+    analytic curve overlaid.
+
+    Parameters
+    ----------
+    curve : RateCurve
+        Any object with ``inputs`` (ndarray), ``rates`` (Hz at those inputs), ``input_unit`` (str),
+        ``label`` (str), callable as ``curve(x)`` -> Hz (see :mod:`neurosim.rates`).
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure when None.
+    analytic : callable or RateCurve, optional
+        A reference ``f(x)`` in Hz (e.g. ``lambda v: lif_rate(v, tau_m, tau_ref)``), drawn as a
+        dashed line over the same inputs.
+    n_points : int
+        Points of the smooth lines.
+    label, analytic_label : str, optional
+        Legend labels; default to ``curve.label`` and ``analytic.label`` or "analytic".
+    color : str, optional
+        Colour of the simulated curve.
+
+    Returns
+    -------
+    Axes
+        Lines in this order: the interpolant ``curve(x)``, the simulated markers, then the analytic
+        line if given. x in ``curve.input_unit``, y in Hz.
+    """
+    inputs = as_finite_array("curve.inputs", curve.inputs, ndim=1)
+    rates = as_finite_array("curve.rates", curve.rates, ndim=1)
+    if inputs.shape != rates.shape or inputs.size == 0:
+        raise ValueError(f"curve.inputs and curve.rates must be non-empty and of the same shape, got "
+                         f"{inputs.shape} and {rates.shape}")
+    if analytic is not None and not callable(analytic):
+        raise TypeError("analytic must be callable (a function or a rate curve), got "
+                        f"{type(analytic).__name__}")
+    ax = _new_axes((5.5, 4.0)) if ax is None else ax
+    label = getattr(curve, "label", "simulated") if label is None else label
+    x = np.linspace(inputs.min(), inputs.max(), int(n_points))
+    line, = ax.plot(x, np.asarray(curve(x), dtype=float), color=color, linewidth=1.3, label=label)
+    ax.plot(inputs, rates, linestyle="none", marker="o", markersize=3.5, color=line.get_color(),
+            markerfacecolor="white", markeredgewidth=1.0)
+    if analytic is not None:
+        if analytic_label is None:
+            analytic_label = getattr(analytic, "label", "analytic")
+        ax.plot(x, np.asarray(analytic(x), dtype=float), color="0.15", linestyle="--", linewidth=1.1,
+                label=analytic_label)
+    ax.set_xlabel(_input_label(getattr(curve, "input_unit", "")))
+    ax.set_ylabel("firing rate (Hz)")
+    ax.set_xlim(x[0], x[-1])
+    ax.set_ylim(bottom=0)
+    ax.legend(frameon=False, fontsize="small", loc="upper left")
+    _tidy(ax)
+    return ax
