@@ -6,6 +6,7 @@ every public signature; Hodgkin-Huxley voltages are in mV and its currents in µ
 
 from . import plot
 from ._result import SimResult
+from .hh import HHParameters, hh_steady_state, simulate_hh
 from .rates import lif_rate, lif_rate_derivative
 from .spikes import SpikeTrains
 from .synapse import filter_spikes, psc_kernel
@@ -13,11 +14,14 @@ from .synapse import filter_spikes, psc_kernel
 __version__ = "0.1.0"
 
 __all__ = [
+    "HHParameters",
     "SimResult",
     "SpikeTrains",
     "filter_spikes",
+    "hh_steady_state",
     "lif_rate",
     "lif_rate_derivative",
     "plot",
     "psc_kernel",
+    "simulate_hh",
 ]

@@ -1,0 +1,260 @@
+"""The Hodgkin-Huxley model of the squid giant axon (1952), with rest near -65 mV.
+
+    C dV/dt = I - g_Na m³ h (V - E_Na) - g_K n⁴ (V - E_K) - g_L (V - E_L)
+    dx/dt   = α_x(V) (1 - x) - β_x(V) x          for each gate x in (m, h, n)
+
+with V in mV, t in ms and the classic rate functions (1/ms)::
+
+    α_n = 0.01 (V+55) / (1 - exp(-(V+55)/10))     β_n = 0.125 exp(-(V+65)/80)
+    α_m = 0.1 (V+40) / (1 - exp(-(V+40)/10))      β_m = 4 exp(-(V+65)/18)
+    α_h = 0.07 exp(-(V+65)/20)                    β_h = 1 / (1 + exp(-(V+35)/10))
+
+The model computes in ms inside; :func:`simulate_hh` takes and returns seconds.
+
+References
+----------
+Hodgkin, A. L. and Huxley, A. F. (1952). A quantitative description of membrane current and its
+application to conduction and excitation in nerve. J. Physiol. 117, 500-544. (Shifted to rest at
+-65 mV, as in Dayan & Abbott, Theoretical Neuroscience, and in Brian2's and NEURON's examples.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _hh_kernels
+from ._result import SimResult
+from ._validation import (
+    as_current,
+    as_finite_array,
+    check_choice,
+    check_finite,
+    check_positive,
+    check_positive_int,
+    time_steps,
+)
+from .spikes import SpikeTrains
+
+METHODS = {"euler": _hh_kernels.METHOD_EULER,
+           "exponential_euler": _hh_kernels.METHOD_EXPONENTIAL_EULER}
+
+# Forward Euler with dt <= 0.02 ms stays stable and close to the exact solution at currents of
+# tens of µA/cm²; 0.01 ms is the usual choice.
+STABLE_DT = 2e-5
+
+# Spike-buffer rows hold this many spikes per neuron and second at first (HH fires at < 150 Hz for
+# currents up to 20 µA/cm²); a neuron that fills its row is resumed with an empty one.
+_SPIKES_PER_SECOND = 150.0
+_MAX_BUFFERED_TIMES = 1 << 22          # at most 32 MiB of spike buffer per round
+
+
+@dataclass(frozen=True)
+class HHParameters:
+    """Membrane parameters of the Hodgkin-Huxley model (defaults: the 1952 squid axon, rest -65 mV).
+
+    The rate functions are fixed in absolute voltage (see the module docstring); these parameters
+    set the membrane and the channels' densities and reversal potentials.
+
+    Parameters
+    ----------
+    capacitance : float
+        Membrane capacitance C (µF/cm²), > 0. Default 1.
+    g_na, g_k, g_l : float
+        Maximal sodium, potassium and leak conductances (mS/cm²), > 0. Defaults 120, 36, 0.3.
+    e_na, e_k, e_l : float
+        Reversal potentials (mV). Defaults 50, -77, -54.387 (E_L puts the rest at about -65 mV).
+    v_rest : float
+        Initial membrane potential (mV) when a simulation is not given ``v_init``. Default -65.
+    """
+
+    capacitance: float = 1.0
+    g_na: float = 120.0
+    g_k: float = 36.0
+    g_l: float = 0.3
+    e_na: float = 50.0
+    e_k: float = -77.0
+    e_l: float = -54.387
+    v_rest: float = -65.0
+
+    def __post_init__(self) -> None:
+        for name in ("capacitance", "g_na", "g_k", "g_l"):
+            object.__setattr__(self, name, check_positive(name, getattr(self, name)))
+        for name in ("e_na", "e_k", "e_l", "v_rest"):
+            object.__setattr__(self, name, check_finite(name, getattr(self, name)))
+
+
+def hh_steady_state(v: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Steady-state gating variables ``x_inf = α_x / (α_x + β_x)`` at fixed membrane potentials.
+
+    Parameters
+    ----------
+    v : float or array_like, shape (n,)
+        Membrane potential (mV).
+
+    Returns
+    -------
+    m, h, n : ndarray, shape (n,)
+        The sodium activation, sodium inactivation and potassium activation at rest at ``v``
+        (dimensionless, in [0, 1]).
+    """
+    voltages = as_finite_array("v", v, ndim=(0, 1)).ravel()
+    m, h, n = (np.empty_like(voltages) for _ in range(3))
+    _hh_kernels.steady_state_gates(voltages, m, h, n)
+    return m, h, n
+
+
+def simulate_hh(current: object, t_end: float, dt: float = 1e-5, *,
+                params: HHParameters | None = None, method: str = "euler",
+                v_init: object = None, threshold: float = 0.0, record_v: bool = True,
+                record_every: int = 1, record_gates: bool = False,
+                progress: bool = False) -> SimResult:
+    """Simulate a population of unconnected Hodgkin-Huxley neurons.
+
+    Each neuron starts at ``v_init`` with its gates at their steady state there, and receives its
+    own input current. Spikes are upward crossings of ``threshold``; the crossing time is
+    interpolated linearly within the step.
+
+    Parameters
+    ----------
+    current : float, array_like of shape (n_neurons,), or array_like of shape (n_neurons, n_steps)
+        Input current density (µA/cm²): a scalar (one neuron), one constant current per neuron, or
+        one value per neuron and time step (held over ``[k dt, (k+1) dt)``), where
+        ``n_steps = round(t_end / dt)``.
+    t_end : float
+        Duration (s); the run covers ``n_steps`` steps.
+    dt : float
+        Time step (s), default 1e-5 (0.01 ms). Forward Euler diverges for dt above about 0.02-0.05 ms.
+    params : HHParameters, optional
+        Membrane parameters; default ``HHParameters()``.
+    method : {"euler", "exponential_euler"}
+        "euler": forward Euler for V and the gates (as in the notes). "exponential_euler": each gate
+        updated exactly for V frozen over the step, ``x <- x_inf + (x - x_inf) exp(-dt/τ_x)``, and
+        forward Euler for V.
+    v_init : float or array_like of shape (n_neurons,), optional
+        Initial membrane potential (mV); default ``params.v_rest``.
+    threshold : float
+        Spike threshold (mV), default 0.
+    record_v : bool
+        Record the membrane potential. False keeps only the spikes (for large populations).
+    record_every : int
+        Record every k-th step: samples at ``t = 0, k dt, 2k dt, ...`` (before the step).
+    record_gates : bool
+        Also record the gates m, h, n into ``result.extra`` (same shape as ``result.v``).
+    progress : bool
+        Show a tqdm progress bar over simulated time.
+
+    Returns
+    -------
+    SimResult
+        ``t`` (s, shape (n_samples,)), ``v`` (mV, shape (n_neurons, n_samples), or None),
+        ``spikes`` (SpikeTrains over ``[0, n_steps dt]``), ``extra`` {"m", "h", "n"} when
+        ``record_gates``.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For an invalid argument, naming it.
+    FloatingPointError
+        When the integration diverges (dt too large); the message gives the dt used and a stable one.
+
+    Examples
+    --------
+    >>> res = simulate_hh([0.0, 5.0, 10.0], t_end=0.2, dt=1e-5)
+    >>> res.v.shape
+    (3, 20000)
+    """
+    t_end, dt, n_steps = time_steps(t_end, dt)
+    params = HHParameters() if params is None else params
+    if not isinstance(params, HHParameters):
+        raise TypeError(f"params must be an HHParameters, got {type(params).__name__}")
+    method_code = METHODS[check_choice("method", method, list(METHODS))]
+    currents = as_current(current, n_steps)
+    n_neurons = currents.shape[0]
+    threshold = check_finite("threshold", threshold)
+    record_every = check_positive_int("record_every", record_every)
+    for name, flag in (("record_v", record_v), ("record_gates", record_gates), ("progress", progress)):
+        if not isinstance(flag, bool | np.bool_):
+            raise TypeError(f"{name} must be a bool, got {type(flag).__name__}")
+
+    v = np.empty(n_neurons)
+    if v_init is None:
+        v[:] = params.v_rest
+    else:
+        start = as_finite_array("v_init", v_init, ndim=(0, 1))
+        if start.ndim == 1 and start.size != n_neurons:
+            raise ValueError(f"v_init must be a scalar or hold one value per neuron ({n_neurons}), "
+                             f"got shape {start.shape}")
+        v[:] = start
+    m, h, n = (np.empty(n_neurons) for _ in range(3))
+    _hh_kernels.steady_state_gates(v, m, h, n)
+
+    n_samples = -(-n_steps // record_every)
+    no_trace = np.empty((0, 0))
+    v_out = np.empty((n_neurons, n_samples)) if record_v else no_trace
+    gates_out = [np.empty((n_neurons, n_samples)) if record_gates else no_trace for _ in range(3)]
+
+    step = np.zeros(n_neurons, dtype=np.int64)
+    diverged_at = np.full(n_neurons, -1, dtype=np.int64)
+    capacity = int(np.clip(np.ceil(n_steps * dt * _SPIKES_PER_SECOND) + 8, 16,
+                           max(16, _MAX_BUFFERED_TIMES // n_neurons)))
+    event_neurons: list[np.ndarray] = []
+    event_times: list[np.ndarray] = []
+    stops = _progress_stops(n_steps, progress)
+    bar = _progress_bar(n_steps, dt, progress)
+    dt_ms = dt * 1e3
+    for step_stop in stops:
+        active = np.arange(n_neurons, dtype=np.int64)
+        while active.size:
+            spike_times = np.empty((active.size, capacity))
+            spike_counts = np.zeros(active.size, dtype=np.int64)
+            _hh_kernels.run_hh(active, currents, v, m, h, n, step, step_stop, dt_ms, dt, method_code,
+                               params.capacitance, params.g_na, params.g_k, params.g_l,
+                               params.e_na, params.e_k, params.e_l, threshold, record_every,
+                               v_out, *gates_out, spike_times, spike_counts, diverged_at)
+            if np.any(diverged_at >= 0):
+                _raise_diverged(diverged_at, dt, method)
+            fired = np.nonzero(spike_counts)[0]
+            if fired.size:
+                event_neurons.append(np.repeat(active[fired], spike_counts[fired]))
+                rows = spike_times[fired]
+                event_times.append(rows[np.arange(capacity) < spike_counts[fired, None]])
+            active = active[step[active] < step_stop]
+        if bar is not None:
+            bar.update(step_stop - bar.n)
+    if bar is not None:
+        bar.close()
+
+    t_span = n_steps * dt
+    neurons = np.concatenate(event_neurons) if event_neurons else np.empty(0, dtype=np.int64)
+    times = np.concatenate(event_times) if event_times else np.empty(0)
+    spikes = SpikeTrains.from_events(neurons, np.minimum(times, t_span), n_neurons, t_end=t_span)
+    t = np.arange(n_samples) * (record_every * dt) if (record_v or record_gates) else np.empty(0)
+    extra = dict(zip("mhn", gates_out, strict=True)) if record_gates else {}
+    return SimResult(t=t, v=v_out if record_v else None, spikes=spikes, dt=dt, model="hh",
+                     v_unit="mV", method=method, extra=extra)
+
+
+def _progress_stops(n_steps: int, progress: bool) -> list[int]:
+    """Steps at which to return to Python: the end only, or about 50 points for a progress bar."""
+    if not progress:
+        return [n_steps]
+    return sorted(set(np.linspace(0, n_steps, 51).astype(np.int64)[1:].tolist()))
+
+
+def _progress_bar(n_steps: int, dt: float, progress: bool):
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=n_steps, desc=f"simulate_hh ({n_steps * dt:g} s)", unit="step")
+
+
+def _raise_diverged(diverged_at: np.ndarray, dt: float, method: str) -> None:
+    first = int(diverged_at[diverged_at >= 0].min())
+    neuron = int(np.argmax(diverged_at == first))
+    raise FloatingPointError(
+        f"the Hodgkin-Huxley integration ({method}) diverged at t = {first * dt:.6g} s in neuron "
+        f"{neuron} with dt = {dt:g} s ({dt * 1e3:g} ms): the step is too large for this model. "
+        f"Use dt <= {STABLE_DT:g} s ({STABLE_DT * 1e3:g} ms); 1e-5 s is the usual choice.")
