@@ -5,18 +5,45 @@ spiking network with neurosim.
 """
 
 from . import datasets
-from .activations import Activation, Linear, ReLU, Sigmoid, Tanh, get_activation
+from .activations import (
+    Activation,
+    Arctan,
+    LIFRate,
+    Linear,
+    OneHot,
+    RateCurveActivation,
+    ReLU,
+    Sigmoid,
+    SoftLIFRate,
+    Softmax,
+    Sparsemax,
+    Tanh,
+    Threshold,
+    activation_names,
+    get_activation,
+    register_activation,
+)
 from .layers import Layer
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Activation",
+    "Arctan",
+    "LIFRate",
     "Layer",
     "Linear",
+    "OneHot",
+    "RateCurveActivation",
     "ReLU",
     "Sigmoid",
+    "SoftLIFRate",
+    "Softmax",
+    "Sparsemax",
     "Tanh",
+    "Threshold",
+    "activation_names",
     "datasets",
     "get_activation",
+    "register_activation",
 ]

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from neurosim._validation import check_finite, check_nonnegative, check_positive
+
 from .layers import Layer
 
 
@@ -24,6 +26,9 @@ class Activation(Layer):
 
     #: Registry name, e.g. "sigmoid".
     name: str = ""
+    #: True when f acts on each entry alone (diagonal Jacobian, :meth:`derivative` defined); False
+    #: for softmax, sparsemax and one-hot, which map each row as a whole.
+    elementwise: bool = True
 
     def function(self, z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """f(z), element-wise, same shape and dtype as ``z``."""
@@ -34,7 +39,10 @@ class Activation(Layer):
         raise NotImplementedError
 
     def __call__(self, z: np.ndarray) -> np.ndarray:
-        return self.function(np.asarray(z))
+        z = np.asarray(z)
+        if not np.issubdtype(z.dtype, np.floating):
+            z = z.astype(np.float64)
+        return self.function(z)
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         self._z = x
@@ -113,37 +121,507 @@ class ReLU(Activation):
         return out
 
 
+class Arctan(Activation):
+    """Inverse tangent, f(z) = arctan z (range (-pi/2, pi/2)); f'(z) = 1 / (1 + z^2).
+
+    The derivative cannot be written in terms of h = f(z) cheaply, which is why every derivative
+    here is computed from z.
+    """
+
+    name = "arctan"
+
+    def function(self, z, out=None):
+        return np.arctan(z, out=out)
+
+    def derivative(self, z, out=None):
+        out = np.square(z, out=out)
+        out += 1
+        return np.reciprocal(out, out=out)
+
+
+class Threshold(Activation):
+    """Heaviside step of the perceptron: f(z) = 1 for z >= 0, else 0; f'(z) = 0.
+
+    The convention at z = 0 is 1 (a unit whose weighted input reaches the threshold exactly
+    fires), as in the notes' perceptron. The derivative is 0 everywhere it exists, so gradient
+    descent cannot train it: the perceptron learns it with its own rule (:mod:`ratenet.perceptron`).
+    """
+
+    name = "threshold"
+
+    def function(self, z, out=None):
+        if out is None:
+            return (z >= 0).astype(z.dtype)
+        np.greater_equal(z, 0, out=out)
+        return out
+
+    def derivative(self, z, out=None):
+        if out is None:
+            return np.zeros_like(z)
+        out.fill(0)
+        return out
+
+
+class _VectorActivation(Activation):
+    """An activation that maps each row (the last axis) as a whole, not element by element.
+
+    Its Jacobian is not diagonal, so :meth:`derivative` (the element-wise f') does not exist and
+    raises; :meth:`backward` computes the Jacobian-vector product instead.
+    """
+
+    elementwise = False
+
+    def derivative(self, z, out=None):
+        raise TypeError(f"{self.name} is not element-wise: its Jacobian is not diagonal, so it has no "
+                        "element-wise derivative; use backward(grad_output), the Jacobian-vector product")
+
+    def forward(self, x, training=False):
+        self._h = self.function(x)
+        return self._h
+
+
+class Softmax(_VectorActivation):
+    """Softmax over the last axis: f(z)_i = e^{z_i} / sum_j e^{z_j}.
+
+    Evaluated as ``e^{z - max z} / sum e^{z - max z}`` (the same value), which never overflows and
+    gives rows summing to 1 for logits of any size. Not element-wise: :meth:`derivative` raises,
+    and :meth:`backward` applies the Jacobian ``J = diag(h) - h h^T`` to the incoming gradient,
+    ``dE/dz = h * (g - sum(g * h))`` per row. For classification, prefer the fused softmax +
+    cross-entropy loss, whose gradient is simply ``h - t``.
+    """
+
+    name = "softmax"
+
+    def function(self, z, out=None):
+        row_max = np.max(z, axis=-1, keepdims=True)
+        out = np.subtract(z, row_max, out=out)
+        np.exp(out, out=out)
+        out /= np.sum(out, axis=-1, keepdims=True)
+        return out
+
+    def backward(self, grad_output):
+        h = self._h
+        weighted = np.sum(grad_output * h, axis=-1, keepdims=True)
+        grad_input = grad_output - weighted
+        grad_input *= h
+        return grad_input
+
+
+class OneHot(_VectorActivation):
+    """One-hot of the argmax over the last axis: 1 at the largest z of each row, 0 elsewhere.
+
+    Ties go to the first maximal index (``numpy.argmax``). Inference only (it turns scores into a
+    decision): it has no useful gradient, so :meth:`backward` and :meth:`derivative` raise. Train
+    with softmax and swap in one-hot for prediction.
+    """
+
+    name = "one_hot"
+
+    def function(self, z, out=None):
+        if out is None:
+            out = np.zeros_like(z)
+        else:
+            out.fill(0)
+        winners = np.argmax(z, axis=-1)
+        np.put_along_axis(out, winners[..., None], 1, axis=-1)
+        return out
+
+    def derivative(self, z, out=None):
+        raise TypeError("one_hot is for inference only: argmax has no gradient. Train with 'softmax' and "
+                        "use one_hot only to turn outputs into decisions")
+
+    def backward(self, grad_output):
+        self.derivative(grad_output)
+
+
+class Sparsemax(_VectorActivation):
+    """Sparsemax over the last axis: the Euclidean projection of z onto the probability simplex.
+
+    ``f(z) = max(z - tau(z), 0)`` where the threshold ``tau`` makes each row sum to 1. With the
+    row sorted decreasingly, ``z_(1) >= z_(2) >= ...``, the support size is
+    ``k = max{k : 1 + k z_(k) > sum_{j<=k} z_(j)}`` and ``tau = (sum_{j<=k} z_(j) - 1) / k``.
+    Unlike softmax it gives exact zeros. The row maximum is subtracted first (tau shifts with z),
+    so large logits do not lose precision in the cumulative sums.
+
+    The Jacobian is ``diag(s) - s s^T / |S|`` with ``s`` the indicator of the support ``S``, so
+    :meth:`backward` returns ``s * (g - mean_{j in S} g_j)`` per row; :meth:`derivative` raises.
+
+    References
+    ----------
+    A. F. T. Martins and R. F. Astudillo, "From softmax to sparsemax: a sparse model of attention
+    and multi-label classification", ICML 2016, arXiv:1602.02068 (Algorithm 1 and Eq. 14).
+    """
+
+    name = "sparsemax"
+
+    def function(self, z, out=None):
+        shifted = z - np.max(z, axis=-1, keepdims=True)
+        descending = -np.sort(-shifted, axis=-1)
+        cumulative = np.cumsum(descending, axis=-1)
+        k = np.arange(1, z.shape[-1] + 1, dtype=z.dtype)
+        in_support = 1 + k * descending > cumulative
+        support_size = np.sum(in_support, axis=-1, keepdims=True)  # >= 1: the largest is always in
+        support_sum = np.take_along_axis(cumulative, support_size - 1, axis=-1)
+        tau = (support_sum - 1) / support_size.astype(z.dtype)
+        out = np.subtract(shifted, tau, out=out)
+        return np.maximum(out, 0, out=out)
+
+    def backward(self, grad_output):
+        support = (self._h > 0).astype(grad_output.dtype)
+        support_mean = np.sum(grad_output * support, axis=-1, keepdims=True) / np.sum(
+            support, axis=-1, keepdims=True)
+        grad_input = grad_output - support_mean
+        grad_input *= support
+        return grad_input
+
+
+# --------------------------------------------------------------------------- firing-rate curves
+
+def _default_lif_amplitude(tau_m: float, tau_ref: float) -> float:
+    """1 / G(2): the amplitude that makes the LIF rate 1 at twice the threshold input."""
+    return tau_ref + tau_m * float(np.log(2.0))
+
+
+class LIFRate(Activation):
+    """Firing rate of a leaky integrate-and-fire neuron (the notes' G), scaled to O(1).
+
+    ``h = amplitude * G(gain * z + bias)`` with, for the normalized input ``v_in = gain z + bias``
+    (threshold 1),
+
+        G(v_in) = 1 / (tau_ref + tau_m ln(1 + 1 / (v_in - 1)))   for v_in > 1, else 0,
+
+    the rate of :func:`neurosim.lif_rate` in Hz, and
+    ``f'(z) = amplitude * gain * G'(v_in)``, ``G' = tau_m G^2 / (v_in (v_in - 1))`` (as
+    :func:`neurosim.lif_rate_derivative`). Both are computed here in place, in z's dtype; they
+    agree with neurosim's functions to rounding. G' grows without bound as ``v_in -> 1+``: the
+    kink at threshold is sharper than ReLU's (see :class:`SoftLIFRate` for a smoothed version).
+
+    Parameters
+    ----------
+    tau_m : float
+        Membrane time constant (s), > 0. Default 0.02.
+    tau_ref : float
+        Refractory period (s), >= 0. Default 0.002 (so rates saturate at 1/tau_ref = 500 Hz).
+    gain : float
+        Gain from the pre-activation z to the normalized input v_in (dimensionless), > 0.
+        Default 1.
+    bias : float
+        Offset added to ``gain * z`` (normalized input units). Default 1, which puts the threshold
+        at z = 0, where ReLU's kink is: a neuron fires for z > 0 and is silent for z <= 0.
+    amplitude : float, optional
+        Scale from Hz to the network's units (s), > 0. Default ``1 / G(2)`` (about 1/63.1 Hz =
+        0.0158 s with the default time constants): the output is 1 where the input is twice the
+        threshold (z = 1 with the default gain and bias), so activations and their slopes are
+        O(1) like a sigmoid's or ReLU's and Glorot initialisation suits them. It plays the role of
+        ``amplitude`` in Nengo's rate neurons. A spiking network that reproduces this rate network
+        multiplies its filtered spike trains by ``amplitude``.
+
+    Attributes
+    ----------
+    tau_m, tau_ref, gain, bias, amplitude : float
+        The resolved parameters; a spiking conversion feeds neurons ``v_in = gain * z + bias`` and
+        reads ``amplitude * (filtered spikes)``.
+    """
+
+    name = "lif_rate"
+
+    def __init__(self, tau_m: float = 0.02, tau_ref: float = 0.002, gain: float = 1.0, bias: float = 1.0,
+                 amplitude: float | None = None):
+        self.tau_m = check_positive("tau_m", tau_m)
+        self.tau_ref = check_nonnegative("tau_ref", tau_ref)
+        self.gain = check_positive("gain", gain)
+        self.bias = check_finite("bias", bias)
+        self.amplitude = (_default_lif_amplitude(self.tau_m, self.tau_ref) if amplitude is None
+                          else check_positive("amplitude", amplitude))
+
+    def config(self):
+        return {"tau_m": self.tau_m, "tau_ref": self.tau_ref, "gain": self.gain, "bias": self.bias,
+                "amplitude": self.amplitude}
+
+    def input_current(self, z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """The neuron's normalized input ``v_in = gain * z + bias`` (dimensionless, threshold 1)."""
+        out = np.multiply(z, z.dtype.type(self.gain), out=out)
+        out += z.dtype.type(self.bias)
+        return out
+
+    def function(self, z, out=None):
+        dtype = z.dtype.type
+        v_in = self.input_current(z)
+        silent = v_in <= 1
+        # excess = v_in - 1 (>= eps/2 where the neuron fires); set to 1 where it is silent so that
+        # the expression below stays finite there; those entries are zeroed at the end.
+        excess = np.subtract(v_in, 1, out=v_in)
+        excess[silent] = 1
+        out = np.reciprocal(excess, out=out)
+        np.log1p(out, out=out)
+        out *= dtype(self.tau_m)
+        out += dtype(self.tau_ref)
+        np.divide(dtype(self.amplitude), out, out=out)
+        out[silent] = 0
+        return out
+
+    def derivative(self, z, out=None):
+        dtype = z.dtype.type
+        v_in = self.input_current(z)
+        silent = v_in <= 1
+        v_in[silent] = 2  # any value > 1 keeps the arithmetic finite; those entries are zeroed
+        excess = np.subtract(v_in, 1)
+        inverse_excess = np.reciprocal(excess, out=excess)
+        # G = 1 / (tau_ref + tau_m log1p(1 / (v - 1))); G' = tau_m G^2 / (v (v - 1)).
+        out = np.log1p(inverse_excess, out=out)
+        out *= dtype(self.tau_m)
+        out += dtype(self.tau_ref)
+        np.reciprocal(out, out=out)
+        np.square(out, out=out)
+        out *= inverse_excess
+        out /= v_in
+        out *= dtype(self.tau_m * self.amplitude * self.gain)
+        out[silent] = 0
+        return out
+
+
+class SoftLIFRate(LIFRate):
+    """The LIF rate smoothed at threshold (Hunsberger & Eliasmith 2015): a usable gradient there.
+
+    The LIF rate depends on ``j = v_in - 1`` through ``max(j, 0)``; the soft LIF rate replaces it
+    with ``p = sigma * softplus(j / sigma)``:
+
+        G_soft(v_in) = 1 / (tau_ref + tau_m ln(1 + 1 / p)),   p = sigma ln(1 + e^{j / sigma}),
+
+    which tends to :class:`LIFRate` as ``sigma -> 0`` and has a finite, nonzero slope everywhere,
+    including at threshold. ``dG_soft/dv_in = tau_m G_soft^2 sigmoid(j / sigma) / (p (1 + p))``.
+
+    Numerics: softplus is evaluated as ``max(x, 0) + log1p(e^{-|x|})``, which never overflows;
+    far below threshold (``j / sigma < -30``), where ``p`` would underflow, the code switches to the
+    asymptotes ``ln(1 + 1/p) -> -ln(sigma) - j / sigma`` and ``sigmoid(x) / (p (1 + p)) -> 1 / sigma``
+    (relative error below e^{-30}). The soft rate decays only like ``sigma / (tau_m |j|)`` there.
+
+    Parameters
+    ----------
+    sigma : float
+        Smoothing scale in units of normalized input, > 0. Default 0.02 (that of the paper's
+        experiments, gamma = 0.02, for inputs of threshold 1).
+    tau_m, tau_ref, gain, bias, amplitude
+        As for :class:`LIFRate`. The default amplitude is LIFRate's, ``1 / G(2)`` of the *hard* LIF
+        rate, so a SoftLIFRate network runs as a spiking LIF network with the same parameters.
+
+    References
+    ----------
+    E. Hunsberger and C. Eliasmith, "Spiking deep networks with LIF neurons", arXiv:1510.08829
+    (2015), Eq. 3 and its derivative.
+    """
+
+    name = "soft_lif_rate"
+
+    #: Below this value of j / sigma the asymptotic forms are used.
+    _ASYMPTOTE_BELOW = -30.0
+
+    def __init__(self, sigma: float = 0.02, tau_m: float = 0.02, tau_ref: float = 0.002, gain: float = 1.0,
+                 bias: float = 1.0, amplitude: float | None = None):
+        super().__init__(tau_m=tau_m, tau_ref=tau_ref, gain=gain, bias=bias, amplitude=amplitude)
+        self.sigma = check_positive("sigma", sigma)
+
+    def config(self):
+        return {"sigma": self.sigma, **super().config()}
+
+    def _smoothed_excess(self, z):
+        """x = j / sigma, p = sigma softplus(x), the asymptotic mask, and log1p(1 / p)."""
+        dtype = z.dtype.type
+        x = self.input_current(z)
+        x -= 1
+        x /= dtype(self.sigma)
+        far_below = x < self._ASYMPTOTE_BELOW
+        softplus = np.abs(x)
+        np.negative(softplus, out=softplus)
+        np.exp(softplus, out=softplus)
+        np.log1p(softplus, out=softplus)
+        softplus += np.maximum(x, 0)
+        p = np.multiply(softplus, dtype(self.sigma), out=softplus)
+        np.maximum(p, np.finfo(z.dtype).tiny, out=p)  # only the far-below entries can underflow
+        log_term = np.reciprocal(p)
+        np.log1p(log_term, out=log_term)
+        # far below threshold: ln(1 + 1/p) = -ln(sigma) - x + O(e^x)
+        np.subtract(dtype(-np.log(self.sigma)), x, out=log_term, where=far_below)
+        return x, p, far_below, log_term
+
+    def function(self, z, out=None):
+        dtype = z.dtype.type
+        _, _, _, log_term = self._smoothed_excess(z)
+        out = np.multiply(log_term, dtype(self.tau_m), out=out)
+        out += dtype(self.tau_ref)
+        return np.divide(dtype(self.amplitude), out, out=out)
+
+    def derivative(self, z, out=None):
+        dtype = z.dtype.type
+        x, p, far_below, log_term = self._smoothed_excess(z)
+        # rate / amplitude = 1 / (tau_ref + tau_m log_term); slope = tau_m rate^2 sigmoid(x) / (p (1 + p))
+        out = np.multiply(log_term, dtype(self.tau_m), out=out)
+        out += dtype(self.tau_ref)
+        np.reciprocal(out, out=out)
+        np.square(out, out=out)
+        # sigmoid(x) = exp(x - softplus(x)), and softplus(x) = p / sigma
+        ratio = np.divide(p, dtype(self.sigma))
+        np.subtract(x, ratio, out=ratio)
+        np.exp(ratio, out=ratio)
+        ratio /= p
+        ratio /= 1 + p
+        ratio[far_below] = dtype(1.0 / self.sigma)
+        out *= ratio
+        out *= dtype(self.tau_m * self.amplitude * self.gain)
+        return out
+
+
+class RateCurveActivation(Activation):
+    """A firing-rate curve as an activation: ``h = amplitude * curve(gain * z + bias)``.
+
+    ``f'(z) = amplitude * gain * curve.derivative(gain * z + bias)``. The curve is any object with
+    ``curve(x)`` and ``curve.derivative(x)`` acting element-wise on float64 arrays, in Hz and Hz per
+    input unit, e.g. a :class:`neurosim.RateCurve` measured by simulating Hodgkin-Huxley neurons
+    (input in µA/cm²) or LIF neurons. Values are computed in float64 and written in z's dtype.
+
+    Parameters
+    ----------
+    curve : rate curve or dict
+        The f-I curve, or a description from ``RateCurve.to_dict()`` (as found in :meth:`config`),
+        which is rebuilt with ``neurosim.RateCurve.from_dict``.
+    amplitude : float, optional
+        Scale from Hz to the network's units (s), > 0. Default ``1 / max(curve.rates)``: outputs lie
+        in [0, 1] over the sampled range of the curve. Required when the curve has no ``rates``.
+    gain : float
+        Input units per unit of z, > 0. Default 1.
+    bias : float, optional
+        Input added to ``gain * z`` (in the curve's input unit). Default ``curve.onset`` when the
+        curve knows its onset (so the neuron starts firing at z = 0, as ReLU does), else 0.
+
+    Attributes
+    ----------
+    curve, amplitude, gain, bias
+        The resolved values; a spiking conversion feeds neurons the input ``gain * z + bias``.
+    """
+
+    name = "rate_curve"
+
+    def __init__(self, curve: object, amplitude: float | None = None, gain: float = 1.0,
+                 bias: float | None = None):
+        if isinstance(curve, dict):
+            curve = _rate_curve_from_dict(curve)
+        if not (callable(curve) and callable(getattr(curve, "derivative", None))):
+            raise TypeError("curve must be a rate curve: callable as curve(x) with a curve.derivative(x) "
+                            f"method (e.g. a neurosim.RateCurve), got {type(curve).__name__}")
+        self.curve = curve
+        self.gain = check_positive("gain", gain)
+        if bias is None:
+            onset = getattr(curve, "onset", None)
+            bias = 0.0 if onset is None else onset
+        self.bias = check_finite("bias", bias)
+        if amplitude is None:
+            rates = getattr(curve, "rates", None)
+            peak = float(np.max(rates)) if rates is not None and np.size(rates) else 0.0
+            if not (np.isfinite(peak) and peak > 0):
+                raise ValueError("amplitude is needed: the curve has no positive sampled rates to take "
+                                 "1 / max(rates) from")
+            amplitude = 1.0 / peak
+        self.amplitude = check_positive("amplitude", amplitude)
+
+    def config(self):
+        to_dict = getattr(self.curve, "to_dict", None)
+        curve = to_dict() if callable(to_dict) else repr(self.curve)
+        return {"curve": curve, "amplitude": self.amplitude, "gain": self.gain, "bias": self.bias}
+
+    def __repr__(self):
+        return (f"RateCurveActivation({self.curve!r}, amplitude={self.amplitude!r}, gain={self.gain!r}, "
+                f"bias={self.bias!r})")
+
+    def _apply(self, curve_function, z, out, scale):
+        v_in = np.multiply(z, self.gain, dtype=np.float64)
+        v_in += self.bias
+        values = np.asarray(curve_function(v_in), dtype=np.float64)
+        values *= scale
+        if out is None:
+            return values.astype(z.dtype, copy=False)
+        np.copyto(out, values, casting="same_kind")
+        return out
+
+    def function(self, z, out=None):
+        return self._apply(self.curve, z, out, self.amplitude)
+
+    def derivative(self, z, out=None):
+        return self._apply(self.curve.derivative, z, out, self.amplitude * self.gain)
+
+
+def _rate_curve_from_dict(description: dict) -> object:
+    try:
+        from neurosim.rates import RateCurve
+    except ImportError as error:  # pragma: no cover - neurosim ships RateCurve
+        raise TypeError("rebuilding a rate curve from a dict needs neurosim.RateCurve") from error
+    return RateCurve.from_dict(description)
+
+
+# --------------------------------------------------------------------------- registry
+
 _REGISTRY: dict[str, type[Activation]] = {}
 
 
+def _normalize_name(name: str) -> str:
+    return name.strip().lower().replace("-", "_").replace(" ", "_")
+
+
 def register_activation(cls: type[Activation]) -> type[Activation]:
-    """Add an :class:`Activation` subclass to the name registry (usable as a decorator)."""
+    """Add an :class:`Activation` subclass to the name registry (usable as a decorator).
+
+    The name is ``cls.name``, stored in the normalized form that :func:`get_activation` looks up
+    (lower case, "-" and spaces as "_").
+    """
+    if not (isinstance(cls, type) and issubclass(cls, Activation)):
+        raise TypeError(f"register_activation takes an Activation subclass, got {cls!r}")
     if not cls.name:
         raise ValueError(f"{cls.__name__} has no registry name")
-    _REGISTRY[cls.name] = cls
+    _REGISTRY[_normalize_name(cls.name)] = cls
     return cls
 
 
-for _cls in (Linear, Sigmoid, Tanh, ReLU):
+for _cls in (Linear, Sigmoid, Tanh, ReLU, Arctan, Threshold, Softmax, OneHot, Sparsemax, LIFRate,
+             SoftLIFRate, RateCurveActivation):
     register_activation(_cls)
 
 
-def get_activation(activation: str | Activation) -> Activation:
+def get_activation(activation: str | Activation, **params) -> Activation:
     """Return an :class:`Activation` for a registry name or pass an instance through.
+
+    Parameters
+    ----------
+    activation : str or Activation
+        A registry name (case-insensitive; "one-hot" and "one_hot" are the same) or an instance.
+    **params
+        Constructor arguments for a name, e.g. ``get_activation("lif_rate", tau_ref=0.001)``;
+        ``get_activation(a.name, **a.config())`` rebuilds an activation ``a``. Not allowed with an
+        instance.
 
     Raises
     ------
     ValueError
         For an unknown name, listing the known ones.
     TypeError
-        For anything that is neither a string nor an Activation.
+        For anything that is neither a string nor an Activation, for parameters given with an
+        instance, or for parameters the activation does not take.
     """
     if isinstance(activation, Activation):
+        if params:
+            raise TypeError("parameters can only be given with an activation name, not an instance")
         return activation
     if isinstance(activation, str):
         try:
-            return _REGISTRY[activation.lower()]()
+            cls = _REGISTRY[_normalize_name(activation)]
         except KeyError:
             raise ValueError(f"unknown activation {activation!r}; choose one of "
                              f"{sorted(_REGISTRY)} or pass an Activation instance") from None
+        try:
+            return cls(**params)
+        except TypeError as error:
+            raise TypeError(f"activation {activation!r} ({cls.__name__}): {error}") from error
     raise TypeError(f"activation must be a name or an Activation, got {type(activation).__name__}")
+
+
+def activation_names() -> list[str]:
+    """The registered activation names, sorted."""
+    return sorted(_REGISTRY)
