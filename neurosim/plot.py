@@ -173,7 +173,7 @@ def raster(spikes: SpikeTrains | SimResult, ax: Axes | None = None, neurons: obj
 def filtered(trains: SpikeTrains, filtered_trains: object, dt: float, ax: Axes | None = None,
              neurons: object = None, kernel: Mapping[str, float] | None = None,
              labels: Sequence[str] | None = None, show_spikes: bool = True,
-             **line_kwargs: object) -> Axes:
+             spike_color: str | None = None, **line_kwargs: object) -> Axes:
     """Filtered spike trains (as :func:`neurosim.filter_spikes` returns them), with their spikes.
 
     Parameters
@@ -194,7 +194,9 @@ def filtered(trains: SpikeTrains, filtered_trains: object, dt: float, ax: Axes |
     labels : sequence of str, optional
         One legend label per drawn neuron; "neuron i" by default (legend for up to 10 traces).
     show_spikes : bool
-        Draw each spike as a tick below the trace, in the trace's colour.
+        Draw each spike as a tick below the traces, one row per neuron.
+    spike_color : str, optional
+        Colour of the spike ticks; each trace's own colour by default.
     **line_kwargs
         Passed to ``ax.plot`` for the traces.
 
@@ -225,7 +227,8 @@ def filtered(trains: SpikeTrains, filtered_trains: object, dt: float, ax: Axes |
         band = 0.06 * top
         for row, (i, line) in enumerate(zip(index, lines, strict=True)):
             ax.plot(trains.times[i] * _MS_PER_S, np.full(trains.times[i].size, -band * (row + 1)),
-                    linestyle="none", marker="|", markersize=7, color=line.get_color())
+                    linestyle="none", marker="|", markersize=7,
+                    color=line.get_color() if spike_color is None else spike_color)
         ax.set_ylim(-band * (index.size + 1), 1.08 * top)
     ax.set_xlim(t_ms[0], t_ms[-1])
     ax.set_xlabel("time (ms)")
