@@ -7,7 +7,7 @@ every public signature; Hodgkin-Huxley voltages are in mV and its currents in µ
 from . import plot
 from ._result import SimResult
 from .hh import HHParameters, hh_steady_state, simulate_hh
-from .rates import lif_rate, lif_rate_derivative
+from .rates import RateCurve, firing_onset, lif_rate, lif_rate_derivative, periodic_rates, rate_curve
 from .spikes import SpikeTrains
 from .synapse import filter_spikes, psc_kernel
 
@@ -15,13 +15,17 @@ __version__ = "0.1.0"
 
 __all__ = [
     "HHParameters",
+    "RateCurve",
     "SimResult",
     "SpikeTrains",
     "filter_spikes",
+    "firing_onset",
     "hh_steady_state",
     "lif_rate",
     "lif_rate_derivative",
+    "periodic_rates",
     "plot",
     "psc_kernel",
+    "rate_curve",
     "simulate_hh",
 ]

@@ -11,9 +11,22 @@ We evaluate ``-ln(1 - 1/v) = log1p(1 / (v - 1))``, which stays accurate as ``v``
 
 from __future__ import annotations
 
-import numpy as np
+import functools
+from collections.abc import Callable
 
-from ._validation import check_nonnegative, check_positive
+import numpy as np
+from scipy.interpolate import PchipInterpolator
+
+from ._validation import (
+    as_finite_array,
+    check_choice,
+    check_finite,
+    check_nonnegative,
+    check_positive,
+    check_positive_int,
+    time_steps,
+)
+from .spikes import SpikeTrains
 
 
 def lif_rate(v_in: object, tau_m: float = 0.02, tau_ref: float = 0.002) -> np.ndarray | float:
@@ -65,3 +78,524 @@ def lif_rate_derivative(v_in: object, tau_m: float = 0.02,
     rate = 1.0 / (tau_ref + tau_m * np.log1p(1.0 / (va - 1.0)))
     slope[above] = tau_m * rate**2 / (va * (va - 1.0))
     return slope if slope.ndim else float(slope)
+
+
+# --------------------------------------------------------------------------------------------
+# Rate curves as callables
+# --------------------------------------------------------------------------------------------
+
+class RateCurve:
+    """A firing-rate curve f(x) (an f-I curve): a callable with a derivative, for arrays of any shape.
+
+    A curve is either *sampled* (rates measured at a grid of inputs, joined by a monotone cubic
+    interpolant) or *analytic* (built with :meth:`from_function`, e.g. the LIF rate, whose values
+    and derivative are the function's own).
+
+    The sampled interpolant:
+
+    * between the knots it is the piecewise-cubic Hermite interpolant of Fritsch & Carlson
+      (PCHIP, as ``scipy.interpolate.PchipInterpolator`` computes the slopes): it passes through
+      every sample, is C1, and is monotone on every interval where the samples are, so it never
+      overshoots into negative rates or spurious bumps;
+    * **at an onset** of repetitive firing (``onset`` not None) the curve jumps: it is exactly 0
+      for ``x < onset`` and equals ``onset_rate`` at ``x = onset``; the knots are
+      ``(onset, onset_rate)`` followed by the samples above the onset. The Hodgkin-Huxley neuron
+      jumps from 0 to about 51 Hz there, so knowing where the jump is matters more than the
+      smoothness across it. The derivative ignores the jump (it is 0 below the onset and the
+      interpolant's right derivative at it);
+    * **below the first knot** (no onset given) it continues linearly with the first slope, clipped
+      at 0: when the samples start at rate 0 (a neuron below threshold) that is 0;
+    * **above the last knot** it continues linearly with the interpolant's end slope, so that the
+      derivative stays informative for an activation function pushed beyond the sampled range
+      (a saturating neuron has a small end slope there). The curve is clipped at 0 everywhere.
+
+    Parameters
+    ----------
+    inputs : array_like, shape (n,)
+        Sampled inputs, strictly increasing, n >= 2 (in ``input_unit``).
+    rates : array_like, shape (n,)
+        Firing rates at ``inputs`` (Hz), finite and >= 0.
+    onset : float, optional
+        Input where repetitive firing starts (in ``input_unit``), within the sampled range; every
+        sample below it must have rate 0, and at least one sample must lie above it.
+    onset_rate : float, optional
+        Rate just above the onset (Hz). Default 0 (a continuous onset, like the LIF's); ignored
+        when no ``onset`` is given.
+    input_unit : str
+        Unit of the inputs: "µA/cm²" for Hodgkin-Huxley currents, "1" for the normalized LIF input.
+    label : str
+        A short description for plots and ``repr``.
+
+    Attributes
+    ----------
+    inputs, rates : ndarray, shape (n,)
+        The samples (read-only).
+    onset, onset_rate : float or None
+    input_unit, label : str
+
+    Examples
+    --------
+    >>> curve = RateCurve([0.0, 1.0, 2.0, 3.0], [0.0, 0.0, 40.0, 60.0], onset=1.5, onset_rate=30.0)
+    >>> curve([1.0, 1.5, 3.0, 4.0])
+    array([ 0., 30., 60., 80.])
+    """
+
+    def __init__(self, inputs: object, rates: object, *, onset: float | None = None,
+                 onset_rate: float | None = None, input_unit: str = "1", label: str = ""):
+        inputs = as_finite_array("inputs", inputs, ndim=1).copy()
+        rates = as_finite_array("rates", rates, ndim=1).copy()
+        if inputs.size < 2:
+            raise ValueError(f"inputs must hold at least 2 samples, got {inputs.size}")
+        if rates.shape != inputs.shape:
+            raise ValueError(f"rates must have the shape of inputs {inputs.shape}, got {rates.shape}")
+        if not np.all(np.diff(inputs) > 0):
+            raise ValueError("inputs must be strictly increasing")
+        if np.any(rates < 0):
+            raise ValueError("rates must be >= 0 (Hz)")
+        if not isinstance(input_unit, str):
+            raise TypeError(f"input_unit must be a string, got {type(input_unit).__name__}")
+        if not isinstance(label, str):
+            raise TypeError(f"label must be a string, got {type(label).__name__}")
+        knots, knot_rates = inputs, rates
+        if onset is not None:
+            onset = check_finite("onset", onset)
+            onset_rate = 0.0 if onset_rate is None else check_nonnegative("onset_rate", onset_rate)
+            if not inputs[0] <= onset < inputs[-1]:
+                raise ValueError(f"onset must lie in the sampled range [{inputs[0]:g}, {inputs[-1]:g}) "
+                                 f"with at least one sample above it, got {onset!r}")
+            below = inputs < onset
+            if np.any(rates[below] != 0):
+                raise ValueError("rates below the onset must be 0: repetitive firing starts at the onset")
+            above = inputs > onset
+            knots = np.concatenate(([onset], inputs[above]))
+            knot_rates = np.concatenate(([onset_rate], rates[above]))
+        elif onset_rate is not None:
+            raise ValueError("onset_rate needs an onset")
+        inputs.flags.writeable = False
+        rates.flags.writeable = False
+        self.inputs: np.ndarray = inputs
+        self.rates: np.ndarray = rates
+        self.onset: float | None = onset
+        self.onset_rate: float | None = onset_rate
+        self.input_unit = input_unit
+        self.label = label
+        self._function = None
+        self._derivative = None
+        self._spec: dict | None = None
+        self._build_pieces(knots, knot_rates)
+
+    # The curve is stored as m + 1 cubic pieces p_j(t) = c0 + c1 t + c2 t^2 + c3 t^3 with
+    # t = x - base_j: piece 0 lies below the first knot, pieces 1..m-1 between the knots, piece m
+    # above the last knot. One searchsorted and one Horner evaluation then cover every x.
+    def _build_pieces(self, knots: np.ndarray, knot_rates: np.ndarray) -> None:
+        slopes = PchipInterpolator(knots, knot_rates).derivative()(knots) if knots.size > 2 else \
+            np.full(2, (knot_rates[1] - knot_rates[0]) / (knots[1] - knots[0]))
+        width = np.diff(knots)
+        secant = np.diff(knot_rates) / width
+        start_slope, end_slope = slopes[:-1], slopes[1:]
+        n_pieces = knots.size + 1
+        coefficients = np.zeros((4, n_pieces))
+        coefficients[0, 1:-1] = knot_rates[:-1]
+        coefficients[1, 1:-1] = start_slope
+        coefficients[2, 1:-1] = (3 * secant - 2 * start_slope - end_slope) / width
+        coefficients[3, 1:-1] = (start_slope + end_slope - 2 * secant) / width**2
+        if self.onset is None:  # linear below the first knot (clipped at 0 on evaluation)
+            coefficients[0, 0], coefficients[1, 0] = knot_rates[0], slopes[0]
+        coefficients[0, -1], coefficients[1, -1] = knot_rates[-1], slopes[-1]
+        self._knots = knots
+        self._base = np.concatenate(([knots[0]], knots[:-1], [knots[-1]]))
+        self._coefficients = coefficients
+
+    @classmethod
+    def from_function(cls, function: Callable[[np.ndarray], np.ndarray],
+                      derivative: Callable[[np.ndarray], np.ndarray], inputs: object, *,
+                      onset: float | None = None, input_unit: str = "1", label: str = "") -> RateCurve:
+        """A curve whose values and derivative are given functions (an analytic rate curve).
+
+        Parameters
+        ----------
+        function, derivative : callable
+            ``function(x)`` -> rate (Hz) and ``derivative(x)`` -> Hz per input unit, element-wise on
+            arrays of any shape.
+        inputs : array_like, shape (n,)
+            Inputs at which the curve is sampled for ``inputs``/``rates`` (plots, ``repr``);
+            strictly increasing.
+        onset : float, optional
+            Where firing starts, if known (e.g. 1 for the normalized LIF).
+        input_unit, label : str
+            As for :class:`RateCurve`.
+        """
+        if not (callable(function) and callable(derivative)):
+            raise TypeError("function and derivative must be callables of an array")
+        inputs = as_finite_array("inputs", inputs, ndim=1)
+        rates = np.asarray(function(inputs), dtype=np.float64)
+        curve = cls.__new__(cls)
+        curve_onset = None if onset is None else check_finite("onset", onset)
+        # Validate the samples the usual way, without an onset (an analytic onset need not lie
+        # inside the sampled range), then attach the functions.
+        cls.__init__(curve, inputs, rates, input_unit=input_unit, label=label)
+        curve.onset = curve_onset
+        curve._function = function
+        curve._derivative = derivative
+        return curve
+
+    @property
+    def is_analytic(self) -> bool:
+        """True when the curve evaluates a function rather than an interpolant of samples."""
+        return self._function is not None
+
+    def __call__(self, x: object, out: np.ndarray | None = None) -> np.ndarray | float:
+        """Firing rate at ``x`` (Hz).
+
+        Parameters
+        ----------
+        x : float or array_like
+            Inputs in ``input_unit``, any shape; must be finite.
+        out : ndarray, optional
+            Float64 array of ``x``'s shape to write the result into.
+
+        Returns
+        -------
+        float or ndarray
+            Rates (Hz), float64, shaped like ``x``.
+        """
+        return self._evaluate(x, out, derivative=False)
+
+    def derivative(self, x: object, out: np.ndarray | None = None) -> np.ndarray | float:
+        """Slope df/dx at ``x``, in Hz per input unit; same conventions as :meth:`__call__`."""
+        return self._evaluate(x, out, derivative=True)
+
+    def _evaluate(self, x: object, out: np.ndarray | None, *, derivative: bool) -> np.ndarray | float:
+        x = np.asarray(x, dtype=np.float64)
+        if not np.isfinite(x).all():
+            raise ValueError("x must be finite; it contains NaN or inf")
+        if self._function is not None:
+            result = np.asarray((self._derivative if derivative else self._function)(x), dtype=np.float64)
+        else:
+            flat = x.ravel()
+            piece = np.searchsorted(self._knots, flat, side="right")
+            t = flat - self._base[piece]
+            c0, c1, c2, c3 = (row[piece] for row in self._coefficients)
+            value = c0 + t * (c1 + t * (c2 + t * c3))
+            if derivative:
+                result = c1 + t * (2 * c2 + 3 * t * c3)
+                result[value < 0] = 0.0  # where the curve is clipped at 0 it is flat
+            else:
+                result = np.maximum(value, 0.0, out=value)
+            result = result.reshape(x.shape)
+        if out is not None:
+            np.copyto(out, result)
+            return out
+        return result if result.ndim else float(result)
+
+    def to_dict(self) -> dict:
+        """A JSON-serializable description from which :meth:`from_dict` rebuilds the curve.
+
+        Raises
+        ------
+        TypeError
+            For a curve made by :meth:`from_function` with functions other than the LIF rate.
+        """
+        if self._function is not None and self._spec is None:
+            raise TypeError("a RateCurve built from arbitrary functions cannot be serialized")
+        description = {"inputs": self.inputs.tolist(), "rates": self.rates.tolist(),
+                       "onset": self.onset, "onset_rate": self.onset_rate,
+                       "input_unit": self.input_unit, "label": self.label}
+        if self._spec is not None:
+            description["analytic"] = dict(self._spec)
+        return description
+
+    @classmethod
+    def from_dict(cls, description: dict) -> RateCurve:
+        """Rebuild a curve from :meth:`to_dict`'s output (no unpickling)."""
+        if not isinstance(description, dict):
+            raise TypeError(f"description must be a dict, got {type(description).__name__}")
+        spec = description.get("analytic")
+        if spec is not None:
+            if spec.get("model") != "lif":
+                raise ValueError(f"unknown analytic curve {spec!r}")
+            return _analytic_lif_curve(description["inputs"], spec["tau_m"], spec["tau_ref"],
+                                       label=description.get("label"))
+        return cls(description["inputs"], description["rates"], onset=description.get("onset"),
+                   onset_rate=description.get("onset_rate"),
+                   input_unit=description.get("input_unit", "1"), label=description.get("label", ""))
+
+    def __repr__(self) -> str:
+        kind = "analytic" if self.is_analytic else f"{self.inputs.size} samples"
+        unit = "" if self.input_unit == "1" else f" {self.input_unit}"
+        onset = "" if self.onset is None else f", onset={self.onset:.4g}{unit}"
+        if self.onset_rate is not None:
+            onset += f" ({self.onset_rate:.4g} Hz)"
+        return (f"RateCurve({self.label!r}, {kind}, inputs [{self.inputs[0]:g}, {self.inputs[-1]:g}]"
+                f"{unit}, rates [{self.rates.min():.4g}, {self.rates.max():.4g}] Hz{onset})")
+
+
+def _analytic_lif_curve(inputs: object, tau_m: float, tau_ref: float, label: str | None = None) -> RateCurve:
+    tau_m = check_positive("tau_m", tau_m)
+    tau_ref = check_nonnegative("tau_ref", tau_ref)
+    curve = RateCurve.from_function(functools.partial(lif_rate, tau_m=tau_m, tau_ref=tau_ref),
+                                    functools.partial(lif_rate_derivative, tau_m=tau_m, tau_ref=tau_ref),
+                                    inputs, onset=1.0, input_unit="1",
+                                    label=label or f"LIF analytic (τm={tau_m * 1e3:g} ms, "
+                                                   f"τref={tau_ref * 1e3:g} ms)")
+    curve._spec = {"model": "lif", "tau_m": tau_m, "tau_ref": tau_ref}
+    return curve
+
+
+# --------------------------------------------------------------------------------------------
+# Measuring rate curves by simulation
+# --------------------------------------------------------------------------------------------
+
+_MODELS = ("hh", "lif")
+_DEFAULT_DT = {"hh": 1e-5, "lif": 1e-3}
+_INPUT_UNIT = {"hh": "µA/cm²", "lif": "1"}
+_MODEL_NAME = {"hh": "HH", "lif": "LIF"}
+
+
+def _simulator(model: object) -> tuple[Callable, str]:
+    """The simulate function for ``model`` and a short name for it."""
+    if callable(model):
+        return model, getattr(model, "__name__", "model")
+    check_choice("model", model, _MODELS)
+    if model == "hh":
+        from .hh import simulate_hh
+        return simulate_hh, "hh"
+    from .lif import simulate_lif
+    return simulate_lif, "lif"
+
+
+def _measure(model: object, currents: np.ndarray, t_end: float, dt: float, t_skip: float,
+             method: str | None, model_params: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Simulate one neuron per current in one run; return (rates in Hz, fires repetitively)."""
+    simulate, _ = _simulator(model)
+    params = dict(model_params)
+    if method is not None:
+        params["method"] = method
+    result = simulate(currents, t_end=t_end, dt=dt, record_v=False, **params)
+    return periodic_rates(result.spikes, t_skip)
+
+
+def periodic_rates(trains: SpikeTrains, t_start: float) -> tuple[np.ndarray, np.ndarray]:
+    """Rates of neurons firing periodically, from their inter-spike intervals after ``t_start``.
+
+    A neuron *fires repetitively* when it has at least two spikes in ``[t_start, t_end)`` and its
+    last spike comes less than two mean intervals before ``t_end`` (a train that dies out after a
+    transient does not). Its rate is then ``(k - 1) / (t_k - t_1)`` over its k spikes in the
+    window: for a periodic train this is 1/period exactly, where a count over the window would be
+    off by up to one spike (1 Hz for a 1 s window). Other neurons get rate 0.
+
+    Parameters
+    ----------
+    trains : SpikeTrains
+        Spike times of the population (s).
+    t_start : float
+        Start of the measurement window (s), skipping the transient; the window ends at
+        ``trains.t_end``.
+
+    Returns
+    -------
+    rates : ndarray, shape (n_neurons,)
+        Hz; 0 for neurons that do not fire repetitively.
+    repetitive : ndarray of bool, shape (n_neurons,)
+    """
+    if not isinstance(trains, SpikeTrains):
+        raise TypeError(f"trains must be a SpikeTrains, got {type(trains).__name__}")
+    t_start = check_finite("t_start", t_start)
+    if not trains.t_start <= t_start < trains.t_end:
+        raise ValueError(f"t_start must lie in [{trains.t_start:g}, {trains.t_end:g}) s, got {t_start!r}")
+    rates = np.zeros(trains.n_neurons)
+    repetitive = np.zeros(trains.n_neurons, dtype=bool)
+    for index, times in enumerate(trains.times):
+        window = times[np.searchsorted(times, t_start):]
+        if window.size < 2:
+            continue
+        mean_interval = (window[-1] - window[0]) / (window.size - 1)
+        if mean_interval > 0 and trains.t_end - window[-1] < 2 * mean_interval:
+            repetitive[index] = True
+            rates[index] = 1.0 / mean_interval
+    return rates, repetitive
+
+
+def _check_run(t_end: object, dt: object, t_skip: object, model: object) -> tuple[float, float, float]:
+    if dt is None:
+        if callable(model):
+            raise ValueError("dt must be given (s) when model is a callable")
+        dt = _DEFAULT_DT[check_choice("model", model, _MODELS)]
+    t_end, dt, _ = time_steps(t_end, dt)
+    t_skip = check_nonnegative("t_skip", t_skip)
+    if not t_skip < t_end:
+        raise ValueError(f"t_skip must be shorter than t_end={t_end:g} s, got {t_skip!r} s")
+    return t_end, dt, t_skip
+
+
+def _bisect_onset(model: object, low: float, high: float, tol: float, n_candidates: int,
+                  run: tuple, method: str | None, model_params: dict,
+                  high_rate: float | None = None) -> tuple[float, float]:
+    """Shrink [low, high] (low not firing repetitively, high firing) to width <= tol.
+
+    Each step simulates ``n_candidates`` evenly spaced currents inside the bracket in one
+    vectorized run, so the bracket shrinks by a factor n_candidates + 1 per run. Returns the
+    bracket's midpoint and the rate measured at its upper end.
+    """
+    t_end, dt, t_skip = run
+    while high - low > tol:
+        candidates = np.linspace(low, high, n_candidates + 2)[1:-1]
+        rates, repetitive = _measure(model, candidates, t_end, dt, t_skip, method, model_params)
+        if repetitive.any():
+            first = int(np.argmax(repetitive))
+            high, high_rate = candidates[first], rates[first]
+            low = candidates[first - 1] if first > 0 else low
+        else:
+            low = candidates[-1]
+    if high_rate is None:
+        rates, _ = _measure(model, np.array([high]), t_end, dt, t_skip, method, model_params)
+        high_rate = rates[0]
+    return 0.5 * (low + high), float(high_rate)
+
+
+def firing_onset(model: object, low: float, high: float, tol: float = 0.01, *, t_end: float = 1.2,
+                 dt: float | None = None, t_skip: float = 0.2, method: str | None = None,
+                 n_candidates: int = 8, **model_params: object) -> float:
+    """Input where repetitive firing starts, located by bisection between ``low`` and ``high``.
+
+    Each bisection step simulates ``n_candidates`` currents spread over the current bracket in one
+    vectorized run and keeps the sub-interval where firing switches on, so the bracket shrinks by
+    a factor ``n_candidates + 1`` per run. "Repetitive firing" is judged as in
+    :func:`periodic_rates` over ``[t_skip, t_end)``, for a constant input switched on at t = 0.
+
+    Parameters
+    ----------
+    model : {"hh", "lif"} or callable
+        The neuron model, or a simulate function called as
+        ``model(currents, t_end=..., dt=..., record_v=False, **model_params)`` and returning an object
+        with a ``spikes`` :class:`SpikeTrains` (like :func:`neurosim.simulate_hh`).
+    low, high : float
+        Bracket (input unit: µA/cm² for HH, normalized for LIF): ``low`` must not fire
+        repetitively, ``high`` must.
+    tol : float
+        Width of the final bracket; the returned onset is its midpoint, within ``tol / 2`` of the
+        true onset (at the given dt).
+    t_end, dt, t_skip : float
+        Run length, time step (default: 1e-5 s for HH, 1e-3 s for LIF) and transient skipped (s).
+    method : str, optional
+        Passed to the simulator (e.g. "euler" or "exponential_euler" for HH).
+    n_candidates : int
+        Currents per bisection run.
+    **model_params
+        Passed to the simulator (e.g. ``tau_m``, ``tau_ref`` for LIF, ``params`` for HH).
+
+    Returns
+    -------
+    float
+        The onset, in the input unit.
+
+    Raises
+    ------
+    ValueError
+        If ``low`` fires repetitively or ``high`` does not.
+    """
+    low = check_finite("low", low)
+    high = check_finite("high", high)
+    if not high > low:
+        raise ValueError(f"high must be greater than low={low!r}, got {high!r}")
+    tol = check_positive("tol", tol)
+    n_candidates = check_positive_int("n_candidates", n_candidates)
+    run = _check_run(t_end, dt, t_skip, model)
+    model_params = _default_params(model, model_params)
+    rates, repetitive = _measure(model, np.array([low, high]), *run, method, model_params)
+    if repetitive[0]:
+        raise ValueError(f"low={low!r} already fires repetitively ({rates[0]:.3g} Hz); lower it")
+    if not repetitive[1]:
+        raise ValueError(f"high={high!r} does not fire repetitively; raise it")
+    onset, _ = _bisect_onset(model, low, high, tol, n_candidates, run, method, model_params,
+                             high_rate=rates[1])
+    return onset
+
+
+def _default_params(model: object, model_params: dict) -> dict:
+    if isinstance(model, str) and model == "lif":
+        return {"tau_m": 0.02, "tau_ref": 0.002, **model_params}
+    return dict(model_params)
+
+
+def rate_curve(model: object, currents: object, t_end: float = 1.2, dt: float | None = None,
+               t_skip: float = 0.2, method: str | None = None, *, analytic: bool = False,
+               tol: float = 0.01, input_unit: str | None = None, label: str | None = None,
+               **model_params: object) -> RateCurve:
+    """The f-I curve of a neuron model, measured by simulation (or analytic for LIF).
+
+    All ``currents`` are simulated in ONE vectorized run, one unconnected neuron per current,
+    without recording voltages; each rate comes from the inter-spike intervals after ``t_skip``
+    (see :func:`periodic_rates`). When firing switches on inside the sampled range, its onset is
+    then located by bisection (:func:`firing_onset`'s method) to within ``tol / 2`` and stored in
+    the curve, whose interpolant jumps there instead of smearing the jump over a grid interval.
+
+    Parameters
+    ----------
+    model : {"hh", "lif"} or callable
+        "hh": :func:`neurosim.simulate_hh`, currents in µA/cm². "lif": :func:`neurosim.simulate_lif`,
+        normalized inputs (threshold 1). A callable is used like ``simulate_hh``.
+    currents : array_like, shape (n,)
+        Inputs to sample, strictly increasing, n >= 2.
+    t_end : float
+        Length of each run (s).
+    dt : float, optional
+        Time step (s); default 1e-5 (0.01 ms) for HH, 1e-3 for LIF; required for a callable.
+    t_skip : float
+        Initial transient left out of the rate measurement (s).
+    method : str, optional
+        Integration method passed to the simulator (HH: "euler" or "exponential_euler").
+    analytic : bool
+        For ``model="lif"`` only: return the analytic curve, whose values and derivative are
+        :func:`lif_rate` and :func:`lif_rate_derivative` exactly (``tau_m``, ``tau_ref`` from
+        ``model_params``); nothing is simulated.
+    tol : float
+        Bisection tolerance for the onset (input unit).
+    input_unit, label : str, optional
+        Override the defaults ("µA/cm²" for HH, "1" for LIF; a label naming model, method and dt).
+    **model_params
+        Passed to the simulator (LIF: ``tau_m``, ``tau_ref`` in s, default 0.02 and 0.002).
+
+    Returns
+    -------
+    RateCurve
+
+    Examples
+    --------
+    >>> curve = rate_curve("hh", currents=np.linspace(0, 20, 81), t_end=1.2, dt=1e-5, t_skip=0.2)
+    >>> curve(10.0), curve.derivative(10.0), curve.onset       # doctest: +SKIP
+    """
+    currents = as_finite_array("currents", currents, ndim=1)
+    if currents.size < 2 or not np.all(np.diff(currents) > 0):
+        raise ValueError("currents must hold at least 2 strictly increasing values")
+    if not isinstance(analytic, bool):
+        raise TypeError(f"analytic must be True or False, got {type(analytic).__name__}")
+    if analytic:
+        if model != "lif":
+            raise ValueError(f"analytic=True needs model='lif' (the only analytic rate), got {model!r}")
+        unknown = set(model_params) - {"tau_m", "tau_ref"}
+        if unknown:
+            raise TypeError(f"the analytic LIF curve takes only tau_m and tau_ref, got {sorted(unknown)}")
+        curve = _analytic_lif_curve(currents, model_params.get("tau_m", 0.02),
+                                    model_params.get("tau_ref", 0.002), label=label)
+        return curve
+    _, name = _simulator(model)
+    run = _check_run(t_end, dt, t_skip, model)
+    tol = check_positive("tol", tol)
+    model_params = _default_params(model, model_params)
+    rates, repetitive = _measure(model, currents, *run, method, model_params)
+    onset = onset_rate = None
+    if repetitive.any() and not repetitive[0]:
+        first = int(np.argmax(repetitive))
+        onset, onset_rate = _bisect_onset(model, currents[first - 1], currents[first], tol, 8, run,
+                                          method, model_params, high_rate=rates[first])
+        # Samples below the onset that fired only transiently have rate 0 by construction; a
+        # sample that fires again after a silent one (non-monotone firing) is kept as measured.
+        rates[:first] = 0.0
+    if input_unit is None:
+        input_unit = _INPUT_UNIT.get(name, "")
+    if label is None:
+        method_text = f"{method}, " if method else ""
+        label = f"{_MODEL_NAME.get(name, name)} simulated ({method_text}dt={run[1] * 1e3:g} ms)"
+    return RateCurve(currents, rates, onset=onset, onset_rate=onset_rate, input_unit=input_unit,
+                     label=label)
