@@ -56,7 +56,7 @@ def as_finite_array(name: str, value: object, *, ndim: int | tuple[int, ...] | N
     """Return ``value`` as a contiguous array of ``dtype``; raise if it is not finite or of the
     wrong number of dimensions."""
     try:
-        array = np.ascontiguousarray(value, dtype=dtype)
+        array = np.asarray(value, dtype=dtype, order="C")
     except (TypeError, ValueError) as error:
         raise TypeError(f"{name} must be numeric array-like, got {type(value).__name__}") from error
     if ndim is not None:

@@ -36,3 +36,9 @@ def test_as_current_shapes():
 def test_check_choice_lists_the_choices():
     with pytest.raises(ValueError, match="euler"):
         check_choice("method", "rk4", ["euler", "exponential_euler"])
+
+
+def test_as_finite_array_keeps_scalars_zero_dimensional():
+    from neurosim._validation import as_finite_array
+
+    assert as_finite_array("bias", 0.5, ndim=(0, 1)).shape == ()
