@@ -24,6 +24,7 @@ from .activations import (
     register_activation,
 )
 from .layers import Layer
+from .perceptron import Perceptron, PerceptronConvergenceWarning, PerceptronResult
 
 __version__ = "0.1.0"
 
@@ -34,6 +35,9 @@ __all__ = [
     "Layer",
     "Linear",
     "OneHot",
+    "Perceptron",
+    "PerceptronConvergenceWarning",
+    "PerceptronResult",
     "RateCurveActivation",
     "ReLU",
     "Sigmoid",
