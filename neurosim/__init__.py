@@ -7,6 +7,7 @@ every public signature; Hodgkin-Huxley voltages are in mV and its currents in µ
 from . import plot
 from ._result import SimResult
 from .hh import HHParameters, hh_steady_state, simulate_hh
+from .lif import LIFParameters, PhysicalLIFParameters, simulate_lif
 from .rates import RateCurve, firing_onset, lif_rate, lif_rate_derivative, periodic_rates, rate_curve
 from .spikes import SpikeTrains
 from .synapse import filter_spikes, psc_kernel
@@ -15,6 +16,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "HHParameters",
+    "LIFParameters",
+    "PhysicalLIFParameters",
     "RateCurve",
     "SimResult",
     "SpikeTrains",
@@ -28,4 +31,5 @@ __all__ = [
     "psc_kernel",
     "rate_curve",
     "simulate_hh",
+    "simulate_lif",
 ]

@@ -1,0 +1,304 @@
+"""Numba kernels of the leaky integrate-and-fire neuron, with spike times resolved inside the step.
+
+The model is the normalized LIF of the notes: ``tau_m dv/dt = v_in - v``, threshold 1, reset 0,
+and a refractory period ``tau_ref`` during which ``v`` is held at 0.
+
+Numerics. For an input ``v_in`` that is constant over an interval of length ``h`` the membrane
+equation has the exact solution ``v(h) = v_in + (v(0) - v_in) exp(-h / tau_m)``; every update here
+uses it, never a Taylor step. When ``v`` reaches 1 inside a step, the crossing time is solved from
+the same exponential, ``tau_m ln((v_in - v0) / (v_in - 1))``; the refractory period starts at that
+time, not at the end of the step, and whatever part of it is left at the end of the step is carried
+into the next one. When ``tau_ref`` is shorter than the step a neuron may fire several times in one
+step: after the first spike the neuron restarts from the reset, so further spikes follow at the
+exact period ``tau_ref + tau_m ln(v_in / (v_in - 1))``. Hence, for an input that is constant over
+each step, the spike times are those of the continuous model up to rounding, at any ``dt``.
+
+Reuse. :func:`lif_step` advances one neuron by one step and is the building block of both kernels
+below; the spiking network simulator calls it for populations driven by synaptic currents.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+#: The largest float64 below the threshold 1. A state that rounding pushes onto the threshold
+#: without a crossing (an input exactly at threshold) is kept here instead.
+BELOW_THRESHOLD = 1.0 - 2.0**-53
+
+#: Neurons simulated together in the constant-input kernel: the block's state (four float64
+#: arrays) stays in the L1/L2 cache while it is stepped through time.
+CHUNK_SIZE = 512
+
+#: The refractory "alarm" of the constant-input kernel is set at most this many membrane time
+#: constants ahead (longer waits are re-armed), so that exp() of the alarm stays far from overflow.
+_MAX_ALARM_TAU = 30.0
+
+
+@njit(cache=True)
+def lif_step(v, refractory_left, v_in, dt, decay, tau_m, tau_ref):
+    """Advance one normalized LIF neuron by one step of length ``dt`` with constant input ``v_in``.
+
+    Exact for an input constant over the step (see the module docstring).
+
+    Parameters
+    ----------
+    v : float
+        Membrane potential at the start of the step (normalized, < 1; 0 while refractory).
+    refractory_left : float
+        Refractory time still to serve at the start of the step (s), >= 0.
+    v_in : float
+        Normalized input over the step (threshold 1).
+    dt : float
+        Step length (s), > 0.
+    decay : float
+        ``exp(-dt / tau_m)``, computed once per run by the caller.
+    tau_m, tau_ref : float
+        Membrane time constant and refractory period (s); the spike ``period`` below must be > 0,
+        which holds when ``tau_ref > 0`` or ``v_in`` is finite and moderate.
+
+    Returns
+    -------
+    v : float
+        Membrane potential at the end of the step (0 while refractory, always < 1).
+    refractory_left : float
+        Refractory time left at the end of the step (s).
+    n_spikes : int
+        Spikes fired during the step.
+    first_spike : float
+        Time of the first spike after the start of the step (s), in ``[0, dt]``; 0 if none.
+    period : float
+        Interval between successive spikes of this step (s): spike ``j`` is at
+        ``first_spike + j * period``. 0 if there was no spike.
+    """
+    if refractory_left >= dt:
+        return 0.0, refractory_left - dt, 0, 0.0, 0.0
+    if refractory_left > 0.0:
+        # The refractory period ends inside the step: integrate from the reset for the rest of it.
+        start = refractory_left
+        v = 0.0
+        factor = math.exp(-(dt - start) / tau_m)
+    else:
+        start = 0.0
+        factor = decay
+    v_end = v_in + (v - v_in) * factor
+    if v_end < 1.0:
+        return v_end, 0.0, 0, 0.0, 0.0
+    if v_in <= 1.0:
+        # At or below threshold the exact solution never reaches 1; only rounding got here.
+        return min(v_in, BELOW_THRESHOLD), 0.0, 0, 0.0, 0.0
+    # Crossing time from the exponential: (v_in - v0)/(v_in - 1) = 1 + (1 - v0)/(v_in - 1).
+    to_threshold = tau_m * math.log1p((1.0 - v) / (v_in - 1.0))
+    free_time = dt - start
+    if to_threshold > free_time:
+        to_threshold = free_time
+    first_spike = start + to_threshold
+    # After a spike the neuron restarts from the reset: period = tau_ref + tau_m ln(v_in/(v_in - 1)).
+    period = tau_ref + tau_m * math.log1p(1.0 / (v_in - 1.0))
+    extra_spikes = int((dt - first_spike) // period)
+    since_last = dt - (first_spike + extra_spikes * period)
+    if since_last < tau_ref:
+        return 0.0, tau_ref - since_last, extra_spikes + 1, first_spike, period
+    v_end = -v_in * math.expm1(-(since_last - tau_ref) / tau_m)
+    if v_end >= 1.0:
+        v_end = BELOW_THRESHOLD
+    return v_end, 0.0, extra_spikes + 1, first_spike, period
+
+
+@njit(cache=True)
+def _store_spikes(neuron, origin, n_spikes, first_spike, period, spike_offsets, spike_capacity,
+                  spike_times, spike_counts):
+    """Write ``n_spikes`` spike times ``origin + first_spike + j * period`` into the neuron's slot.
+
+    Every spike is counted; those beyond the slot's capacity are not written, and the caller
+    reruns with a larger slot (the run is deterministic).
+    """
+    count = spike_counts[neuron]
+    base = spike_offsets[neuron]
+    capacity = spike_capacity[neuron]
+    for j in range(n_spikes):
+        if count < capacity:
+            spike_times[base + count] = origin + first_spike + j * period
+        count += 1
+    spike_counts[neuron] = count
+
+
+@njit(cache=True, parallel=True)
+def run_time_varying(v, refractory_left, current, step_start, step_stop, dt, tau_m, tau_ref,
+                     record, record_every, v_record, spike_offsets, spike_capacity, spike_times,
+                     spike_counts):
+    """Simulate unconnected LIF neurons over steps ``[step_start, step_stop)``, any input.
+
+    One neuron per parallel iteration, time inside; each step is :func:`lif_step`.
+
+    Parameters
+    ----------
+    v, refractory_left : ndarray, shape (n_neurons,)
+        State at the start of ``step_start`` (normalized; s); updated in place.
+    current : ndarray, shape (n_neurons, n_columns)
+        Normalized input; ``n_columns`` is 1 (constant) or the run's total number of steps.
+    step_start, step_stop : int
+        Global step indices; step ``k`` covers ``[k dt, (k + 1) dt)``.
+    dt, tau_m, tau_ref : float
+        Step, membrane time constant and refractory period (s).
+    record : bool
+        Whether to write ``v_record``.
+    record_every : int
+        The state at the start of step ``k`` is sample ``k // record_every`` when
+        ``k % record_every == 0``.
+    v_record : ndarray, shape (n_neurons, n_samples)
+        Voltage trace, written in place when ``record``.
+    spike_offsets, spike_capacity : ndarray of int64, shape (n_neurons,)
+        Start and length of each neuron's slot in ``spike_times``.
+    spike_times : ndarray, shape (total_capacity,)
+        Spike times (s), written in place.
+    spike_counts : ndarray of int64, shape (n_neurons,)
+        Spikes fired so far by each neuron, updated in place.
+    """
+    n_neurons = v.shape[0]
+    time_varying = current.shape[1] > 1
+    decay = math.exp(-dt / tau_m)
+    for neuron in prange(n_neurons):
+        membrane = v[neuron]
+        refractory = refractory_left[neuron]
+        for step in range(step_start, step_stop):
+            if record and step % record_every == 0:
+                v_record[neuron, step // record_every] = membrane
+            v_in = current[neuron, step] if time_varying else current[neuron, 0]
+            membrane, refractory, n_spikes, first_spike, period = lif_step(
+                membrane, refractory, v_in, dt, decay, tau_m, tau_ref)
+            if n_spikes > 0:
+                _store_spikes(neuron, step * dt, n_spikes, first_spike, period, spike_offsets,
+                              spike_capacity, spike_times, spike_counts)
+        v[neuron] = membrane
+        refractory_left[neuron] = refractory
+
+
+@njit(cache=True)
+def _alarm_voltage(wait, dt, tau_m, max_updates):
+    """Start value of the refractory alarm: with the update ``u <- u decay + 2 (1 - decay)`` it
+    reaches 1 half-way through update ``ceil(wait / dt)`` (capped at ``max_updates``)."""
+    updates = max(1, min(math.ceil(wait / dt), max_updates))
+    return 2.0 - math.exp(min((updates - 0.5) * dt / tau_m, 700.0))
+
+
+@njit(cache=True, parallel=True)
+def run_constant_input(v, refractory_left, v_in, step_start, step_stop, dt, tau_m, tau_ref,
+                       record, record_every, v_record, spike_offsets, spike_capacity, spike_times,
+                       spike_counts):
+    """Simulate unconnected LIF neurons with constant inputs over steps ``[step_start, step_stop)``.
+
+    Same arguments and results as :func:`run_time_varying`, except ``v_in`` of shape
+    (n_neurons,). Same numerics (every event goes through :func:`lif_step`), organised for speed:
+
+    - Blocks of :data:`CHUNK_SIZE` neurons run in parallel; within a block the time loop is
+      outside and the neuron loop inside, so that the common step, ``v <- v decay + v_in (1 -
+      decay)`` (the exact exponential update with its constants hoisted), is a vectorized
+      multiply-add over the block.
+    - A refractory neuron is not tested every step. It is given an "alarm" instead: its ``v`` and
+      drive are replaced by a value that the same multiply-add carries over 1 half-way through
+      the step in which its refractory period ends. So the only test in the hot loop is ``v >= 1``,
+      and it is rare: it marks a threshold crossing or the end of a refractory period, both handled
+      exactly by :func:`lif_step` (from the exact refractory end time, so an alarm that rounding
+      makes ring early or late changes nothing).
+    """
+    n_neurons = v.shape[0]
+    decay = math.exp(-dt / tau_m)
+    drive_gain = -math.expm1(-dt / tau_m)
+    alarm_drive = 2.0 * drive_gain
+    max_updates = max(1, int(_MAX_ALARM_TAU * tau_m / dt))
+    n_chunks = (n_neurons + CHUNK_SIZE - 1) // CHUNK_SIZE
+    for chunk in prange(n_chunks):
+        low = chunk * CHUNK_SIZE
+        size = min(n_neurons, low + CHUNK_SIZE) - low
+        fast_v = np.empty(size)
+        drive = np.empty(size)
+        previous = np.empty(size)
+        # Absolute time (s) at which a refractory neuron's refractory period ends; -1 otherwise.
+        refractory_end = np.empty(size)
+        t_first = step_start * dt
+        for j in range(size):
+            neuron = low + j
+            if refractory_left[neuron] > 0.0:
+                refractory_end[j] = t_first + refractory_left[neuron]
+                fast_v[j] = _alarm_voltage(refractory_left[neuron], dt, tau_m, max_updates)
+                drive[j] = alarm_drive
+            else:
+                refractory_end[j] = -1.0
+                fast_v[j] = v[low + j]
+                drive[j] = v_in[neuron] * drive_gain
+
+        for step in range(step_start, step_stop):
+            if record and step % record_every == 0:
+                t_now = step * dt
+                sample = step // record_every
+                for j in range(size):
+                    if refractory_end[j] < 0.0:
+                        v_record[low + j, sample] = fast_v[j]
+                    elif refractory_end[j] >= t_now:
+                        v_record[low + j, sample] = 0.0
+                    else:  # refractory over, alarm not yet rung (rounding): exact value from its end
+                        v_record[low + j, sample] = min(
+                            -v_in[low + j] * math.expm1(-(t_now - refractory_end[j]) / tau_m),
+                            BELOW_THRESHOLD)
+            any_event = False
+            for j in range(size):
+                old = fast_v[j]
+                new = old * decay + drive[j]
+                previous[j] = old
+                fast_v[j] = new
+                any_event |= new >= 1.0
+            if not any_event:
+                continue
+            t_next = (step + 1) * dt
+            for j in range(size):
+                if fast_v[j] < 1.0:
+                    continue
+                neuron = low + j
+                if refractory_end[j] >= 0.0:
+                    if refractory_end[j] > t_next:  # alarm rang early: still refractory, re-arm
+                        fast_v[j] = _alarm_voltage(refractory_end[j] - t_next, dt, tau_m, max_updates)
+                        continue
+                    # Integrate exactly from the end of the refractory period to the end of the step.
+                    origin = refractory_end[j]
+                    span = t_next - origin
+                    membrane, refractory, n_spikes, first_spike, period = lif_step(
+                        0.0, 0.0, v_in[neuron], span, math.exp(-span / tau_m), tau_m, tau_ref)
+                else:
+                    origin = step * dt
+                    membrane, refractory, n_spikes, first_spike, period = lif_step(
+                        previous[j], 0.0, v_in[neuron], dt, decay, tau_m, tau_ref)
+                if n_spikes > 0:
+                    _store_spikes(neuron, origin, n_spikes, first_spike, period, spike_offsets,
+                                  spike_capacity, spike_times, spike_counts)
+                if refractory > 0.0:
+                    refractory_end[j] = t_next + refractory
+                    fast_v[j] = _alarm_voltage(refractory, dt, tau_m, max_updates)
+                    drive[j] = alarm_drive
+                else:
+                    refractory_end[j] = -1.0
+                    fast_v[j] = membrane
+                    drive[j] = v_in[neuron] * drive_gain
+
+        # Hand the state back in the common form (v, refractory_left) at t_stop.
+        t_stop = step_stop * dt
+        for j in range(size):
+            neuron = low + j
+            if refractory_end[j] < 0.0:
+                v[neuron] = fast_v[j]
+                refractory_left[neuron] = 0.0
+            elif refractory_end[j] > t_stop:
+                v[neuron] = 0.0
+                refractory_left[neuron] = refractory_end[j] - t_stop
+            else:  # refractory over, alarm not yet rung (rounding): catch up exactly
+                origin = refractory_end[j]
+                span = t_stop - origin
+                membrane, refractory, n_spikes, first_spike, period = lif_step(
+                    0.0, 0.0, v_in[neuron], span, math.exp(-span / tau_m), tau_m, tau_ref)
+                if n_spikes > 0:
+                    _store_spikes(neuron, origin, n_spikes, first_spike, period, spike_offsets,
+                                  spike_capacity, spike_times, spike_counts)
+                v[neuron] = membrane
+                refractory_left[neuron] = refractory
