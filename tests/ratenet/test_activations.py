@@ -16,7 +16,6 @@ from scipy.optimize import brentq
 from scipy.special import softmax as scipy_softmax
 
 import neurosim
-import neurosim.rates
 from ratenet import activations as act
 
 TAU_M, TAU_REF = 0.02, 0.002
@@ -278,9 +277,7 @@ def test_rate_curve_activation_applies_gain_bias_and_amplitude_to_any_curve():
 
 
 def test_rate_curve_activation_with_a_neurosim_rate_curve_round_trips_through_config():
-    rate_curve_class = getattr(neurosim.rates, "RateCurve", None)
-    if rate_curve_class is None:
-        pytest.skip("neurosim.RateCurve is not available yet")
+    rate_curve_class = neurosim.RateCurve
     inputs = np.linspace(0.0, 6.0, 25)
     rates = np.array([lif_rate_formula(v) for v in inputs])
     curve = rate_curve_class(inputs, rates, input_unit="1", label="sampled LIF")
@@ -296,6 +293,29 @@ def test_rate_curve_activation_with_a_neurosim_rate_curve_round_trips_through_co
     inside = np.linspace(0.05, 2.4, 13)
     np.testing.assert_allclose(activation.derivative(inside),
                                central_difference(activation.function, inside), rtol=1e-5, atol=1e-8)
+
+
+def test_rate_curve_activation_runs_a_measured_hodgkin_huxley_curve():
+    # A coarse HH f-I curve (21 currents, dt = 0.02 ms, 0.3 s runs): cheap, and real. Its rates jump
+    # from 0 to about 50 Hz at the onset of repetitive firing (near 6.2 uA/cm^2).
+    curve = neurosim.rate_curve("hh", np.linspace(0.0, 20.0, 21), t_end=0.3, dt=2e-5, t_skip=0.1)
+    activation = act.RateCurveActivation(curve, gain=2.0)
+    assert activation.bias == curve.onset  # z = 0 is the onset of firing by default
+    assert activation.amplitude == pytest.approx(1 / curve.rates.max(), rel=1e-14)
+    below, at_onset = activation(np.array([-0.01, 0.0]))
+    assert below == 0.0
+    assert at_onset == pytest.approx(curve.onset_rate * activation.amplitude, rel=1e-12)
+    # z that maps onto a sampled current (14 uA/cm^2) gives that sample's rate
+    z_sample = (14.0 - curve.onset) / 2.0
+    assert activation(np.array([z_sample]))[0] == pytest.approx(curve.rates[14] * activation.amplitude,
+                                                                 rel=1e-9)
+    # The interpolant is C1 above the onset: the derivative matches finite differences there.
+    z = np.linspace(0.3, 6.5, 9)
+    np.testing.assert_allclose(activation.derivative(z), central_difference(activation.function, z),
+                               rtol=1e-5, atol=1e-8)
+    assert activation(z.astype(np.float32)).dtype == np.float32
+    rebuilt = act.get_activation("rate_curve", **json.loads(json.dumps(activation.config())))
+    np.testing.assert_array_equal(rebuilt(z), activation(z))
 
 
 # --------------------------------------------------------------------------- registry
