@@ -39,9 +39,13 @@ class Activation(Layer):
         raise NotImplementedError
 
     def __call__(self, z: np.ndarray) -> np.ndarray:
+        """f(z) for an array or a scalar (integers are taken as float64); a scalar gives a scalar
+        of its dtype."""
         z = np.asarray(z)
         if not np.issubdtype(z.dtype, np.floating):
             z = z.astype(np.float64)
+        if z.ndim == 0:
+            return self.function(z.reshape(1))[0]
         return self.function(z)
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:

@@ -104,6 +104,13 @@ def test_forward_and_backward_apply_f_and_f_prime_to_a_batch(label, activation, 
     np.testing.assert_allclose(activation.backward(grad), grad * activation.derivative(batch), rtol=1e-15)
 
 
+@pytest.mark.parametrize(("label", "activation", "z"), ELEMENTWISE_CASES, ids=CASE_IDS)
+def test_calling_an_activation_on_a_scalar_gives_a_scalar(label, activation, z):
+    assert activation(0.5) == activation.function(np.array([0.5]))[0]
+    assert activation(np.float32(0.5)).dtype == np.float32
+    assert activation(2) == activation.function(np.array([2.0]))[0]  # an integer is taken as float64
+
+
 def test_arctan_and_threshold_values():
     np.testing.assert_allclose(act.Arctan()(np.array([-1.0, 0.0, np.sqrt(3)])),
                                [-np.pi / 4, 0, np.pi / 3], rtol=1e-15)
