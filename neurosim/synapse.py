@@ -140,23 +140,21 @@ def filter_spikes(trains: SpikeTrains | np.ndarray, dt: float, tau_s: float = 0.
     n_t = _step_count(end - trains.t_start, dt)
 
     # Each spike is first felt at the grid point at or after it, after an offset in [0, dt).
-    steps, offsets, counts = [], [], []
-    for train in trains.times:
-        position, on_grid = _grid_position(train, trains.t_start, dt)
-        step = np.ceil(position).astype(np.int64)
-        keep = step < n_t
-        step, on_grid = step[keep], on_grid[keep]
-        offset = np.where(on_grid, 0.0, trains.t_start + step * dt - train[keep])
-        steps.append(step)
-        offsets.append(np.maximum(offset, 0.0))
-        counts.append(step.size)
+    # Concatenated, the per-neuron sorted trains are already grouped by neuron.
+    sizes = np.array([train.size for train in trains.times], dtype=np.int64)
+    spike_times = np.concatenate(trains.times) if trains.n_neurons else np.zeros(0)
+    position, on_grid = _grid_position(spike_times, trains.t_start, dt)
+    step = np.ceil(position).astype(np.int64)
+    keep = step < n_t
+    neuron = np.repeat(np.arange(trains.n_neurons), sizes)[keep]
+    event_step, on_grid, spike_times = step[keep], on_grid[keep], spike_times[keep]
     first_event = np.zeros(trains.n_neurons + 1, dtype=np.int64)
-    np.cumsum(counts, out=first_event[1:])
-    event_step = np.concatenate(steps) if steps else np.zeros(0, dtype=np.int64)
+    np.cumsum(np.bincount(neuron, minlength=trains.n_neurons), out=first_event[1:])
     out = np.empty((trains.n_neurons, n_t))
 
     if method == "exact":
-        event_offset = np.concatenate(offsets) if offsets else np.zeros(0)
+        event_offset = np.where(on_grid, 0.0, trains.t_start + event_step * dt - spike_times)
+        np.maximum(event_offset, 0.0, out=event_offset)
         event_input = np.empty((event_step.size, n + 1))
         for stage in range(n + 1):
             event_input[:, stage] = _kernel_values(event_offset, tau_s, stage)

@@ -60,7 +60,8 @@ def test_psc_kernel_rejects_bad_parameters(bad, error):
         psc_kernel(0.01, **bad)
 
 
-@pytest.mark.parametrize("n", [0, 1, 2])
+# n = 0, 1, 2 run the kernel's unrolled loops; n = 3 its general loop.
+@pytest.mark.parametrize("n", [0, 1, 2, 3])
 def test_exact_filtering_equals_the_convolution_for_spikes_on_the_grid(n):
     dt, t_start = 1e-3, 0.0
     grid = t_start + np.arange(200) * dt
@@ -74,7 +75,7 @@ def test_exact_filtering_equals_the_convolution_for_spikes_on_the_grid(n):
         np.testing.assert_allclose(row, reference, rtol=1e-12, atol=1e-12 * filtered.max())
 
 
-@pytest.mark.parametrize("n", [0, 1, 2])
+@pytest.mark.parametrize("n", [0, 1, 2, 3])
 def test_exact_filtering_equals_the_convolution_for_spikes_off_the_grid(n):
     dt, t_start = 0.7e-3, 0.05
     rng = np.random.default_rng(2)
@@ -100,7 +101,7 @@ def test_value_at_a_spikes_own_grid_time_is_h_of_zero():
     assert exact[0, 11] == pytest.approx(200 * math.exp(-0.2), rel=1e-14)
 
 
-@pytest.mark.parametrize("n", [0, 1, 2])
+@pytest.mark.parametrize("n", [0, 1, 2, 3])
 def test_euler_filtering_converges_at_first_order(n):
     # Spikes on the coarsest grid, so each finer grid holds them too; the error is measured at the
     # coarse grid's points (common to all) against the analytic convolution.
