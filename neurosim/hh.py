@@ -20,8 +20,10 @@ application to conduction and excitation in nerve. J. Physiol. 117, 500-544. (Sh
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from . import _hh_kernels
@@ -209,10 +211,11 @@ def simulate_hh(current: object, t_end: float, dt: float = 1e-5, *,
         while active.size:
             spike_times = np.empty((active.size, capacity))
             spike_counts = np.zeros(active.size, dtype=np.int64)
-            _hh_kernels.run_hh(active, currents, v, m, h, n, step, step_stop, dt_ms, dt, method_code,
-                               params.capacitance, params.g_na, params.g_k, params.g_l,
-                               params.e_na, params.e_k, params.e_l, threshold, record_every,
-                               v_out, *gates_out, spike_times, spike_counts, diverged_at)
+            arguments = (currents, v, m, h, n, step, step_stop, dt_ms, dt, method_code,
+                         params.capacitance, params.g_na, params.g_k, params.g_l,
+                         params.e_na, params.e_k, params.e_l, threshold, record_every,
+                         v_out, *gates_out)
+            _run_in_threads(active, arguments, spike_times, spike_counts, diverged_at)
             if np.any(diverged_at >= 0):
                 _raise_diverged(diverged_at, dt, method)
             fired = np.nonzero(spike_counts)[0]
@@ -234,6 +237,26 @@ def simulate_hh(current: object, t_end: float, dt: float = 1e-5, *,
     extra = dict(zip("mhn", gates_out, strict=True)) if record_gates else {}
     return SimResult(t=t, v=v_out if record_v else None, spikes=spikes, dt=dt, model="hh",
                      v_unit="mV", method=method, extra=extra)
+
+
+def _run_in_threads(active: np.ndarray, arguments: tuple, spike_times: np.ndarray,
+                    spike_counts: np.ndarray, diverged_at: np.ndarray) -> None:
+    """Run the kernel on the ``active`` neurons, split into contiguous blocks, one thread per block.
+
+    The kernel releases the GIL and each block writes only its own neurons' state and its own rows
+    of the spike buffer, so the blocks run in parallel. Threads: ``numba.get_num_threads()``.
+    """
+    n_threads = min(numba.get_num_threads(), active.size)
+    if n_threads <= 1:
+        _hh_kernels.run_hh(active, *arguments, spike_times, spike_counts, diverged_at)
+        return
+    bounds = np.linspace(0, active.size, n_threads + 1).astype(np.int64)
+    with ThreadPoolExecutor(max_workers=n_threads) as pool:
+        blocks = [pool.submit(_hh_kernels.run_hh, active[start:stop], *arguments,
+                              spike_times[start:stop], spike_counts[start:stop], diverged_at)
+                  for start, stop in zip(bounds[:-1], bounds[1:], strict=True)]
+        for block in blocks:
+            block.result()
 
 
 def _progress_stops(n_steps: int, progress: bool) -> list[int]:
