@@ -286,7 +286,8 @@ def rate_curve(curve: object, ax: Axes | None = None,
     n_points : int
         Points of the smooth lines.
     label, analytic_label : str, optional
-        Legend labels; default to ``curve.label`` and ``analytic.label`` or "analytic".
+        Legend labels; default to ``curve.label`` (or "simulated") and ``analytic.label`` (or
+        "analytic").
     color : str, optional
         Colour of the simulated curve.
 
@@ -305,7 +306,8 @@ def rate_curve(curve: object, ax: Axes | None = None,
         raise TypeError("analytic must be callable (a function or a rate curve), got "
                         f"{type(analytic).__name__}")
     ax = _new_axes((5.5, 4.0)) if ax is None else ax
-    label = getattr(curve, "label", "simulated") if label is None else label
+    if label is None:
+        label = getattr(curve, "label", "") or "simulated"
     x = np.linspace(inputs.min(), inputs.max(), int(n_points))
     line, = ax.plot(x, np.asarray(curve(x), dtype=float), color=color, linewidth=1.3, label=label)
     points, = ax.plot(inputs, rates, linestyle="none", marker="o", markersize=4.5, color=line.get_color(),
@@ -313,7 +315,7 @@ def rate_curve(curve: object, ax: Axes | None = None,
     handles, texts = [(line, points)], [label]
     if analytic is not None:
         if analytic_label is None:
-            analytic_label = getattr(analytic, "label", "analytic")
+            analytic_label = getattr(analytic, "label", "") or "analytic"
         reference, = ax.plot(x, np.asarray(analytic(x), dtype=float), color="0.15", linestyle="--",
                              linewidth=1.1, label=analytic_label)
         handles.append(reference)

@@ -146,3 +146,18 @@ def test_rate_curve_into_given_axes_with_a_second_curve_as_reference():
     assert "normalized" in ax.get_xlabel()
     with pytest.raises(TypeError, match="analytic"):
         plot.rate_curve(curve, analytic=3.0)
+
+
+def test_rate_curve_draws_neurosims_own_rate_curve_with_its_onset_jump():
+    from neurosim.rates import RateCurve
+
+    inputs = np.linspace(0.0, 20.0, 21)
+    rates = np.where(inputs > 6.26, 51.0 + 3.0 * (inputs - 7.0), 0.0)
+    curve = RateCurve(inputs, rates, onset=6.26, onset_rate=51.0, input_unit="µA/cm²")
+    ax = plot.rate_curve(curve)
+    smooth, points = ax.get_lines()
+    np.testing.assert_array_equal(points.get_xdata(), inputs)
+    np.testing.assert_allclose(smooth.get_ydata(), curve(smooth.get_xdata()))
+    assert "µA/cm²" in ax.get_xlabel()
+    # An unlabelled curve gets a readable legend entry rather than an empty one.
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == ["simulated"]
