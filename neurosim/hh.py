@@ -20,6 +20,7 @@ application to conduction and excitation in nerve. J. Physiol. 117, 500-544. (Sh
 
 from __future__ import annotations
 
+import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -50,6 +51,7 @@ STABLE_DT = 2e-5
 # currents up to 20 µA/cm²); a neuron that fills its row is resumed with an empty one.
 _SPIKES_PER_SECOND = 150.0
 _MAX_BUFFERED_TIMES = 1 << 22          # at most 32 MiB of spike buffer per round
+_MAX_TRACE_BYTES = 2 * 2**30           # recorded traces beyond this are refused with advice
 
 
 @dataclass(frozen=True)
@@ -151,7 +153,8 @@ def simulate_hh(current: object, t_end: float, dt: float = 1e-5, *,
     -------
     SimResult
         ``t`` (s, shape (n_samples,)), ``v`` (mV, shape (n_neurons, n_samples), or None),
-        ``spikes`` (SpikeTrains over ``[0, n_steps dt]``), ``extra`` {"m", "h", "n"} when
+        ``spikes`` (SpikeTrains over ``[0, t_end]``, or ``[0, n_steps dt]`` when ``t_end`` is not a
+        whole number of steps), ``extra`` {"m", "h", "n"} when
         ``record_gates``.
 
     Raises
@@ -193,6 +196,13 @@ def simulate_hh(current: object, t_end: float, dt: float = 1e-5, *,
     _hh_kernels.steady_state_gates(v, m, h, n)
 
     n_samples = -(-n_steps // record_every)
+    n_traces = int(record_v) + 3 * int(record_gates)
+    trace_bytes = n_traces * n_neurons * n_samples * 8
+    if trace_bytes > _MAX_TRACE_BYTES:
+        needed = math.ceil(record_every * trace_bytes / _MAX_TRACE_BYTES)
+        raise ValueError(f"recording would hold {n_traces} trace(s) of {n_neurons} x {n_samples} samples "
+                         f"({trace_bytes / 2**30:.1f} GiB); pass record_v=False (and record_gates=False) "
+                         f"or a record_every >= {needed}")
     no_trace = np.empty((0, 0))
     v_out = np.empty((n_neurons, n_samples)) if record_v else no_trace
     gates_out = [np.empty((n_neurons, n_samples)) if record_gates else no_trace for _ in range(3)]
@@ -229,7 +239,8 @@ def simulate_hh(current: object, t_end: float, dt: float = 1e-5, *,
     if bar is not None:
         bar.close()
 
-    t_span = n_steps * dt
+    # The run covers n_steps * dt, which differs from t_end by rounding only when t_end / dt is whole.
+    t_span = t_end if math.isclose(n_steps * dt, t_end, rel_tol=1e-9) else n_steps * dt
     neurons = np.concatenate(event_neurons) if event_neurons else np.empty(0, dtype=np.int64)
     times = np.concatenate(event_times) if event_times else np.empty(0)
     spikes = SpikeTrains.from_events(neurons, np.minimum(times, t_span), n_neurons, t_end=t_span)

@@ -229,3 +229,9 @@ def test_parameters_must_be_positive_and_are_frozen(field):
         params.g_na = 1.0
     assert (params.capacitance, params.g_na, params.g_k, params.g_l) == (1.0, 120.0, 36.0, 0.3)
     assert (params.e_na, params.e_k, params.e_l, params.v_rest) == (50.0, -77.0, -54.387, -65.0)
+
+
+def test_recording_a_huge_population_is_refused_with_advice():
+    # 100,000 neurons x 1 s at 0.01 ms would be 75 GiB of voltage trace: refused before allocating.
+    with pytest.raises(ValueError, match=r"record_v=False.*record_every >= 38"):
+        simulate_hh(np.zeros(100_000), 1.0, dt=1e-5)
