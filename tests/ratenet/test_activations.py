@@ -224,6 +224,19 @@ def test_lif_rate_default_amplitude_makes_twice_threshold_rate_one():
     np.testing.assert_allclose(extreme, [0, activation.amplitude / TAU_REF], rtol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fast_log1p_used_by_the_rate_curves_is_accurate_to_a_few_ulps(dtype):
+    # The LIF rates evaluate log(1 + u) with numpy's vectorized log plus a rounding correction;
+    # against numpy's log1p in float64, the relative error must stay within 4 ulps of dtype over
+    # u from the smallest normal to the largest finite values.
+    info = np.finfo(dtype)
+    u = np.logspace(np.log10(info.tiny), np.log10(info.max) - 1, 5000).astype(dtype)
+    reference = np.log1p(u.astype(np.float64))
+    relative_error = np.abs(act._log1p(u).astype(np.float64) - reference) / reference
+    assert act._log1p(u).dtype == dtype
+    assert relative_error.max() <= 4 * info.eps
+
+
 def test_soft_lif_rate_tends_to_lif_rate_as_sigma_shrinks():
     z = np.linspace(-2, 3, 501)
     away = np.abs(z) >= 0.1
