@@ -5,9 +5,9 @@ seconds, together with the interval ``[t_start, t_end)`` that was observed. Rate
 window divided by the window's length, so a neuron that did not fire has rate 0, not NaN.
 
 Time grids. Binning, rasters and PSC filtering place times on a grid ``t_k = t_start + k * dt``.
-A time that lies within a relative ``1e-9`` of a step of such a grid counts as lying on it, so
-that spike times computed as ``t_start + k * dt`` land in step ``k`` despite rounding (in floating
-point, ``0.003 / 0.001`` is ``2.9999999999999996``).
+A time within ``1e-9 * max(1, k)`` steps of grid point ``k`` counts as lying on it, so that spike
+times computed as ``t_start + k * dt`` land in step ``k`` despite rounding (in floating point,
+``0.003 / 0.001`` is ``2.9999999999999996``).
 """
 
 from __future__ import annotations
