@@ -8,6 +8,7 @@ from . import plot
 from ._result import SimResult
 from .hh import HHParameters, hh_steady_state, simulate_hh
 from .lif import LIFParameters, PhysicalLIFParameters, simulate_lif
+from .network import NetworkResult, Population, Probe, SpikingNetwork
 from .rates import RateCurve, firing_onset, lif_rate, lif_rate_derivative, periodic_rates, rate_curve
 from .spikes import SpikeTrains
 from .synapse import filter_spikes, psc_kernel
@@ -17,10 +18,14 @@ __version__ = "0.1.0"
 __all__ = [
     "HHParameters",
     "LIFParameters",
+    "NetworkResult",
     "PhysicalLIFParameters",
+    "Population",
+    "Probe",
     "RateCurve",
     "SimResult",
     "SpikeTrains",
+    "SpikingNetwork",
     "filter_spikes",
     "firing_onset",
     "hh_steady_state",
