@@ -149,7 +149,10 @@ def reference_onset(low: float = 5.0, high: float = 8.0, tolerance: float = 0.00
     A current counts as firing repetitively when a neuron switched on from rest at t = 0 still
     fires at least two spikes in ``[t_late, t_end]`` (:func:`fires_repetitively`). The bisection
     keeps ``low`` silent and ``high`` firing until ``high - low < tolerance`` and returns the
-    midpoint: about 6.26 µA/cm² for the standard parameters (the rate jumps from 0 to ~50 Hz there).
+    midpoint: about 6.26 µA/cm² for the standard parameters (the rate jumps from 0 to ~55 Hz there).
+    Just below the onset the transient firing lasts long, so the answer creeps up with the run's
+    length: 6.2583 for ``t_end`` 0.6 s and 1 s, 6.2612 for 2 s (``t_late = t_end - 0.5 s``).
+    The default bisection runs about ten 1 s solves (~15 s), cached for the session.
 
     Parameters
     ----------
