@@ -23,31 +23,65 @@ from .activations import (
     get_activation,
     register_activation,
 )
-from .layers import Layer
+from .gradcheck import GradientCheck, check_gradients, numerical_gradients
+from .layers import Dense, Layer
+from .losses import MSE, BinaryCrossEntropy, L1Error, Loss, SoftmaxCrossEntropy, get_loss
+from .network import MLP, Network
+from .optimizers import SGD, Adagrad, Adam, Momentum, Nesterov, Optimizer, RMSProp, get_optimizer
 from .perceptron import Perceptron, PerceptronConvergenceWarning, PerceptronResult
+from .schedules import ExponentialDecay, ReduceOnPlateau, Schedule, StepDecay
+from .train import Callback, EarlyStopping, History, fit
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Activation",
+    "Adagrad",
+    "Adam",
     "Arctan",
+    "BinaryCrossEntropy",
+    "Callback",
+    "Dense",
+    "EarlyStopping",
+    "ExponentialDecay",
+    "GradientCheck",
+    "History",
+    "L1Error",
     "LIFRate",
     "Layer",
     "Linear",
+    "Loss",
+    "MLP",
+    "MSE",
+    "Momentum",
+    "Nesterov",
+    "Network",
     "OneHot",
+    "Optimizer",
     "Perceptron",
     "PerceptronConvergenceWarning",
     "PerceptronResult",
+    "RMSProp",
     "RateCurveActivation",
     "ReLU",
+    "ReduceOnPlateau",
+    "SGD",
+    "Schedule",
     "Sigmoid",
     "SoftLIFRate",
     "Softmax",
+    "SoftmaxCrossEntropy",
     "Sparsemax",
+    "StepDecay",
     "Tanh",
     "Threshold",
     "activation_names",
+    "check_gradients",
     "datasets",
+    "fit",
     "get_activation",
+    "get_loss",
+    "get_optimizer",
+    "numerical_gradients",
     "register_activation",
 ]

@@ -1,4 +1,5 @@
-"""Layers of a ratenet network: the base protocol that every layer (activations included) follows.
+"""Layers of a ratenet network: the base protocol that every layer (activations included) follows,
+and the fully connected :class:`Dense` layer.
 
 A layer maps a batch ``x`` of shape ``(n_samples, n_in)`` to ``(n_samples, n_out)`` in
 :meth:`Layer.forward` and, in :meth:`Layer.backward`, maps ``dE/d(output)`` to ``dE/d(input)``
@@ -8,7 +9,15 @@ PyTorch; the notes' column form is the transpose.
 
 from __future__ import annotations
 
+import math
+import warnings
+
 import numpy as np
+
+from neurosim._validation import check_choice, check_positive_int
+
+#: Weight initialisations that :meth:`Dense.initialize` knows.
+INITIALIZATIONS = ("glorot", "he", "symmetric")
 
 
 class Layer:
@@ -49,3 +58,168 @@ class Layer:
     def __repr__(self) -> str:
         arguments = ", ".join(f"{key}={value!r}" for key, value in self.config().items())
         return f"{type(self).__name__}({arguments})"
+
+
+class Dense(Layer):
+    """Fully connected layer, ``Z = X @ W.T + b``.
+
+    Parameters
+    ----------
+    n_in, n_out : int
+        Number of inputs and of units.
+    init : {"glorot", "he", "symmetric"} or None
+        Weight initialisation used by :meth:`initialize`; None lets the network choose (He when
+        the next layer is a ReLU, Glorot otherwise).
+    weights : array-like, shape (n_out, n_in), optional
+        Initial weights; when given, the network does not re-initialise this layer.
+    bias : array-like, shape (n_out,), optional
+        Initial biases (default zero).
+    dtype : numpy dtype, optional
+        float64 (default) or float32; a network casts its layers to its own dtype.
+
+    Attributes
+    ----------
+    W : ndarray, shape (n_out, n_in)
+        Weights; ``W[j, i]`` connects input i to unit j (the notes' layout).
+    b : ndarray, shape (n_out,)
+        Biases.
+    dW, db : ndarray
+        dE/dW and dE/db of the last :meth:`backward`.
+
+    Notes
+    -----
+    Output and input-gradient arrays are preallocated per batch size and reused: the array that
+    :meth:`forward` returns is overwritten by the next forward pass with the same batch size. Copy
+    it if you keep it. Backprop in matrix form over the batch:
+    ``dE/dW = (dE/dZ)^T X``, ``dE/db = sum_n dE/dZ[n]``, ``dE/dX = (dE/dZ) W``.
+    """
+
+    def __init__(self, n_in: int, n_out: int, *, init: str | None = None, weights=None, bias=None,
+                 dtype=np.float64):
+        self.n_in = check_positive_int("n_in", n_in)
+        self.n_out = check_positive_int("n_out", n_out)
+        if init is not None:
+            check_choice("init", init, INITIALIZATIONS)
+        self.init = init
+        self.dtype = _check_dtype(dtype)
+        #: False for the first layer of a network: dE/dX of the data is not needed.
+        self.compute_input_gradient = True
+        self.W = np.zeros((self.n_out, self.n_in), dtype=self.dtype)
+        self.b = np.zeros(self.n_out, dtype=self.dtype)
+        self.weights_given = weights is not None
+        if weights is not None:
+            self.set_weights(weights, bias)
+        elif bias is not None:
+            self.set_weights(self.W, bias)
+        self.dW = np.zeros_like(self.W)
+        self.db = np.zeros_like(self.b)
+        self._input: np.ndarray | None = None
+        self._buffers: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def set_weights(self, weights, bias=None) -> None:
+        """Copy ``weights`` (n_out, n_in) and ``bias`` (n_out,) into the layer's arrays, in place."""
+        weights = np.asarray(weights, dtype=float)
+        if weights.shape != (self.n_out, self.n_in):
+            raise ValueError(f"weights must have shape (n_out, n_in) = {(self.n_out, self.n_in)}, "
+                             f"got {weights.shape}")
+        if not np.all(np.isfinite(weights)):
+            raise ValueError("weights must be finite")
+        self.W[...] = weights
+        if bias is not None:
+            bias = np.asarray(bias, dtype=float)
+            if bias.shape != (self.n_out,):
+                raise ValueError(f"bias must have shape (n_out,) = ({self.n_out},), got {bias.shape}")
+            if not np.all(np.isfinite(bias)):
+                raise ValueError("bias must be finite")
+            self.b[...] = bias
+
+    def initialize(self, rng: np.random.Generator, init: str = "glorot") -> None:
+        """Draw the weights and zero the biases.
+
+        ``"glorot"``: U[-a, a], a = sqrt(6 / (n_in + n_out)) (Glorot & Bengio 2010; the notes'
+        default). ``"he"``: U[-a, a], a = sqrt(6 / n_in), variance 2 / n_in (He et al. 2015), for
+        ReLU. ``"symmetric"``: every weight equal to the Glorot bound a / 2; such a layer never
+        breaks symmetry (all units receive the same gradient) and a warning says so.
+        """
+        check_choice("init", init, INITIALIZATIONS)
+        if init == "glorot":
+            bound = math.sqrt(6.0 / (self.n_in + self.n_out))
+        elif init == "he":
+            bound = math.sqrt(6.0 / self.n_in)
+        else:
+            warnings.warn("symmetric initialisation: every unit of the layer starts equal and gets "
+                          "the same gradient, so backprop never breaks the symmetry (use it only to "
+                          "show why random initialisation is needed)", stacklevel=3)
+            self.W.fill(0.5 * math.sqrt(6.0 / (self.n_in + self.n_out)))
+            self.b.fill(0)
+            return
+        self.W[...] = rng.uniform(-bound, bound, size=self.W.shape)
+        self.b.fill(0)
+
+    def astype(self, dtype) -> None:
+        """Convert the layer's parameters (and buffers) to ``dtype`` in place of the old arrays."""
+        dtype = _check_dtype(dtype)
+        if dtype == self.dtype:
+            return
+        self.dtype = dtype
+        self.W = self.W.astype(dtype)
+        self.b = self.b.astype(dtype)
+        self.dW = np.zeros_like(self.W)
+        self.db = np.zeros_like(self.b)
+        self._buffers.clear()
+
+    def _buffers_for(self, n_samples: int) -> tuple[np.ndarray, np.ndarray]:
+        buffers = self._buffers.get(n_samples)
+        if buffers is None:
+            if len(self._buffers) >= 4:  # e.g. gradient checks with many batch sizes
+                self._buffers.pop(next(iter(self._buffers)))
+            buffers = (np.empty((n_samples, self.n_out), dtype=self.dtype),
+                       np.empty((n_samples, self.n_in), dtype=self.dtype))
+            self._buffers[n_samples] = buffers
+        return buffers
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        if x.ndim != 2 or x.shape[1] != self.n_in:
+            raise ValueError(f"Dense({self.n_in}, {self.n_out}) expects input of shape "
+                             f"(n_samples, {self.n_in}), got {x.shape}")
+        output, _ = self._buffers_for(x.shape[0])
+        np.matmul(x, self.W.T, out=output)
+        output += self.b
+        self._input = x
+        return output
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray | None:
+        """Store dW, db and return dE/dX (None when ``compute_input_gradient`` is False)."""
+        x = self._input
+        if x is None:
+            raise RuntimeError("Dense.backward called before forward")
+        np.matmul(grad_output.T, x, out=self.dW)
+        np.sum(grad_output, axis=0, out=self.db)
+        if not self.compute_input_gradient:
+            return None
+        _, grad_input = self._buffers_for(x.shape[0])
+        np.matmul(grad_output, self.W, out=grad_input)
+        return grad_input
+
+    def parameters(self) -> list[np.ndarray]:
+        return [self.W, self.b]
+
+    def gradients(self) -> list[np.ndarray]:
+        return [self.dW, self.db]
+
+    def config(self) -> dict:
+        return {"n_in": self.n_in, "n_out": self.n_out, "init": self.init,
+                "dtype": np.dtype(self.dtype).name}
+
+    def __repr__(self) -> str:
+        return f"Dense({self.n_in}, {self.n_out})"
+
+
+def _check_dtype(dtype) -> np.dtype:
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError as error:
+        raise TypeError(f"dtype must be float32 or float64, got {dtype!r}") from error
+    if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise ValueError(f"dtype must be float32 or float64, got {dtype}")
+    return dtype

@@ -1,0 +1,265 @@
+"""Losses E(output, target) with their gradients dE/d(output), averaged over the samples.
+
+Every loss takes the network's last-layer output for a batch, shape (n_samples, n_outputs), and
+returns the mean over samples of a per-sample loss together with dE/d(output) of that mean. The
+classification losses work on logits (pre-activations) and fuse the output nonlinearity with the
+loss: the gradient is simply ``(probability - target) / n_samples`` and nothing overflows or takes
+log(0), however large the logits.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class Loss:
+    """Base class. Subclasses implement :meth:`value_and_gradient`.
+
+    Attributes
+    ----------
+    name : str
+        Registry name.
+    is_classification : bool
+        True when targets are class labels and accuracy is meaningful.
+    """
+
+    name = ""
+    is_classification = False
+
+    def value_and_gradient(self, output: np.ndarray, target: np.ndarray,
+                           out: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+        """Return ``(E, dE/d(output))`` for a batch.
+
+        Parameters
+        ----------
+        output : ndarray, shape (n_samples, n_outputs)
+            Network output (logits for the fused classification losses).
+        target : ndarray
+            Targets as returned by :meth:`prepare_target`.
+        out : ndarray, shape of ``output``, optional
+            Array to write the gradient into (avoids an allocation per step).
+        """
+        raise NotImplementedError
+
+    def value(self, output: np.ndarray, target: np.ndarray) -> float:
+        """E alone (the default computes the gradient too)."""
+        return self.value_and_gradient(output, target)[0]
+
+    def prepare_target(self, y, n_outputs: int, dtype) -> np.ndarray:
+        """Validate targets ``y`` and return them in the form :meth:`value_and_gradient` takes.
+
+        Default (regression): float array of shape (n_samples, n_outputs); a 1-D ``y`` is accepted
+        when there is a single output.
+        """
+        target = _finite_float_array(y, dtype)
+        if target.ndim == 1 and n_outputs == 1:
+            target = target.reshape(-1, 1)
+        if target.ndim != 2 or target.shape[1] != n_outputs:
+            raise ValueError(f"y must have shape (n_samples, {n_outputs})"
+                             + (" or (n_samples,)" if n_outputs == 1 else "") + f", got {target.shape}")
+        return target
+
+    def output_to_probability(self, output: np.ndarray) -> np.ndarray:
+        """Class probabilities from the network output (classification losses only)."""
+        raise TypeError(f"{type(self).__name__} is not a classification loss; it has no probabilities")
+
+    def config(self) -> dict:
+        return {}
+
+    def __repr__(self) -> str:
+        arguments = ", ".join(f"{key}={value!r}" for key, value in self.config().items())
+        return f"{type(self).__name__}({arguments})"
+
+
+class MSE(Loss):
+    """Mean squared error, E = (1/N) sum_n 1/2 sum_k (y_nk - t_nk)^2.
+
+    The 1/2 makes the gradient the plain error: dE/dy = (y - t) / N.
+    """
+
+    name = "mse"
+
+    def value_and_gradient(self, output, target, out=None):
+        out = np.subtract(output, target, out=out)
+        value = 0.5 * float(np.vdot(out, out)) / output.shape[0]
+        out /= output.shape[0]
+        return value, out
+
+
+class L1Error(Loss):
+    """L1 error of the perceptron rule, E = (1/N) sum_n sum_k |t_nk - y_nk|.
+
+    Its (sub)gradient is dE/dy = sign(y - t) / N (0 where y = t). With a threshold unit taken as
+    having unit derivative, a gradient step on E is the perceptron rule w <- w + lr (t - y) x
+    (the notes, Chapter 7).
+    """
+
+    name = "l1"
+
+    def value_and_gradient(self, output, target, out=None):
+        out = np.subtract(output, target, out=out)
+        value = float(np.abs(out).sum()) / output.shape[0]
+        np.sign(out, out=out)
+        out /= output.shape[0]
+        return value, out
+
+
+class BinaryCrossEntropy(Loss):
+    """Bernoulli cross-entropy, E = -(1/N) sum_n sum_k [t log p + (1 - t) log(1 - p)].
+
+    Parameters
+    ----------
+    from_logits : bool
+        True (default): ``output`` holds logits z and p = sigmoid(z) is fused into the loss,
+        evaluated as E = softplus(z) - t z with softplus(z) = max(z, 0) + log1p(exp(-|z|)), never
+        overflowing; dE/dz = (sigmoid(z) - t) / N. False: ``output`` holds probabilities (after a
+        Sigmoid layer), clipped to [1e-12, 1 - 1e-12] so that log(0) never happens;
+        dE/dp = (p - t) / (p (1 - p)) / N.
+
+    Targets are 0/1 (or probabilities in [0, 1]), shape (n_samples, n_outputs); a 1-D ``y`` is
+    accepted for one output. Several outputs are independent labels (multi-label).
+    """
+
+    name = "binary_cross_entropy"
+    is_classification = True
+    clip = 1e-12
+
+    def __init__(self, from_logits: bool = True):
+        self.from_logits = bool(from_logits)
+
+    def prepare_target(self, y, n_outputs, dtype):
+        target = super().prepare_target(y, n_outputs, dtype)
+        if np.any((target < 0) | (target > 1)):
+            raise ValueError("y must hold binary-cross-entropy targets in [0, 1] (labels 0 or 1)")
+        return target
+
+    def value_and_gradient(self, output, target, out=None):
+        n_samples = output.shape[0]
+        if self.from_logits:
+            softplus = np.logaddexp(0, output)  # log(1 + e^z) without overflow
+            value = float(softplus.sum() - np.vdot(target, output)) / n_samples
+            out = _sigmoid(output, out=out)
+            out -= target
+            out /= n_samples
+            return value, out
+        p = np.clip(output, self.clip, 1 - self.clip)
+        value = -float(np.sum(target * np.log(p) + (1 - target) * np.log1p(-p))) / n_samples
+        out = np.subtract(p, target, out=out)
+        out /= p * (1 - p) * n_samples
+        return value, out
+
+    def output_to_probability(self, output):
+        return _sigmoid(output) if self.from_logits else np.array(output, copy=True)
+
+    def config(self):
+        return {"from_logits": self.from_logits}
+
+
+class SoftmaxCrossEntropy(Loss):
+    """Softmax followed by categorical cross-entropy, fused, on logits z of shape (N, K).
+
+    E = (1/N) sum_n [logsumexp(z_n) - z_n,t_n] = -(1/N) sum_n log softmax(z_n)_t_n, computed after
+    subtracting each row's maximum so that exp never overflows; dE/dz = (softmax(z) - onehot(t)) / N
+    (the notes' y - t).
+
+    Targets are integer labels in [0, K), shape (n_samples,), or one-hot / probability rows of
+    shape (n_samples, K).
+    """
+
+    name = "softmax_cross_entropy"
+    is_classification = True
+
+    def prepare_target(self, y, n_outputs, dtype):
+        target = np.asarray(y)
+        if target.ndim == 1:
+            if target.dtype.kind == "f":
+                if not np.all(np.isfinite(target)) or np.any(target != np.round(target)):
+                    raise ValueError("y must hold integer class labels (or one-hot rows)")
+            elif target.dtype.kind not in "iub":
+                raise TypeError(f"y must hold integer class labels, got dtype {target.dtype}")
+            target = target.astype(np.intp)
+            if target.size and (target.min() < 0 or target.max() >= n_outputs):
+                raise ValueError(f"y holds labels outside the class range [0, {n_outputs - 1}] "
+                                 f"(found {target.min()}..{target.max()}); the network has "
+                                 f"{n_outputs} outputs")
+            return target
+        target = _finite_float_array(y, dtype)
+        if target.ndim != 2 or target.shape[1] != n_outputs:
+            raise ValueError(f"y must be integer labels of shape (n_samples,) or one-hot rows of shape "
+                             f"(n_samples, {n_outputs}), got {target.shape}")
+        if np.any(target < 0) or not np.allclose(target.sum(axis=1), 1):
+            raise ValueError("one-hot y rows must be non-negative and sum to 1")
+        return target
+
+    def value_and_gradient(self, output, target, out=None):
+        n_samples = output.shape[0]
+        row_max = output.max(axis=1, keepdims=True)
+        out = np.subtract(output, row_max, out=out)
+        np.exp(out, out=out)
+        row_sum = out.sum(axis=1, keepdims=True)
+        log_sum = np.log(row_sum)
+        if target.ndim == 1:
+            rows = np.arange(n_samples)
+            picked = output[rows, target] - row_max[:, 0]
+            value = float(log_sum.sum() - picked.sum()) / n_samples
+            out /= row_sum
+            out[rows, target] -= 1
+        else:
+            # E = sum_k t_k (logsumexp(z) - z_k), with sum_k t_k = 1
+            value = float(np.vdot(target, log_sum + row_max - output)) / n_samples
+            out /= row_sum
+            out -= target
+        out /= n_samples
+        return value, out
+
+    def output_to_probability(self, output):
+        return softmax(output)
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of logits ``z`` (n_samples, K), stable for any logit size."""
+    probability = z - z.max(axis=1, keepdims=True)
+    np.exp(probability, out=probability)
+    probability /= probability.sum(axis=1, keepdims=True)
+    return probability
+
+
+def _sigmoid(z, out=None):
+    # (1 + tanh(z/2)) / 2 never overflows
+    out = np.multiply(z, 0.5, out=out)
+    np.tanh(out, out=out)
+    out += 1
+    out *= 0.5
+    return out
+
+
+def _finite_float_array(y, dtype) -> np.ndarray:
+    try:
+        target = np.asarray(y, dtype=dtype)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"y must be numeric array-like, got {type(y).__name__}") from error
+    if not np.all(np.isfinite(target)):
+        raise ValueError("y must be finite; it contains NaN or inf")
+    return target
+
+
+_LOSSES: dict[str, type[Loss]] = {cls.name: cls for cls in (MSE, L1Error, BinaryCrossEntropy,
+                                                            SoftmaxCrossEntropy)}
+_ALIASES = {"bce": "binary_cross_entropy", "cross_entropy": "softmax_cross_entropy",
+            "categorical_cross_entropy": "softmax_cross_entropy", "l1_error": "l1"}
+
+
+def get_loss(loss: str | Loss) -> Loss:
+    """Return a :class:`Loss` for a registry name or pass an instance through.
+
+    Names: ``"mse"``, ``"binary_cross_entropy"`` (``"bce"``), ``"softmax_cross_entropy"``
+    (``"cross_entropy"``), ``"l1"``. An unknown name raises ValueError listing them.
+    """
+    if isinstance(loss, Loss):
+        return loss
+    if isinstance(loss, str):
+        key = _ALIASES.get(loss.lower(), loss.lower())
+        if key in _LOSSES:
+            return _LOSSES[key]()
+        raise ValueError(f"unknown loss {loss!r}; choose one of {sorted(_LOSSES)} or pass a Loss instance")
+    raise TypeError(f"loss must be a name or a Loss, got {type(loss).__name__}")

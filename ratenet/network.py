@@ -1,0 +1,349 @@
+"""Sequential networks: :class:`Network` (a list of layers plus a loss) and :class:`MLP` (built from
+layer sizes).
+
+Forward and backward passes work on whole mini-batches in the notes' matrix form (batches are rows,
+so the notes' column formulas appear transposed):
+
+    Z^l = H^{l-1} W^l.T + b^l,   H^l = f(Z^l)
+    dE/dZ^l = f'(Z^l) * (dE/dZ^{l+1} W^{l+1}),   dE/dW^l = (dE/dZ^l).T H^{l-1},   dE/db^l = sum_n dE/dZ^l
+
+There is no Python loop over samples. Every intermediate array is preallocated per batch size and
+reused, so a training step allocates (almost) nothing; arrays handed back to the user are copies.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from neurosim._validation import check_choice, check_positive_int
+
+from .activations import Activation, get_activation
+from .layers import INITIALIZATIONS, Dense, Layer, _check_dtype
+from .losses import MSE, BinaryCrossEntropy, Loss, SoftmaxCrossEntropy, get_loss
+
+#: Rows per chunk when predicting: large enough for efficient matrix products, small enough to
+#: keep the buffers in cache-friendly sizes.
+PREDICT_CHUNK = 1024
+
+
+class Network:
+    """A sequential network: layers applied in order, then a loss on the last output.
+
+    Parameters
+    ----------
+    layers : list of Layer
+        E.g. ``[Dense(64, 100), Tanh(), Dense(100, 10)]``. Activation layers must be distinct
+        instances (they remember their input for the backward pass).
+    loss : str or Loss, default "mse"
+        Loss on the output of the last layer (``"mse"``, ``"binary_cross_entropy"``,
+        ``"softmax_cross_entropy"``, ``"l1"`` or an instance). The cross-entropies take logits,
+        so the network should end with a Dense layer.
+    seed : int or numpy.random.Generator, default 0
+        Draws the initial weights of every Dense layer that was not given weights, and is the
+        default shuffling seed of :meth:`fit`. Same seed, same network.
+    dtype : float64 (default) or float32
+        Precision of every parameter and computation.
+    init : {"glorot", "he", "symmetric"} or None
+        Initialisation of Dense layers that do not name their own; None: He (uniform, variance
+        2/n_in) for a layer followed by a ReLU, Glorot uniform (the notes' default) otherwise.
+        Biases start at zero.
+    """
+
+    def __init__(self, layers: list[Layer], loss: str | Loss = "mse", *, seed=0, dtype=np.float64,
+                 init: str | None = None):
+        layers = list(layers)
+        if not layers:
+            raise ValueError("layers must hold at least one layer")
+        for index, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(f"layers[{index}] must be a Layer, got {type(layer).__name__}")
+        if len({id(layer) for layer in layers}) != len(layers):
+            raise ValueError("layers must be distinct instances (an activation used twice would "
+                             "overwrite its own cached input); create one per position")
+        if init is not None:
+            check_choice("init", init, INITIALIZATIONS)
+        self.layers = layers
+        self.loss = get_loss(loss)
+        self.dtype = _check_dtype(dtype)
+        self.init = init
+        self.seed = seed
+        self.dense_layers: list[Dense] = [layer for layer in layers if isinstance(layer, Dense)]
+        if not self.dense_layers:
+            raise ValueError("layers must include at least one Dense layer")
+        previous = None
+        for layer in self.dense_layers:
+            if previous is not None and layer.n_in != previous.n_out:
+                raise ValueError(f"{layer!r} follows {previous!r}: n_in={layer.n_in} must equal the "
+                                 f"previous layer's n_out={previous.n_out}")
+            previous = layer
+        self.n_inputs = self.dense_layers[0].n_in
+        self.n_outputs = self.dense_layers[-1].n_out
+        rng = np.random.default_rng(seed)
+        for index, layer in enumerate(layers):
+            if isinstance(layer, Dense):
+                layer.astype(self.dtype)
+                layer.compute_input_gradient = index > 0
+                if not layer.weights_given:
+                    following = layers[index + 1] if index + 1 < len(layers) else None
+                    layer.initialize(rng, layer.init or init or _default_init(following))
+        # Element-wise activations that keep the base class's forward/backward run through
+        # network-owned buffers (function(z, out=...), derivative(z, out=...)).
+        self._elementwise = [isinstance(layer, Activation)
+                             and type(layer).forward is Activation.forward
+                             and type(layer).backward is Activation.backward for layer in layers]
+        self._buffers: dict[tuple, np.ndarray] = {}
+        self._pre_activation: list[np.ndarray | None] = [None] * len(layers)
+        self.history = None
+
+    # ----------------------------------------------------------------------------------- passes
+    def _buffer(self, key, shape) -> np.ndarray:
+        key = (key, shape)
+        buffer = self._buffers.get(key)
+        if buffer is None:
+            if len(self._buffers) > 64:
+                self._buffers.clear()
+            buffer = np.empty(shape, dtype=self.dtype)
+            self._buffers[key] = buffer
+        return buffer
+
+    def _forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        """Output of the last layer for a validated batch; the array is a reused buffer."""
+        h = x
+        for index, layer in enumerate(self.layers):
+            if self._elementwise[index]:
+                self._pre_activation[index] = h
+                h = layer.function(h, out=self._buffer(("h", index), h.shape))
+            else:
+                h = layer.forward(h, training)
+        return h
+
+    def _backward(self, grad: np.ndarray) -> None:
+        """Backpropagate dE/d(output) through every layer, filling the Dense layers' dW, db."""
+        for index in range(len(self.layers) - 1, -1, -1):
+            layer = self.layers[index]
+            if self._elementwise[index]:
+                z = self._pre_activation[index]
+                derivative = layer.derivative(z, out=self._buffer(("d", index), z.shape))
+                derivative *= grad
+                grad = derivative
+            else:
+                grad = layer.backward(grad)
+                if grad is None:  # first Dense layer: the data's gradient is not needed
+                    return
+
+    def _loss_step(self, x: np.ndarray, target: np.ndarray,
+                   training: bool = True) -> tuple[float, np.ndarray]:
+        """Forward, loss and backward on one batch; returns the loss and the output (a buffer)."""
+        output = self._forward(x, training)
+        value, grad = self.loss.value_and_gradient(output, target,
+                                                   out=self._buffer("loss_grad", output.shape))
+        self._backward(grad)
+        return value, output
+
+    # --------------------------------------------------------------------------------- checking
+    def _check_X(self, X, name: str = "X") -> np.ndarray:
+        try:
+            array = np.asarray(X, dtype=self.dtype)
+        except (TypeError, ValueError) as error:
+            raise TypeError(f"{name} must be a numeric array, got {type(X).__name__}") from error
+        if array.ndim == 1 and self.n_inputs == 1:
+            array = array.reshape(-1, 1)
+        if array.ndim != 2 or array.shape[1] != self.n_inputs:
+            raise ValueError(f"{name} must have shape (n_samples, {self.n_inputs}) for this network, "
+                             f"got {array.shape}")
+        if array.shape[0] == 0:
+            raise ValueError(f"{name} must hold at least one sample")
+        if not np.isfinite(array).all():
+            raise ValueError(f"{name} must be finite; it contains NaN or inf")
+        return np.ascontiguousarray(array)
+
+    def _check_Xy(self, X, y, names=("X", "y")) -> tuple[np.ndarray, np.ndarray]:
+        X = self._check_X(X, names[0])
+        target = self.loss.prepare_target(y, self.n_outputs, self.dtype)
+        if target.shape[0] != X.shape[0]:
+            raise ValueError(f"{names[0]} and {names[1]} hold different numbers of samples "
+                             f"({X.shape[0]} vs {target.shape[0]})")
+        return X, target
+
+    # ------------------------------------------------------------------------------- public API
+    def forward(self, X) -> np.ndarray:
+        """Network output (last layer, e.g. logits) for ``X`` (n_samples, n_inputs), a new array."""
+        X = self._check_X(X)
+        result = np.empty((X.shape[0], self.n_outputs), dtype=self.dtype)
+        for start in range(0, X.shape[0], PREDICT_CHUNK):
+            stop = min(start + PREDICT_CHUNK, X.shape[0])
+            result[start:stop] = self._forward(X[start:stop], training=False)
+        return result
+
+    def loss_and_gradients(self, X, y) -> tuple[float, list[tuple[np.ndarray, np.ndarray]]]:
+        """Loss on the batch ``(X, y)`` (mean over samples) and its gradients.
+
+        Returns
+        -------
+        loss : float
+        grads : list of (dW, db)
+            One pair per Dense layer, in order: dW of shape (n_out, n_in), db of shape (n_out,)
+            (copies).
+        """
+        X, target = self._check_Xy(X, y)
+        value, _ = self._loss_step(X, target, training=False)
+        return value, [(layer.dW.copy(), layer.db.copy()) for layer in self.dense_layers]
+
+    def loss_value(self, X, y) -> float:
+        """Loss on ``(X, y)`` (mean over samples), without gradients."""
+        X, target = self._check_Xy(X, y)
+        return self._loss_value(X, target)
+
+    def _loss_value(self, X: np.ndarray, target: np.ndarray) -> float:
+        total = 0.0
+        for start in range(0, X.shape[0], PREDICT_CHUNK):
+            stop = min(start + PREDICT_CHUNK, X.shape[0])
+            output = self._forward(X[start:stop], training=False)
+            value, _ = self.loss.value_and_gradient(output, target[start:stop],
+                                                    out=self._buffer("loss_grad", output.shape))
+            total += value * (stop - start)
+        return total / X.shape[0]
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities, shape (n_samples, n_classes) (softmax of the logits) or, for a
+        binary cross-entropy network, (n_samples, n_outputs) probabilities of label 1."""
+        if not self.loss.is_classification:
+            raise TypeError(f"predict_proba needs a classification loss; this network's loss is "
+                            f"{self.loss!r}")
+        return self.loss.output_to_probability(self.forward(X))
+
+    def predict(self, X) -> np.ndarray:
+        """Predictions for ``X``.
+
+        Softmax cross-entropy: integer labels (n_samples,), the argmax of the logits. Binary
+        cross-entropy: 0/1 labels, (n_samples,) for one output, else (n_samples, n_outputs).
+        Regression: outputs, (n_samples,) for one output, else (n_samples, n_outputs).
+        """
+        output = self.forward(X)
+        return self._decide(output)
+
+    def _decide(self, output: np.ndarray) -> np.ndarray:
+        if isinstance(self.loss, SoftmaxCrossEntropy):
+            return output.argmax(axis=1)
+        if isinstance(self.loss, BinaryCrossEntropy):
+            threshold = 0.0 if self.loss.from_logits else 0.5
+            labels = (output > threshold).astype(np.intp)
+            return labels[:, 0] if self.n_outputs == 1 else labels
+        return output[:, 0].copy() if self.n_outputs == 1 else output
+
+    def score(self, X, y) -> float:
+        """Accuracy for classification losses (fraction of samples whose whole label is right);
+        coefficient of determination R^2 for regression."""
+        X, target = self._check_Xy(X, y)
+        output = self.forward(X)
+        if self.loss.is_classification:
+            return _accuracy(self.loss, output, target)
+        residual = float(np.sum((output - target) ** 2))
+        total = float(np.sum((target - target.mean(axis=0)) ** 2))
+        return 1.0 - residual / total if total > 0 else float("nan" if residual else 1.0)
+
+    def fit(self, X, y, epochs: int = 10, batch_size: int | None = 32, optimizer="adam", **options):
+        """Train by mini-batch gradient descent; see :func:`ratenet.train.fit` for every option.
+
+        Returns the :class:`~ratenet.train.History` (also kept as ``self.history``).
+        """
+        from .train import fit
+
+        return fit(self, X, y, epochs=epochs, batch_size=batch_size, optimizer=optimizer, **options)
+
+    def parameters(self) -> list[np.ndarray]:
+        """Every trainable array, layer by layer (W, b of each Dense layer)."""
+        return [param for layer in self.layers for param in layer.parameters()]
+
+    def gradients(self) -> list[np.ndarray]:
+        """Gradients of :meth:`parameters` from the last backward pass, same order."""
+        return [grad for layer in self.layers for grad in layer.gradients()]
+
+    def gradient_norms(self) -> list[float]:
+        """Frobenius norm of dE/dW of each Dense layer from the last backward pass."""
+        return [float(np.sqrt(np.vdot(layer.dW, layer.dW))) for layer in self.dense_layers]
+
+    @property
+    def n_parameters(self) -> int:
+        return sum(param.size for param in self.parameters())
+
+    def __repr__(self) -> str:
+        inner = ", ".join(repr(layer) for layer in self.layers)
+        return (f"{type(self).__name__}([{inner}], loss={self.loss!r}, "
+                f"dtype={np.dtype(self.dtype).name}, n_parameters={self.n_parameters})")
+
+
+_OUTPUTS = {"softmax": SoftmaxCrossEntropy, "sigmoid": BinaryCrossEntropy, "linear": MSE}
+
+
+class MLP(Network):
+    """Multilayer perceptron from layer sizes: Dense, activation, ..., Dense, with the output
+    nonlinearity fused into the loss.
+
+    Parameters
+    ----------
+    sizes : list of int
+        ``[n_inputs, n_hidden_1, ..., n_outputs]``, at least two entries.
+    activation : str or Activation, default "sigmoid"
+        Hidden-layer activation: a registry name (``"sigmoid"``, ``"tanh"``, ``"relu"``, ...) or an
+        instance, which is cloned so that every hidden layer has its own.
+    output : {"softmax", "sigmoid", "linear"}, default "softmax"
+        ``"softmax"``: softmax + categorical cross-entropy on the logits (labels 0..K-1 or one-hot);
+        ``"sigmoid"``: sigmoid + binary cross-entropy (one output, or multi-label); ``"linear"``:
+        MSE regression.
+    seed, dtype, init
+        As for :class:`Network`.
+
+    Examples
+    --------
+    >>> net = MLP([64, 100, 10], activation="sigmoid", output="softmax", seed=0)
+    >>> net.dense_layers[0].W.shape
+    (100, 64)
+    """
+
+    def __init__(self, sizes, activation="sigmoid", output: str = "softmax", *, seed=0,
+                 dtype=np.float64, init: str | None = None):
+        sizes = list(sizes)
+        if len(sizes) < 2:
+            raise ValueError(f"sizes must list at least the inputs and outputs, got {sizes}")
+        sizes = [check_positive_int(f"sizes[{index}]", size) for index, size in enumerate(sizes)]
+        check_choice("output", output, tuple(_OUTPUTS))
+        template = get_activation(activation)
+        layers: list[Layer] = []
+        for index, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+            layers.append(Dense(n_in, n_out, dtype=dtype))
+            if index < len(sizes) - 2:
+                layers.append(_clone_activation(template))
+        self.sizes = sizes
+        self.activation = template
+        self.output = output
+        super().__init__(layers, loss=_OUTPUTS[output](), seed=seed, dtype=dtype, init=init)
+
+    def __repr__(self) -> str:
+        return (f"MLP({self.sizes}, activation={self.activation!r}, output={self.output!r}, "
+                f"dtype={np.dtype(self.dtype).name})")
+
+
+def _clone_activation(activation: Activation) -> Activation:
+    """A fresh instance with the same configuration (activations cache their input)."""
+    try:
+        return type(activation)(**activation.config())
+    except TypeError:
+        return copy.deepcopy(activation)
+
+
+def _default_init(following: Layer | None) -> str:
+    return "he" if getattr(following, "name", "") == "relu" else "glorot"
+
+
+def _accuracy(loss: Loss, output: np.ndarray, target: np.ndarray) -> float:
+    """Fraction of samples classified right (output: logits or probabilities of ``loss``)."""
+    if isinstance(loss, SoftmaxCrossEntropy):
+        predicted = output.argmax(axis=1)
+        true = target if target.ndim == 1 else target.argmax(axis=1)
+        return float(np.mean(predicted == true))
+    threshold = 0.0 if getattr(loss, "from_logits", False) else 0.5
+    correct = (output > threshold) == (target > 0.5)
+    return float(np.mean(correct.all(axis=1)))
