@@ -30,6 +30,7 @@ from .network import MLP, Network
 from .optimizers import SGD, Adagrad, Adam, Momentum, Nesterov, Optimizer, RMSProp, get_optimizer
 from .perceptron import Perceptron, PerceptronConvergenceWarning, PerceptronResult
 from .schedules import ExponentialDecay, ReduceOnPlateau, Schedule, StepDecay
+from .spiking import SpikingClassifier, SpikingOutput, spiking_accuracy, to_spiking
 from .train import Callback, EarlyStopping, History, fit
 
 __version__ = "0.1.0"
@@ -72,6 +73,8 @@ __all__ = [
     "Softmax",
     "SoftmaxCrossEntropy",
     "Sparsemax",
+    "SpikingClassifier",
+    "SpikingOutput",
     "StepDecay",
     "Tanh",
     "Threshold",
@@ -84,4 +87,6 @@ __all__ = [
     "get_optimizer",
     "numerical_gradients",
     "register_activation",
+    "spiking_accuracy",
+    "to_spiking",
 ]
