@@ -35,9 +35,11 @@ CHUNK_SIZE = 512
 #: The refractory "alarm" of the constant-input kernel is set at most this many membrane time
 #: constants ahead (longer waits are re-armed), so that exp() of the alarm stays far from overflow.
 _MAX_ALARM_TAU = 30.0
+#: ... and at most this many steps ahead (the size of the table of alarm start values).
+_MAX_ALARM_STEPS = 4096
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def lif_step(v, refractory_left, v_in, dt, decay, tau_m, tau_ref):
     """Advance one normalized LIF neuron by one step of length ``dt`` with constant input ``v_in``.
 
@@ -71,7 +73,7 @@ def lif_step(v, refractory_left, v_in, dt, decay, tau_m, tau_ref):
         Time of the first spike after the start of the step (s), in ``[0, dt]``; 0 if none.
     period : float
         Interval between successive spikes of this step (s): spike ``j`` is at
-        ``first_spike + j * period``. 0 if there was no spike.
+        ``first_spike + j * period``. Only set (> 0) when ``n_spikes > 1`` may occur.
     """
     if refractory_left >= dt:
         return 0.0, refractory_left - dt, 0, 0.0, 0.0
@@ -89,12 +91,15 @@ def lif_step(v, refractory_left, v_in, dt, decay, tau_m, tau_ref):
     if v_in <= 1.0:
         # At or below threshold the exact solution never reaches 1; only rounding got here.
         return min(v_in, BELOW_THRESHOLD), 0.0, 0, 0.0, 0.0
-    # Crossing time from the exponential: (v_in - v0)/(v_in - 1) = 1 + (1 - v0)/(v_in - 1).
-    to_threshold = tau_m * math.log1p((1.0 - v) / (v_in - 1.0))
+    # Crossing time from the exponential, tau_m ln((v_in - v0) / (v_in - 1)). (log, not log1p of
+    # (1 - v0)/(v_in - 1): the absolute error of the time is ~1e-16 tau_m either way.)
+    to_threshold = tau_m * math.log((v_in - v) / (v_in - 1.0))
     free_time = dt - start
     if to_threshold > free_time:
         to_threshold = free_time
     first_spike = start + to_threshold
+    if dt - first_spike < tau_ref:  # the step ends inside the refractory period (the usual case)
+        return 0.0, tau_ref - (dt - first_spike), 1, first_spike, 0.0
     # After a spike the neuron restarts from the reset: period = tau_ref + tau_m ln(v_in/(v_in - 1)).
     period = tau_ref + tau_m * math.log1p(1.0 / (v_in - 1.0))
     extra_spikes = int((dt - first_spike) // period)
@@ -107,7 +112,7 @@ def lif_step(v, refractory_left, v_in, dt, decay, tau_m, tau_ref):
     return v_end, 0.0, extra_spikes + 1, first_spike, period
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _store_spikes(neuron, origin, n_spikes, first_spike, period, spike_offsets, spike_capacity,
                   spike_times, spike_counts):
     """Write ``n_spikes`` spike times ``origin + first_spike + j * period`` into the neuron's slot.
@@ -157,31 +162,71 @@ def run_time_varying(v, refractory_left, current, step_start, step_stop, dt, tau
     spike_counts : ndarray of int64, shape (n_neurons,)
         Spikes fired so far by each neuron, updated in place.
     """
-    n_neurons = v.shape[0]
-    time_varying = current.shape[1] > 1
-    decay = math.exp(-dt / tau_m)
-    for neuron in prange(n_neurons):
-        membrane = v[neuron]
-        refractory = refractory_left[neuron]
-        for step in range(step_start, step_stop):
-            if record and step % record_every == 0:
-                v_record[neuron, step // record_every] = membrane
-            v_in = current[neuron, step] if time_varying else current[neuron, 0]
-            membrane, refractory, n_spikes, first_spike, period = lif_step(
-                membrane, refractory, v_in, dt, decay, tau_m, tau_ref)
-            if n_spikes > 0:
-                _store_spikes(neuron, step * dt, n_spikes, first_spike, period, spike_offsets,
-                              spike_capacity, spike_times, spike_counts)
-        v[neuron] = membrane
-        refractory_left[neuron] = refractory
+    if v.shape[0] == 1:  # one neuron: no thread launch (tens of ms on a loaded machine)
+        _run_one_neuron(0, v, refractory_left, current, step_start, step_stop, dt, tau_m, tau_ref,
+                        record, record_every, v_record, spike_offsets, spike_capacity, spike_times,
+                        spike_counts)
+        return
+    for neuron in prange(v.shape[0]):
+        _run_one_neuron(neuron, v, refractory_left, current, step_start, step_stop, dt, tau_m,
+                        tau_ref, record, record_every, v_record, spike_offsets, spike_capacity,
+                        spike_times, spike_counts)
 
 
 @njit(cache=True)
-def _alarm_voltage(wait, dt, tau_m, max_updates):
-    """Start value of the refractory alarm: with the update ``u <- u decay + 2 (1 - decay)`` it
-    reaches 1 half-way through update ``ceil(wait / dt)`` (capped at ``max_updates``)."""
-    updates = max(1, min(math.ceil(wait / dt), max_updates))
-    return 2.0 - math.exp(min((updates - 0.5) * dt / tau_m, 700.0))
+def _run_one_neuron(neuron, v, refractory_left, current, step_start, step_stop, dt, tau_m, tau_ref,
+                    record, record_every, v_record, spike_offsets, spike_capacity, spike_times,
+                    spike_counts):
+    """Steps neuron ``neuron`` of :func:`run_time_varying` through its time loop."""
+    time_varying = current.shape[1] > 1
+    decay = math.exp(-dt / tau_m)
+    membrane = v[neuron]
+    refractory = refractory_left[neuron]
+    for step in range(step_start, step_stop):
+        if record and step % record_every == 0:
+            v_record[neuron, step // record_every] = membrane
+        v_in = current[neuron, step] if time_varying else current[neuron, 0]
+        membrane, refractory, n_spikes, first_spike, period = lif_step(
+            membrane, refractory, v_in, dt, decay, tau_m, tau_ref)
+        if n_spikes > 0:
+            _store_spikes(neuron, step * dt, n_spikes, first_spike, period, spike_offsets,
+                          spike_capacity, spike_times, spike_counts)
+    v[neuron] = membrane
+    refractory_left[neuron] = refractory
+
+
+@njit(cache=True)
+def _alarm_table(dt, tau_m):
+    """Start values of the refractory alarm. With the update ``u <- u decay + 2 (1 - decay)``,
+    ``u`` started at ``table[n] = 2 - exp((n - 0.5) dt / tau_m)`` crosses 1 half-way through update
+    ``n`` (``n >= 1``; index 0 unused). Waits beyond the table (or beyond ``_MAX_ALARM_TAU``
+    membrane time constants, which keeps exp() far from overflow) ring at the last entry and are
+    re-armed."""
+    size = max(2, min(_MAX_ALARM_STEPS, int(_MAX_ALARM_TAU * tau_m / dt)) + 1)
+    table = np.empty(size)
+    for updates in range(size):
+        table[updates] = 2.0 - math.exp(min((updates - 0.5) * dt / tau_m, 700.0))
+    return table
+
+
+@njit(cache=True, inline="always")
+def _alarm_voltage(wait, dt, table):
+    """Alarm start value for a refractory period that ends ``wait`` seconds from now (> 0)."""
+    return table[max(1, min(math.ceil(wait / dt), table.shape[0] - 1))]
+
+
+@njit(cache=True, inline="always")
+def _advance_block(fast_v, previous, drive, decay):
+    """The common step of a block, ``v <- v decay + drive`` (kept in ``previous``); a loop of its own
+    so that LLVM vectorizes it. Returns whether any ``v`` reached 1."""
+    any_event = False
+    for j in range(fast_v.shape[0]):
+        old = fast_v[j]
+        new = old * decay + drive[j]
+        previous[j] = old
+        fast_v[j] = new
+        any_event |= new >= 1.0
+    return any_event
 
 
 @njit(cache=True, parallel=True)
@@ -204,101 +249,109 @@ def run_constant_input(v, refractory_left, v_in, step_start, step_stop, dt, tau_
       exactly by :func:`lif_step` (from the exact refractory end time, so an alarm that rounding
       makes ring early or late changes nothing).
     """
+    n_chunks = (v.shape[0] + CHUNK_SIZE - 1) // CHUNK_SIZE
+    alarm_table = _alarm_table(dt, tau_m)
+    if n_chunks == 1:  # one block: no thread launch (tens of ms on a loaded machine)
+        _run_constant_chunk(0, v, refractory_left, v_in, step_start, step_stop, dt, tau_m, tau_ref,
+                            record, record_every, v_record, spike_offsets, spike_capacity,
+                            spike_times, spike_counts, alarm_table)
+        return
+    for chunk in prange(n_chunks):
+        _run_constant_chunk(chunk, v, refractory_left, v_in, step_start, step_stop, dt, tau_m,
+                            tau_ref, record, record_every, v_record, spike_offsets, spike_capacity,
+                            spike_times, spike_counts, alarm_table)
+
+
+@njit(cache=True)
+def _run_constant_chunk(chunk, v, refractory_left, v_in, step_start, step_stop, dt, tau_m, tau_ref,
+                        record, record_every, v_record, spike_offsets, spike_capacity, spike_times,
+                        spike_counts, alarm_table):
+    """Steps block ``chunk`` (neurons ``chunk * CHUNK_SIZE`` on) of :func:`run_constant_input`."""
     n_neurons = v.shape[0]
     decay = math.exp(-dt / tau_m)
     drive_gain = -math.expm1(-dt / tau_m)
     alarm_drive = 2.0 * drive_gain
-    max_updates = max(1, int(_MAX_ALARM_TAU * tau_m / dt))
-    n_chunks = (n_neurons + CHUNK_SIZE - 1) // CHUNK_SIZE
-    for chunk in prange(n_chunks):
-        low = chunk * CHUNK_SIZE
-        size = min(n_neurons, low + CHUNK_SIZE) - low
-        fast_v = np.empty(size)
-        drive = np.empty(size)
-        previous = np.empty(size)
-        # Absolute time (s) at which a refractory neuron's refractory period ends; -1 otherwise.
-        refractory_end = np.empty(size)
-        t_first = step_start * dt
+    low = chunk * CHUNK_SIZE
+    size = min(n_neurons, low + CHUNK_SIZE) - low
+    fast_v = np.empty(size)
+    drive = np.empty(size)
+    previous = np.empty(size)
+    # Absolute time (s) at which a refractory neuron's refractory period ends; -1 otherwise.
+    refractory_end = np.empty(size)
+    t_first = step_start * dt
+    for j in range(size):
+        neuron = low + j
+        if refractory_left[neuron] > 0.0:
+            refractory_end[j] = t_first + refractory_left[neuron]
+            fast_v[j] = _alarm_voltage(refractory_left[neuron], dt, alarm_table)
+            drive[j] = alarm_drive
+        else:
+            refractory_end[j] = -1.0
+            fast_v[j] = v[low + j]
+            drive[j] = v_in[neuron] * drive_gain
+
+    for step in range(step_start, step_stop):
+        if record and step % record_every == 0:
+            t_now = step * dt
+            sample = step // record_every
+            for j in range(size):
+                if refractory_end[j] < 0.0:
+                    v_record[low + j, sample] = fast_v[j]
+                elif refractory_end[j] >= t_now:
+                    v_record[low + j, sample] = 0.0
+                else:  # refractory over, alarm not yet rung (rounding): exact value from its end
+                    v_record[low + j, sample] = min(
+                        -v_in[low + j] * math.expm1(-(t_now - refractory_end[j]) / tau_m),
+                        BELOW_THRESHOLD)
+        if not _advance_block(fast_v, previous, drive, decay):
+            continue
+        t_next = (step + 1) * dt
         for j in range(size):
+            if fast_v[j] < 1.0:
+                continue
             neuron = low + j
-            if refractory_left[neuron] > 0.0:
-                refractory_end[j] = t_first + refractory_left[neuron]
-                fast_v[j] = _alarm_voltage(refractory_left[neuron], dt, tau_m, max_updates)
+            if refractory_end[j] >= 0.0:
+                if refractory_end[j] > t_next:  # alarm rang early: still refractory, re-arm
+                    fast_v[j] = _alarm_voltage(refractory_end[j] - t_next, dt, alarm_table)
+                    continue
+                # Integrate exactly from the end of the refractory period to the end of the step.
+                origin = refractory_end[j]
+                span = t_next - origin
+                membrane, refractory, n_spikes, first_spike, period = lif_step(
+                    0.0, 0.0, v_in[neuron], span, math.exp(-span / tau_m), tau_m, tau_ref)
+            else:
+                origin = step * dt
+                membrane, refractory, n_spikes, first_spike, period = lif_step(
+                    previous[j], 0.0, v_in[neuron], dt, decay, tau_m, tau_ref)
+            if n_spikes > 0:
+                _store_spikes(neuron, origin, n_spikes, first_spike, period, spike_offsets,
+                              spike_capacity, spike_times, spike_counts)
+            if refractory > 0.0:
+                refractory_end[j] = t_next + refractory
+                fast_v[j] = _alarm_voltage(refractory, dt, alarm_table)
                 drive[j] = alarm_drive
             else:
                 refractory_end[j] = -1.0
-                fast_v[j] = v[low + j]
+                fast_v[j] = membrane
                 drive[j] = v_in[neuron] * drive_gain
 
-        for step in range(step_start, step_stop):
-            if record and step % record_every == 0:
-                t_now = step * dt
-                sample = step // record_every
-                for j in range(size):
-                    if refractory_end[j] < 0.0:
-                        v_record[low + j, sample] = fast_v[j]
-                    elif refractory_end[j] >= t_now:
-                        v_record[low + j, sample] = 0.0
-                    else:  # refractory over, alarm not yet rung (rounding): exact value from its end
-                        v_record[low + j, sample] = min(
-                            -v_in[low + j] * math.expm1(-(t_now - refractory_end[j]) / tau_m),
-                            BELOW_THRESHOLD)
-            any_event = False
-            for j in range(size):
-                old = fast_v[j]
-                new = old * decay + drive[j]
-                previous[j] = old
-                fast_v[j] = new
-                any_event |= new >= 1.0
-            if not any_event:
-                continue
-            t_next = (step + 1) * dt
-            for j in range(size):
-                if fast_v[j] < 1.0:
-                    continue
-                neuron = low + j
-                if refractory_end[j] >= 0.0:
-                    if refractory_end[j] > t_next:  # alarm rang early: still refractory, re-arm
-                        fast_v[j] = _alarm_voltage(refractory_end[j] - t_next, dt, tau_m, max_updates)
-                        continue
-                    # Integrate exactly from the end of the refractory period to the end of the step.
-                    origin = refractory_end[j]
-                    span = t_next - origin
-                    membrane, refractory, n_spikes, first_spike, period = lif_step(
-                        0.0, 0.0, v_in[neuron], span, math.exp(-span / tau_m), tau_m, tau_ref)
-                else:
-                    origin = step * dt
-                    membrane, refractory, n_spikes, first_spike, period = lif_step(
-                        previous[j], 0.0, v_in[neuron], dt, decay, tau_m, tau_ref)
-                if n_spikes > 0:
-                    _store_spikes(neuron, origin, n_spikes, first_spike, period, spike_offsets,
-                                  spike_capacity, spike_times, spike_counts)
-                if refractory > 0.0:
-                    refractory_end[j] = t_next + refractory
-                    fast_v[j] = _alarm_voltage(refractory, dt, tau_m, max_updates)
-                    drive[j] = alarm_drive
-                else:
-                    refractory_end[j] = -1.0
-                    fast_v[j] = membrane
-                    drive[j] = v_in[neuron] * drive_gain
-
-        # Hand the state back in the common form (v, refractory_left) at t_stop.
-        t_stop = step_stop * dt
-        for j in range(size):
-            neuron = low + j
-            if refractory_end[j] < 0.0:
-                v[neuron] = fast_v[j]
-                refractory_left[neuron] = 0.0
-            elif refractory_end[j] > t_stop:
-                v[neuron] = 0.0
-                refractory_left[neuron] = refractory_end[j] - t_stop
-            else:  # refractory over, alarm not yet rung (rounding): catch up exactly
-                origin = refractory_end[j]
-                span = t_stop - origin
-                membrane, refractory, n_spikes, first_spike, period = lif_step(
-                    0.0, 0.0, v_in[neuron], span, math.exp(-span / tau_m), tau_m, tau_ref)
-                if n_spikes > 0:
-                    _store_spikes(neuron, origin, n_spikes, first_spike, period, spike_offsets,
-                                  spike_capacity, spike_times, spike_counts)
-                v[neuron] = membrane
-                refractory_left[neuron] = refractory
+    # Hand the state back in the common form (v, refractory_left) at t_stop.
+    t_stop = step_stop * dt
+    for j in range(size):
+        neuron = low + j
+        if refractory_end[j] < 0.0:
+            v[neuron] = fast_v[j]
+            refractory_left[neuron] = 0.0
+        elif refractory_end[j] > t_stop:
+            v[neuron] = 0.0
+            refractory_left[neuron] = refractory_end[j] - t_stop
+        else:  # refractory over, alarm not yet rung (rounding): catch up exactly
+            origin = refractory_end[j]
+            span = t_stop - origin
+            membrane, refractory, n_spikes, first_spike, period = lif_step(
+                0.0, 0.0, v_in[neuron], span, math.exp(-span / tau_m), tau_m, tau_ref)
+            if n_spikes > 0:
+                _store_spikes(neuron, origin, n_spikes, first_spike, period, spike_offsets,
+                              spike_capacity, spike_times, spike_counts)
+            v[neuron] = membrane
+            refractory_left[neuron] = refractory

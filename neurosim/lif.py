@@ -240,10 +240,10 @@ def simulate_lif(current: object, t_end: float, dt: float = 1e-3, *, tau_m: floa
                              f"{_MAX_SPIKE_BUFFER}; shorten t_end or lower the current")
         counts, offsets, buffer = _run(*run, False, counts.copy(), False)
     t_span = n_steps * dt
-    neurons = np.repeat(np.arange(n_neurons), counts)
-    first = np.repeat(offsets - np.concatenate(([0], np.cumsum(counts)[:-1])), counts)
-    times = buffer[first + np.arange(counts.sum())]
-    spikes = SpikeTrains.from_events(neurons, np.minimum(times, t_span), n_neurons, t_end=t_span)
+    # Each neuron's slot holds its spikes in time order: the trains are views of the buffer.
+    np.minimum(buffer, t_span, out=buffer)
+    slots = zip(offsets.tolist(), counts.tolist(), strict=True)
+    spikes = SpikeTrains([buffer[start:start + count] for start, count in slots], t_end=t_span)
     if record_v and isinstance(physical, PhysicalLIFParameters):
         v_record *= physical.V_th - physical.V_reset
         v_record += physical.V_reset
