@@ -238,59 +238,65 @@ def fit(net: Network, X, y, epochs: int = 10, batch_size: int | None = 32, optim
     net.history = history
     order = np.arange(n_samples)
     try:
-        for epoch in range(epochs):
-            if shuffle and not full_batch:
-                order = rng.permutation(n_samples)
-            loss_sum = 0.0
-            correct = 0.0
-            norm_sums = np.zeros(len(net.dense_layers))
-            norm_count = 0
-            for batch_index in range(n_batches):
-                start = batch_index * batch_size
-                stop = min(start + batch_size, n_samples)
-                if full_batch:
-                    x_batch, t_batch = X, target
-                else:
-                    x_batch, t_batch = batch_buffers[stop - start]
-                    rows = order[start:stop]
-                    np.take(X, rows, axis=0, out=x_batch)
-                    np.take(target, rows, axis=0, out=t_batch)
-                value, output = net._loss_step(x_batch, t_batch, training=True)
-                if not math.isfinite(value):
-                    raise FloatingPointError(
-                        f"the training loss became {value} at epoch {epoch + 1} (mini-batch "
-                        f"{batch_index + 1} of {n_batches}); the learning rate lr={optimizer.lr:g} is "
-                        f"probably too large: try a smaller one (e.g. lr={optimizer.lr / 10:g}) or "
-                        "standardize the data")
-                loss_sum += value * (stop - start)
-                if classification:
-                    correct += _accuracy(net.loss, output, t_batch) * (stop - start)
-                if batch_index % norm_stride == 0:
-                    norm_sums += net.gradient_norms()
-                    norm_count += 1
-                optimizer.update(params, grads)
+        with np.errstate(over="ignore", invalid="ignore"):  # a non-finite loss is caught and reported
+            for epoch in range(epochs):
+                if shuffle and not full_batch:
+                    order = rng.permutation(n_samples)
+                loss_sum = 0.0
+                correct = 0.0
+                norm_sums = np.zeros(len(net.dense_layers))
+                norm_count = 0
+                for batch_index in range(n_batches):
+                    start = batch_index * batch_size
+                    stop = min(start + batch_size, n_samples)
+                    if full_batch:
+                        x_batch, t_batch = X, target
+                    else:
+                        x_batch, t_batch = batch_buffers[stop - start]
+                        rows = order[start:stop]
+                        np.take(X, rows, axis=0, out=x_batch)
+                        np.take(target, rows, axis=0, out=t_batch)
+                    value, output = net._loss_step(x_batch, t_batch, training=True)
+                    if not math.isfinite(value):
+                        raise FloatingPointError(
+                            f"the training loss became {value} at epoch {epoch + 1} (mini-batch "
+                            f"{batch_index + 1} of {n_batches}); the learning rate lr={optimizer.lr:g} is "
+                            f"probably too large: try a smaller one (e.g. lr={optimizer.lr / 10:g}) or "
+                            "standardize the data")
+                    loss_sum += value * (stop - start)
+                    if classification:
+                        correct += _accuracy(net.loss, output, t_batch) * (stop - start)
+                    if batch_index % norm_stride == 0:
+                        norm_sums += net.gradient_norms()
+                        norm_count += 1
+                    optimizer.update(params, grads)
 
-            logs = {"loss": loss_sum / n_samples}
-            if classification:
-                logs["accuracy"] = correct / n_samples
-            if X_val is not None:
-                output = net.forward(X_val)
-                logs["val_loss"] = net.loss.value(output, target_val)
+                logs = {"loss": loss_sum / n_samples}
                 if classification:
-                    logs["val_accuracy"] = _accuracy(net.loss, output, target_val)
-            logs["lr"] = optimizer.lr
-            history.append(epoch, logs, list(norm_sums / max(norm_count, 1)))
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix({key: f"{value:.4g}" for key, value in logs.items() if key != "lr"})
-            if schedule is not None:
-                optimizer.lr = schedule.next_learning_rate(epoch, optimizer.lr, logs)
-            stop_now = False
-            for callback in callbacks:
-                hook = getattr(callback, "on_epoch_end", callback)
-                stop_now = bool(hook(net, epoch, logs)) or stop_now
-            if stop_now:
-                break
+                    logs["accuracy"] = correct / n_samples
+                if X_val is not None:
+                    output = net.forward(X_val)
+                    logs["val_loss"] = net.loss.value(output, target_val)
+                    if classification:
+                        logs["val_accuracy"] = _accuracy(net.loss, output, target_val)
+                logs["lr"] = optimizer.lr
+                history.append(epoch, logs, list(norm_sums / max(norm_count, 1)))
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix({key: f"{value:.4g}" for key, value in logs.items() if key != "lr"})
+                if schedule is not None:
+                    optimizer.lr = schedule.next_learning_rate(epoch, optimizer.lr, logs)
+                stop_now = False
+                for callback in callbacks:
+                    hook = getattr(callback, "on_epoch_end", callback)
+                    stop_now = bool(hook(net, epoch, logs)) or stop_now
+                if stop_now:
+                    break
+            for param in params:
+                if not np.isfinite(param).all():
+                    raise FloatingPointError(
+                        f"the weights became non-finite in epoch {len(history)}; the learning rate "
+                        f"lr={optimizer.lr:g} is probably too large: try a smaller one")
     finally:
         if bar is not None:
             bar.close()
