@@ -119,8 +119,10 @@ class Network:
                 h = layer.forward(h, training)
         return h
 
-    def _backward(self, grad: np.ndarray) -> None:
-        """Backpropagate dE/d(output) through every layer, filling the Dense layers' dW, db."""
+    def _backward(self, grad: np.ndarray, sgd_learning_rate: float | None = None) -> None:
+        """Backpropagate dE/d(output) through every layer, filling the Dense layers' dW, db, or,
+        given ``sgd_learning_rate``, applying a plain gradient-descent step to them on the way
+        (see :meth:`Dense.backward_sgd`)."""
         for index in range(len(self.layers) - 1, -1, -1):
             layer = self.layers[index]
             if self._elementwise[index]:
@@ -129,17 +131,20 @@ class Network:
                 derivative *= grad
                 grad = derivative
             else:
-                grad = layer.backward(grad)
+                if sgd_learning_rate is not None and isinstance(layer, Dense):
+                    grad = layer.backward_sgd(grad, sgd_learning_rate)
+                else:
+                    grad = layer.backward(grad)
                 if grad is None:  # first Dense layer: the data's gradient is not needed
                     return
 
-    def _loss_step(self, x: np.ndarray, target: np.ndarray,
-                   training: bool = True) -> tuple[float, np.ndarray]:
+    def _loss_step(self, x: np.ndarray, target: np.ndarray, training: bool = True,
+                   sgd_learning_rate: float | None = None) -> tuple[float, np.ndarray]:
         """Forward, loss and backward on one batch; returns the loss and the output (a buffer)."""
         output = self._forward(x, training)
         value, grad = self.loss.value_and_gradient(output, target,
                                                    out=self._buffer("loss_grad", output.shape))
-        self._backward(grad)
+        self._backward(grad, sgd_learning_rate)
         return value, output
 
     # --------------------------------------------------------------------------------- checking

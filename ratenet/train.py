@@ -15,8 +15,9 @@ import numpy as np
 
 from neurosim._validation import check_positive_int
 
+from .layers import Dense
 from .network import Network, _accuracy
-from .optimizers import Optimizer, get_optimizer
+from .optimizers import SGD, Optimizer, get_optimizer
 from .schedules import Schedule
 
 
@@ -222,6 +223,10 @@ def fit(net: Network, X, y, epochs: int = 10, batch_size: int | None = 32, optim
         batch_buffers[size] = (np.empty((size, X.shape[1]), dtype=X.dtype),
                                np.empty((size, *target.shape[1:]), dtype=target.dtype))
     params, grads = net.parameters(), net.gradients()
+    # Plain SGD on Dense-only parameters: the update is folded into the backward GEMMs (no dW
+    # stored, no separate pass over the weights), except on the steps that record gradient norms.
+    fused_sgd = type(optimizer) is SGD and all(isinstance(layer, Dense) or not layer.parameters()
+                                               for layer in net.layers)
     classification = net.loss.is_classification
     if schedule is not None:
         schedule.reset()
@@ -256,7 +261,10 @@ def fit(net: Network, X, y, epochs: int = 10, batch_size: int | None = 32, optim
                         rows = order[start:stop]
                         np.take(X, rows, axis=0, out=x_batch)
                         np.take(target, rows, axis=0, out=t_batch)
-                    value, output = net._loss_step(x_batch, t_batch, training=True)
+                    record_norms = batch_index % norm_stride == 0
+                    fused = fused_sgd and not record_norms
+                    value, output = net._loss_step(x_batch, t_batch, training=True,
+                                                   sgd_learning_rate=optimizer.lr if fused else None)
                     if not math.isfinite(value):
                         raise FloatingPointError(
                             f"the training loss became {value} at epoch {epoch + 1} (mini-batch "
@@ -266,10 +274,13 @@ def fit(net: Network, X, y, epochs: int = 10, batch_size: int | None = 32, optim
                     loss_sum += value * (stop - start)
                     if classification:
                         correct += _accuracy(net.loss, output, t_batch) * (stop - start)
-                    if batch_index % norm_stride == 0:
+                    if record_norms:
                         norm_sums += net.gradient_norms()
                         norm_count += 1
-                    optimizer.update(params, grads)
+                    if fused:
+                        optimizer.step_count += 1
+                    else:
+                        optimizer.update(params, grads)
 
                 logs = {"loss": loss_sum / n_samples}
                 if classification:

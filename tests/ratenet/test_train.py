@@ -67,6 +67,19 @@ def test_single_example_sgd_takes_one_step_per_sample():
     np.testing.assert_allclose(net.dense_layers[0].b, b, rtol=1e-13)
 
 
+def test_sgd_folded_into_the_backward_pass_equals_the_separate_update(blobs):
+    # fit folds plain SGD into the weight-gradient GEMM (no dW stored); Momentum with beta = 0 is
+    # the same rule applied by the generic optimiser path, so both must reach the same weights.
+    X, y = blobs
+    nets = []
+    for optimizer in (rn.SGD(lr=0.05), rn.Momentum(lr=0.05, beta=0.0)):
+        net = rn.MLP([4, 6, 5, 3], activation="relu", seed=0)
+        net.fit(X, y, epochs=3, batch_size=4, optimizer=optimizer, gradient_norm_samples=2, progress=False)
+        nets.append(net)
+    for fused, separate in zip(nets[0].parameters(), nets[1].parameters(), strict=True):
+        np.testing.assert_allclose(fused, separate, rtol=1e-11, atol=1e-13)
+
+
 def test_same_seed_same_training(blobs):
     X, y = blobs
     runs = []
