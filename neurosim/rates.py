@@ -17,6 +17,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy.interpolate import PchipInterpolator
 
+from . import _rate_kernels
 from ._validation import (
     as_finite_array,
     check_choice,
@@ -272,17 +273,9 @@ class RateCurve:
         if self._function is not None:
             result = np.asarray((self._derivative if derivative else self._function)(x), dtype=np.float64)
         else:
-            flat = x.ravel()
-            piece = np.searchsorted(self._knots, flat, side="right")
-            t = flat - self._base[piece]
-            c0, c1, c2, c3 = (row[piece] for row in self._coefficients)
-            value = c0 + t * (c1 + t * (c2 + t * c3))
-            if derivative:
-                result = c1 + t * (2 * c2 + 3 * t * c3)
-                result[value < 0] = 0.0  # where the curve is clipped at 0 it is flat
-            else:
-                result = np.maximum(value, 0.0, out=value)
-            result = result.reshape(x.shape)
+            result = np.empty(x.shape)
+            _rate_kernels.evaluate_pieces(np.ascontiguousarray(x).reshape(-1), self._knots, self._base,
+                                          self._coefficients, derivative, result.reshape(-1))
         if out is not None:
             np.copyto(out, result)
             return out
@@ -589,9 +582,8 @@ def rate_curve(model: object, currents: object, t_end: float = 1.2, dt: float | 
         first = int(np.argmax(repetitive))
         onset, onset_rate = _bisect_onset(model, currents[first - 1], currents[first], tol, 8, run,
                                           method, model_params, high_rate=rates[first])
-        # Samples below the onset that fired only transiently have rate 0 by construction; a
-        # sample that fires again after a silent one (non-monotone firing) is kept as measured.
-        rates[:first] = 0.0
+        # Samples below the onset have rate 0 (periodic_rates gives 0 to transient firing); a
+        # sample above it that falls silent again (e.g. depolarization block) stays a 0 knot.
     if input_unit is None:
         input_unit = _INPUT_UNIT.get(name, "")
     if label is None:

@@ -83,7 +83,9 @@ def test_lif_firing_onset_is_threshold_input():
 
 # ------------------------------------------------------------------ Hodgkin-Huxley f-I curves
 
-HH_T_END, HH_T_SKIP = 0.7, 0.2   # a 0.5 s window holds 25-43 periods: enough for the ISI rate
+# A 0.4 s window holds 20-34 periods: enough for the inverse-mean-ISI rate. t_end = 0.6 s and most
+# currents below are test_hh.py's, so a full run computes their solve_ivp references once.
+HH_T_END, HH_T_SKIP = 0.6, 0.2
 
 
 @pytest.fixture(scope="module", params=["euler", "exponential_euler"])
@@ -95,13 +97,13 @@ def hh_curve(request):
 
 @pytest.fixture(scope="module")
 def hh_reference_onset():
-    return reference_onset()
+    return reference_onset(low=5.5, high=7.0, tolerance=0.01)   # ±0.005 µA/cm²
 
 
 def test_hh_curve_matches_solve_ivp_reference_away_from_onset(hh_curve, hh_reference_onset):
-    # Grid points (7, 10, 20) and points between them (8.3, 13.7) test the measurement and the
-    # interpolant; 3 and 5.5 lie below the onset (one spike or none, then silence), > 0.5 from it.
-    currents = [3.0, 5.5, 7.0, 8.3, 13.7, 20.0]
+    # Grid points (8, 10, 15, 20) and a point between them (13.7) test the measurement and the
+    # interpolant; 0 and 3 lie below the onset (no spike, or one then silence), > 0.5 from it.
+    currents = [0.0, 3.0, 8.0, 10.0, 13.7, 15.0, 20.0]
     assert all(abs(current - hh_reference_onset) > 0.5 for current in currents)
     expected = [reference_rate(current, HH_T_END, HH_T_SKIP) for current in currents]
     # The bound: 1 Hz at dt = 0.01 ms (Euler's error there is ~0.4% of ~50-90 Hz).
