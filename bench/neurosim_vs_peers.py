@@ -186,13 +186,13 @@ def _brian2_runtime_worker(work: str) -> None:
     _serve(first_call, run)
 
 
-def _brian2_standalone_build(work: str, directory: str) -> None:
+def _brian2_standalone_build(work: str, directory: str, threads: int) -> None:
     """Generate, compile and run once; print compile time, first run and spike count as JSON."""
     import brian2 as b2
 
-    n_neurons, t_end, _, _ = WORK[work]
+    _, t_end, _, _ = WORK[work]
     b2.set_device("cpp_standalone", build_on_run=False)
-    b2.prefs.devices.cpp_standalone.openmp_threads = 1 if n_neurons == 1 else 2
+    b2.prefs.devices.cpp_standalone.openmp_threads = threads
     network, monitor = _brian2_network(work)
     network.run(t_end * b2.second)
     start = time.perf_counter()
@@ -250,7 +250,8 @@ def _environment(**extra: str) -> dict[str, str]:
     return env
 
 
-def _bench_work(work: str, rounds: int, scratch: Path, tools: list[str]) -> dict:
+def _bench_work(work: str, rounds: int, scratch: Path, tools: list[str],
+                standalone_threads: int | None) -> dict:
     n_neurons, t_end, dt, _ = WORK[work]
     neuron_steps = n_neurons * round(t_end / dt)
     report: dict[str, dict] = {}
@@ -273,7 +274,8 @@ def _bench_work(work: str, rounds: int, scratch: Path, tools: list[str]) -> dict
     standalone_dir = str(scratch / f"brian2-standalone-{work}")
     if "brian2-standalone" in tools:
         output = subprocess.run([sys.executable, __file__, "--worker", "brian2-standalone-build",
-                                 "--work", work, "--directory", standalone_dir], check=True,
+                                 "--work", work, "--directory", standalone_dir, "--threads",
+                                 str(standalone_threads or int(threads))], check=True,
                                 capture_output=True, text=True, env=_environment())
         built = json.loads(output.stdout.strip().splitlines()[-1])
         report["brian2-standalone"] = {"first_call_s": built["compile_s"] + built["first_run_s"],
@@ -334,8 +336,11 @@ def main() -> None:
     parser.add_argument("--tools", default="brian2-runtime,brian2-standalone,neurosim",
                         help="comma-separated subset of brian2-runtime, brian2-standalone, neurosim")
     parser.add_argument("--json", help="also write the raw figures to this file")
+    parser.add_argument("--standalone-threads", type=int,
+                        help="Brian2 standalone's OpenMP threads (default: 1 for one neuron, else 2)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--directory", help=argparse.SUPPRESS)
+    parser.add_argument("--threads", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         work = args.work[0]
@@ -344,7 +349,7 @@ def main() -> None:
         elif args.worker == "brian2-runtime":
             _brian2_runtime_worker(work)
         elif args.worker == "brian2-standalone-build":
-            _brian2_standalone_build(work, args.directory)
+            _brian2_standalone_build(work, args.directory, args.threads)
         return
     tools = [tool.strip() for tool in args.tools.split(",") if tool.strip()]
     known = {"brian2-runtime", "brian2-standalone", "neurosim"}
@@ -356,7 +361,7 @@ def main() -> None:
     reports = {}
     with tempfile.TemporaryDirectory(prefix="neurosim-bench-") as scratch:
         for work in args.work or list(WORK):
-            reports[work] = _bench_work(work, args.rounds, Path(scratch), tools)
+            reports[work] = _bench_work(work, args.rounds, Path(scratch), tools, args.standalone_threads)
             _print_work(work, reports[work])
     print(f"\nload average at the end {' '.join(f'{load:.1f}' for load in os.getloadavg())}")
     if args.json:
