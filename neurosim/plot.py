@@ -328,3 +328,203 @@ def rate_curve(curve: object, ax: Axes | None = None,
     ax.legend(handles, texts, frameon=False, fontsize="small", loc="upper left")
     _tidy(ax)
     return ax
+
+
+# --------------------------------------------------------------------------- spiking networks
+
+def _population_trains(item: object, result: object, trial: int) -> tuple[SpikeTrains, str]:
+    """The spike trains an entry of ``network_raster``'s ``probes`` stands for, and its label."""
+    if isinstance(item, SpikeTrains):
+        return item, ""
+    kind = getattr(item, "kind", None)
+    target = getattr(item, "target", None)
+    if kind is None or target is None:
+        raise TypeError("probes must hold spike probes (SpikingNetwork.probe(population, 'spikes')) or "
+                        f"SpikeTrains, got {type(item).__name__}")
+    if kind != "spikes":
+        raise ValueError(f"network_raster draws spikes; the probe of {target.label!r} records {kind!r}")
+    if result is None:
+        raise ValueError("result is needed to look up probes (pass the NetworkResult of the run)")
+    trains = result[item]
+    if isinstance(trains, list):
+        if not 0 <= trial < len(trains):
+            raise ValueError(f"trial must lie in [0, {len(trains)}), got {trial!r}")
+        trains = trains[trial]
+    return trains, str(target.label)
+
+
+def network_raster(result: object, probes: Sequence[object], ax: Axes | None = None,
+                   labels: Sequence[str] | None = None, colors: Sequence[str] | None = None,
+                   trial: int = 0, marker_size: float | None = None, separators: bool = True) -> Axes:
+    """Spike raster of several populations of a network, stacked in bands with their labels.
+
+    The first population is drawn in the top band, the next one below it, and so on (the order of
+    the network's layers read from top to bottom). Each band is one line artist of ``|`` markers
+    in the population's colour, one row per neuron.
+
+    Parameters
+    ----------
+    result : NetworkResult or None
+        The run whose spike probes are drawn (see :meth:`neurosim.SpikingNetwork.run`). May be None
+        when ``probes`` holds only SpikeTrains.
+    probes : sequence of Probe or SpikeTrains
+        Spike probes (``network.probe(population, "spikes")``) of the populations to draw, or the
+        spike trains themselves. All must share the time span of the first.
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure when None.
+    labels : sequence of str, optional
+        One label per population; default the populations' labels ("population i" for trains).
+    colors : sequence of str, optional
+        One colour per population; matplotlib's colour cycle by default.
+    trial : int
+        Which trial to draw when the network ran several (``n_trials > 1``).
+    marker_size : float, optional
+        Tick height in points; by default 0.8 of a row's height, between 0.5 and 8 points.
+    separators : bool
+        Draw a thin line between bands.
+
+    Returns
+    -------
+    Axes
+        One line per population, in the order given: x the spike times (ms), y the rows
+        (population ``k`` of ``K`` with ``n_k`` neurons fills rows ``[offset_k, offset_k + n_k)``,
+        offsets counted from the bottom band). The y tick labels name the populations at the
+        centres of their bands.
+    """
+    items = list(probes)
+    if not items:
+        raise ValueError("probes must name at least one population")
+    pairs = [_population_trains(item, result, trial) for item in items]
+    if labels is None:
+        labels = [label or f"population {k}" for k, (_, label) in enumerate(pairs)]
+    elif len(labels) != len(pairs):
+        raise ValueError(f"labels must have one entry per population ({len(pairs)}), got {len(labels)}")
+    if colors is None:
+        import matplotlib.pyplot as plt
+
+        cycle = plt.rcParams["axes.prop_cycle"].by_key().get("color", ["k"])
+        colors = [cycle[k % len(cycle)] for k in range(len(pairs))]
+    elif len(colors) != len(pairs):
+        raise ValueError(f"colors must have one entry per population ({len(pairs)}), got {len(colors)}")
+    first = pairs[0][0]
+    ax = _new_axes((7.5, 4.5)) if ax is None else ax
+    sizes = [trains.n_neurons for trains, _ in pairs]
+    total = sum(sizes)
+    if marker_size is None:
+        height_points = ax.bbox.height * 72.0 / ax.figure.dpi
+        marker_size = float(np.clip(0.8 * height_points / max(total, 1), 0.5, 8.0))
+    else:
+        marker_size = check_positive("marker_size", marker_size)
+    # Offsets from the bottom: the last population sits lowest.
+    offsets = np.concatenate([[0], np.cumsum(sizes[::-1])])[:-1][::-1]
+    centres = []
+    for (trains, _), offset, color in zip(pairs, offsets, colors, strict=True):
+        x_ms = np.concatenate(trains.times) * _MS_PER_S if trains.n_neurons else np.zeros(0)
+        rows = offset + np.repeat(np.arange(trains.n_neurons), [t.size for t in trains.times])
+        ax.plot(x_ms, rows, linestyle="none", marker="|", markersize=marker_size,
+                markeredgewidth=max(0.5, min(1.2, marker_size / 4)), color=color)
+        centres.append(offset + (trains.n_neurons - 1) / 2)
+        if separators and offset > 0:
+            ax.axhline(offset - 0.5, color="0.6", linewidth=0.6)
+    ax.set_xlim(first.t_start * _MS_PER_S, first.t_end * _MS_PER_S)
+    ax.set_ylim(-0.5, max(total, 1) - 0.5)
+    ax.set_yticks(centres, [f"{label}\n({n} neurons)" for label, n in zip(labels, sizes, strict=True)])
+    ax.tick_params(axis="y", length=0)
+    for tick, color in zip(ax.get_yticklabels(), colors, strict=True):
+        tick.set_color(color)
+    ax.set_xlabel("time (ms)")
+    _tidy(ax)
+    ax.grid(False, axis="y")
+    return ax
+
+
+def filtered_traces(times: object, traces: object, ax: Axes | None = None,
+                    rate_prediction: object = None, labels: Sequence[str] | None = None,
+                    colors: Sequence[str] | None = None, highlight: int | None = None,
+                    ylabel: str = "filtered output", **line_kwargs: object) -> Axes:
+    """Filtered output traces of a spiking network, with the rate network's prediction overlaid.
+
+    Parameters
+    ----------
+    times : array_like, shape (n_t,)
+        Sample times (s), e.g. ``NetworkResult.times(probe)`` or ``SpikingOutput.times``.
+    traces : array_like, shape (n_traces, n_t)
+        The traces (filtered spike trains, or outputs read from them), one row per output.
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure when None.
+    rate_prediction : array_like, shape (n_traces,) or (n_traces, n_t), optional
+        What the rate network predicts for each trace (a constant per trace, or a value per
+        sample time); drawn as dashed lines in the trace's colour.
+    labels : sequence of str, optional
+        One legend label per trace; "output i" by default (legend for up to 10 traces).
+    colors : sequence of str, optional
+        One colour per trace; matplotlib's colour cycle by default.
+    highlight : int, optional
+        Index of a trace to draw thicker and in front (e.g. the true class); the others are
+        drawn lighter.
+    ylabel : str
+        Label of the y axis (with its unit).
+    **line_kwargs
+        Passed to ``ax.plot`` for the traces.
+
+    Returns
+    -------
+    Axes
+        Lines in this order: one per trace (x in ms, y the trace), then, if given, one dashed line
+        per trace for the rate prediction. The legend shows the traces, and one "rate network"
+        entry for the dashed lines.
+    """
+    t = as_finite_array("times", times, ndim=1)
+    values = as_finite_array("traces", traces, ndim=2)
+    if values.shape[1] != t.size:
+        raise ValueError(f"traces must have shape (n_traces, {t.size}) to match times, got {values.shape}")
+    n_traces = values.shape[0]
+    prediction = None
+    if rate_prediction is not None:
+        prediction = as_finite_array("rate_prediction", rate_prediction, ndim=(1, 2))
+        if prediction.shape not in ((n_traces,), values.shape):
+            raise ValueError(f"rate_prediction must have shape ({n_traces},) or {values.shape}, "
+                             f"got {prediction.shape}")
+        if prediction.ndim == 1:
+            prediction = np.repeat(prediction[:, None], t.size, axis=1)
+    if labels is None:
+        labels = [f"output {i}" for i in range(n_traces)]
+    elif len(labels) != n_traces:
+        raise ValueError(f"labels must have one entry per trace ({n_traces}), got {len(labels)}")
+    if colors is not None and len(colors) != n_traces:
+        raise ValueError(f"colors must have one entry per trace ({n_traces}), got {len(colors)}")
+    if highlight is not None and not (isinstance(highlight, int | np.integer) and 0 <= highlight < n_traces):
+        raise ValueError(f"highlight must be a trace index in [0, {n_traces}), got {highlight!r}")
+    ax = _new_axes() if ax is None else ax
+    t_ms = t * _MS_PER_S
+    lines = []
+    for i in range(n_traces):
+        style = dict(line_kwargs)
+        style.setdefault("linewidth", 1.2)
+        if colors is not None:
+            style.setdefault("color", colors[i])
+        if highlight is not None:
+            style["linewidth"] = 2.2 if i == highlight else 0.9 * float(style["linewidth"])
+            style.setdefault("alpha", 1.0 if i == highlight else 0.55)
+            style.setdefault("zorder", 3 if i == highlight else 2)
+        lines.append(ax.plot(t_ms, values[i], label=labels[i], **style)[0])
+    if prediction is not None:
+        for i, line in enumerate(lines):
+            ax.plot(t_ms, prediction[i], linestyle="--", linewidth=1.1, color=line.get_color(),
+                    alpha=line.get_alpha(), zorder=line.get_zorder(),
+                    label="rate network" if i == 0 else "_nolegend_")
+    if t_ms.size:
+        ax.set_xlim(t_ms[0], t_ms[-1])
+    ax.set_xlabel("time (ms)")
+    ax.set_ylabel(ylabel)
+    if n_traces <= _MAX_LEGEND_ENTRIES:
+        handles, texts = ax.get_legend_handles_labels()
+        if prediction is not None:
+            from matplotlib.lines import Line2D
+
+            # The dashed entry in neutral grey: it stands for every trace's prediction.
+            handles[-1] = Line2D([], [], color="0.3", linestyle="--", linewidth=1.1)
+        ax.legend(handles, texts, frameon=False, fontsize="small", loc="upper left",
+                  ncols=2 if n_traces > 5 else 1)
+    _tidy(ax)
+    return ax
