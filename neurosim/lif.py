@@ -240,10 +240,15 @@ def simulate_lif(current: object, t_end: float, dt: float = 1e-3, *, tau_m: floa
                              f"{_MAX_SPIKE_BUFFER}; shorten t_end or lower the current")
         counts, offsets, buffer = _run(*run, False, counts.copy(), False)
     t_span = n_steps * dt
-    # Each neuron's slot holds its spikes in time order: the trains are views of the buffer.
+    # Each neuron's slot holds its spikes in time order, within [0, t_span] (a spike at the very end
+    # may exceed t_span by rounding: clamped). A loose bound (a brief strong pulse in a 2-D
+    # current) would leave much unused room in the buffer: then compact it.
+    if buffer.size > 2 * counts.sum() + 4 * n_neurons:
+        ends = np.cumsum(counts)
+        buffer = buffer[np.repeat(offsets - (ends - counts), counts) + np.arange(ends[-1])]
+        offsets = ends - counts
     np.minimum(buffer, t_span, out=buffer)
-    slots = zip(offsets.tolist(), counts.tolist(), strict=True)
-    spikes = SpikeTrains([buffer[start:start + count] for start, count in slots], t_end=t_span)
+    spikes = SpikeTrains._from_slots(buffer, offsets, counts, t_end=t_span)
     if record_v and isinstance(physical, PhysicalLIFParameters):
         v_record *= physical.V_th - physical.V_reset
         v_record += physical.V_reset

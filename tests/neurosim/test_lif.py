@@ -134,6 +134,22 @@ def test_step_change_of_current_gives_the_piecewise_exact_first_spike():
     np.testing.assert_allclose(np.diff(res.spikes.times[0]), TAU_REF + TAU_M * np.log(1.5), atol=1e-12)
 
 
+def test_brief_strong_pulse_fires_at_the_piecewise_exact_times():
+    # v_in = 0.5, then 50 during [0.1, 0.105) s, then 0.5 again. From v0 = 0.5 (1 - e^{-5}) the
+    # pulse crosses after tau_m ln((50 - v0)/49), fires again tau_ref + tau_m ln(50/49) later, and
+    # the 0.4 ms of pulse left after the second refractory period end below threshold.
+    dt, n_steps = 1e-3, 300
+    current = np.full((2, n_steps), 0.5)
+    current[0, 100:105] = 50.0
+    res = simulate_lif(current, t_end=0.3, dt=dt, record_v=False)
+    v0 = 0.5 * (1 - np.exp(-0.1 / TAU_M))
+    first = 0.1 + TAU_M * np.log((50.0 - v0) / 49.0)
+    second = first + TAU_REF + TAU_M * np.log(50.0 / 49.0)
+    assert second + TAU_REF + TAU_M * np.log(50.0 / 49.0) > 0.105
+    np.testing.assert_allclose(res.spikes.times[0], [first, second], rtol=0, atol=1e-12)
+    assert res.spikes.times[1].size == 0
+
+
 def test_physical_neuron_and_its_normalized_twin_fire_together():
     # C = 0.25 nF, g_L = 0.0125 µS: tau_m = 20 ms. With V_L = -70, V_reset = -60, V_th = -50 mV and
     # I = 0.3 nA: v_in = (V_L - V_reset + I/g_L) / (V_th - V_reset) = (-10 + 24) / 10 = 1.4.
