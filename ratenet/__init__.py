@@ -23,12 +23,15 @@ from .activations import (
     get_activation,
     register_activation,
 )
+from .autoencoder import Autoencoder, ReconstructionHistory
 from .gradcheck import GradientCheck, check_gradients, numerical_gradients
 from .layers import Dense, Layer
 from .losses import MSE, BinaryCrossEntropy, L1Error, Loss, SoftmaxCrossEntropy, get_loss
 from .network import MLP, Network
 from .optimizers import SGD, Adagrad, Adam, Momentum, Nesterov, Optimizer, RMSProp, get_optimizer
 from .perceptron import Perceptron, PerceptronConvergenceWarning, PerceptronResult
+from .pretrain import LayerPretraining, Pretraining, pretrain
+from .rbm import RBM
 from .schedules import ExponentialDecay, ReduceOnPlateau, Schedule, StepDecay
 from .spiking import SpikingClassifier, SpikingOutput, spiking_accuracy, to_spiking
 from .train import Callback, EarlyStopping, History, fit
@@ -40,6 +43,7 @@ __all__ = [
     "Adagrad",
     "Adam",
     "Arctan",
+    "Autoencoder",
     "BinaryCrossEntropy",
     "Callback",
     "Dense",
@@ -50,6 +54,7 @@ __all__ = [
     "L1Error",
     "LIFRate",
     "Layer",
+    "LayerPretraining",
     "Linear",
     "Loss",
     "MLP",
@@ -62,9 +67,12 @@ __all__ = [
     "Perceptron",
     "PerceptronConvergenceWarning",
     "PerceptronResult",
+    "Pretraining",
+    "RBM",
     "RMSProp",
     "RateCurveActivation",
     "ReLU",
+    "ReconstructionHistory",
     "ReduceOnPlateau",
     "SGD",
     "Schedule",
@@ -86,6 +94,7 @@ __all__ = [
     "get_loss",
     "get_optimizer",
     "numerical_gradients",
+    "pretrain",
     "register_activation",
     "spiking_accuracy",
     "to_spiking",

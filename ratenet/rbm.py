@@ -1,0 +1,309 @@
+"""Restricted Boltzmann machines with binary visible and hidden units, trained by contrastive
+divergence (CD-k) or persistent contrastive divergence (PCD).
+
+Energy of a visible vector x (n_visible,) and a hidden vector h (n_hidden,), both binary:
+
+    E(x, h) = -h^T W x - c^T x - b^T h,      p(x, h) = e^{-E(x, h)} / Z,
+
+with W of shape (n_hidden, n_visible) (the layout of a :class:`~ratenet.layers.Dense` layer, so
+that ``P(h = 1 | x) = sigmoid(W x + b)`` is a sigmoid layer's output), hidden biases b and visible
+biases c. Summing h out gives the free energy
+
+    F(x) = -c^T x - sum_j softplus(b_j + W_j x),    p(x) = e^{-F(x)} / Z.
+
+The gradient of the mean log-likelihood is a data term minus a model term,
+``d log p / dW = <h x^T>_data - <h x^T>_model``; CD-k estimates the model term from a Gibbs chain
+started at the data and run k steps (Hinton 2002), PCD from chains that persist across updates
+(Tieleman 2008). Following Hinton's practical guide (2010), the statistics use the hidden
+probabilities rather than samples wherever that lowers the noise without biasing the estimate, and
+the visible units of the chains are sampled.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from neurosim._validation import check_nonnegative, check_positive_int
+
+from .autoencoder import ReconstructionHistory, _check_data, _run_epochs
+from .layers import _check_dtype
+from .losses import _sigmoid
+from .optimizers import SGD, get_optimizer
+
+#: Samples on which fit() evaluates the monitoring quantities after each epoch.
+MONITOR_SAMPLES = 256
+
+
+class RBM:
+    """Binary-binary restricted Boltzmann machine.
+
+    Parameters
+    ----------
+    n_visible, n_hidden : int
+        Numbers of visible and hidden units.
+    weight_scale : float, default 0.01
+        Standard deviation of the initial weights, drawn from N(0, weight_scale^2) (Hinton 2010,
+        section 8); biases start at zero.
+    seed : int or numpy.random.Generator, default 0
+        Seed of the initialisation and the default seed of :meth:`fit` and :meth:`sample`.
+    dtype : float64 (default) or float32
+
+    Attributes
+    ----------
+    W : ndarray, shape (n_hidden, n_visible)
+        Weights; ``W[j, i]`` couples visible unit i and hidden unit j.
+    hidden_bias : ndarray, shape (n_hidden,)
+        b in the energy.
+    visible_bias : ndarray, shape (n_visible,)
+        c in the energy.
+    history : ReconstructionHistory or None
+        Reconstruction error and pseudo-log-likelihood per epoch of the last :meth:`fit`.
+    persistent_chains : ndarray, shape (n_chains, n_visible) or None
+        Visible states of the PCD chains (kept between calls to :meth:`fit`).
+    """
+
+    def __init__(self, n_visible: int, n_hidden: int, *, weight_scale: float = 0.01, seed=0,
+                 dtype=np.float64):
+        self.n_visible = check_positive_int("n_visible", n_visible)
+        self.n_hidden = check_positive_int("n_hidden", n_hidden)
+        self.weight_scale = check_nonnegative("weight_scale", weight_scale)
+        self.seed = seed
+        self.dtype = _check_dtype(dtype)
+        rng = np.random.default_rng(seed)
+        self.W = (self.weight_scale * rng.standard_normal((self.n_hidden, self.n_visible))).astype(self.dtype)
+        self.hidden_bias = np.zeros(self.n_hidden, dtype=self.dtype)
+        self.visible_bias = np.zeros(self.n_visible, dtype=self.dtype)
+        self.dW = np.zeros_like(self.W)
+        self.d_hidden_bias = np.zeros_like(self.hidden_bias)
+        self.d_visible_bias = np.zeros_like(self.visible_bias)
+        self.history: ReconstructionHistory | None = None
+        self.persistent_chains: np.ndarray | None = None
+        self._k = 1
+        self._persistent = False
+
+    # ------------------------------------------------------------------------------ checking
+    def _check_visible(self, X, name: str = "X") -> np.ndarray:
+        return _check_data(X, name, self.n_visible, self.dtype, unit_interval=True,
+                           why="a binary RBM (its visible units are probabilities of being on)",
+                           remedy="rescale it to [0, 1] (e.g. divide by its maximum)")
+
+    # ------------------------------------------------------------------------- conditionals
+    def hidden_probability(self, X) -> np.ndarray:
+        """P(h_j = 1 | x) = sigmoid(W x + b), shape (n_samples, n_hidden)."""
+        return self._hidden_probability(self._check_visible(X))
+
+    def visible_probability(self, H) -> np.ndarray:
+        """P(x_i = 1 | h) = sigmoid(W^T h + c), shape (n_samples, n_visible)."""
+        H = _check_data(H, "H", self.n_hidden, self.dtype, unit_interval=True,
+                        why="an RBM's hidden states", remedy="pass binary states or probabilities")
+        return self._visible_probability(H)
+
+    def transform(self, X) -> np.ndarray:
+        """The representation used for the next layer: :meth:`hidden_probability`."""
+        return self.hidden_probability(X)
+
+    def _hidden_probability(self, x: np.ndarray) -> np.ndarray:
+        z = x @ self.W.T
+        z += self.hidden_bias
+        return _sigmoid(z, out=z)
+
+    def _visible_probability(self, h: np.ndarray) -> np.ndarray:
+        a = h @ self.W
+        a += self.visible_bias
+        return _sigmoid(a, out=a)
+
+    @staticmethod
+    def _sample(probability: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Bernoulli draws with the given probabilities (same shape and dtype)."""
+        uniform = rng.random(probability.shape, dtype=probability.dtype)
+        return (uniform < probability).astype(probability.dtype)
+
+    # --------------------------------------------------------------------------- monitoring
+    def free_energy(self, X) -> np.ndarray:
+        """F(x) = -c^T x - sum_j softplus(b_j + W_j x) (nats), shape (n_samples,)."""
+        return self._free_energy(self._check_visible(X))
+
+    def _free_energy(self, x: np.ndarray) -> np.ndarray:
+        z = x @ self.W.T
+        z += self.hidden_bias
+        return -(x @ self.visible_bias) - _softplus(z).sum(axis=1)
+
+    def reconstruction_error(self, X) -> float:
+        """Mean over samples of ``sum_i (x_i - xhat_i)^2`` with the mean-field reconstruction
+        ``xhat = P(x = 1 | h = P(h = 1 | x))`` (deterministic, no sampling)."""
+        x = self._check_visible(X)
+        reconstruction = self._visible_probability(self._hidden_probability(x))
+        reconstruction -= x
+        return float(np.vdot(reconstruction, reconstruction)) / x.shape[0]
+
+    def pseudo_log_likelihood(self, X) -> float:
+        """Mean over samples of the pseudo-log-likelihood ``sum_i log P(x_i | x_{-i})`` (nats).
+
+        Exact over every visible unit: ``log P(x_i | x_{-i}) = log sigmoid(F(x~i) - F(x))`` where
+        ``x~i`` is x with unit i flipped (Besag 1975). Costs n_visible passes over the hidden
+        layer; the inputs are rounded to binary states first.
+        """
+        x = np.round(self._check_visible(X))
+        z = x @ self.W.T
+        z += self.hidden_bias
+        hidden_term = _softplus(z).sum(axis=1)
+        free_energy = -(x @ self.visible_bias) - hidden_term
+        total = np.zeros(x.shape[0], dtype=np.float64)
+        flipped_z = np.empty_like(z)
+        for unit in range(self.n_visible):
+            sign = 1 - 2 * x[:, unit]  # +1 turns the unit on, -1 turns it off
+            np.multiply.outer(sign, self.W[:, unit], out=flipped_z)
+            flipped_z += z
+            flipped_free_energy = (free_energy - sign * self.visible_bias[unit] + hidden_term
+                                   - _softplus(flipped_z, out=flipped_z).sum(axis=1))
+            # log sigmoid(d) = -softplus(-d)
+            total -= _softplus(free_energy - flipped_free_energy)
+        return float(total.mean())
+
+    # ------------------------------------------------------------------------------- training
+    def parameters(self) -> list[np.ndarray]:
+        """[W, hidden_bias, visible_bias], updated in place by the optimiser."""
+        return [self.W, self.hidden_bias, self.visible_bias]
+
+    def gradients(self) -> list[np.ndarray]:
+        """CD/PCD estimates of the gradients of the *negative* mean log-likelihood, same order
+        as :meth:`parameters` (so that any ratenet optimiser descends them)."""
+        return [self.dW, self.d_hidden_bias, self.d_visible_bias]
+
+    def fit(self, X, epochs: int = 10, batch_size: int | None = 32, optimizer=None, *, k: int = 1,
+            persistent: bool = False, shuffle: bool = True, seed=None, monitor: bool = True,
+            progress: bool | None = None) -> ReconstructionHistory:
+        """Train by CD-k or PCD-k.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_visible)
+            Binary data or probabilities in [0, 1] (used as they are in the positive phase).
+        epochs : int, default 10
+        batch_size : int or None, default 32
+            Samples per update (and number of persistent chains); None: the full batch.
+        optimizer : str or Optimizer, optional
+            Default ``SGD(lr=0.1)``.
+        k : int, default 1
+            Gibbs steps per update.
+        persistent : bool, default False
+            PCD: the negative chains continue from where the previous update left them (and from
+            where the previous call to fit left them) instead of restarting at the data.
+        shuffle : bool, default True
+        seed : int or numpy.random.Generator, optional
+            Seed of shuffling and Gibbs sampling; default: the RBM's ``seed``.
+        monitor : bool, default True
+            After each epoch record the reconstruction error and the pseudo-log-likelihood of (up
+            to) 256 training samples in ``history``.
+        progress : bool or None
+
+        Returns
+        -------
+        ReconstructionHistory
+            ``reconstruction_error``: the mean over the epoch's mini-batches of the squared error of
+            the one-step (mean-field) reconstruction; ``pseudo_log_likelihood`` per epoch.
+        """
+        X = self._check_visible(X)
+        epochs = check_positive_int("epochs", epochs)
+        self._k = check_positive_int("k", k)
+        self._persistent = bool(persistent)
+        optimizer = SGD(lr=0.1) if optimizer is None else get_optimizer(optimizer)
+        rng = np.random.default_rng(self.seed if seed is None else seed)
+        n_samples = X.shape[0]
+        batch_size = n_samples if batch_size is None else min(check_positive_int("batch_size",
+                                                                                 batch_size), n_samples)
+        if self._persistent and (self.persistent_chains is None
+                                 or self.persistent_chains.shape != (batch_size, self.n_visible)):
+            rows = rng.choice(n_samples, size=batch_size, replace=batch_size > n_samples)
+            self.persistent_chains = self._sample(X[rows], rng)
+        monitor_rows = np.sort(rng.permutation(n_samples)[:MONITOR_SAMPLES])
+        X_monitor = X[monitor_rows]
+        history = self.history = ReconstructionHistory()
+
+        def record(epoch):
+            if monitor:
+                history.pseudo_log_likelihood.append(self.pseudo_log_likelihood(X_monitor))
+
+        _run_epochs(self, X, None, epochs, batch_size, optimizer, shuffle, rng, history, progress,
+                    desc="rbm", after_epoch=record)
+        return history
+
+    def _train_batch(self, x: np.ndarray, rng: np.random.Generator) -> float:
+        """Fill the CD/PCD gradients for the batch ``x``; return its reconstruction error."""
+        n_samples = x.shape[0]
+        positive_hidden = self._hidden_probability(x)
+        # monitoring: mean-field one-step reconstruction
+        reconstruction = self._visible_probability(positive_hidden)
+        reconstruction -= x
+        error = float(np.vdot(reconstruction, reconstruction)) / n_samples
+        if self._persistent:
+            visible = self.persistent_chains
+            hidden_probability = self._hidden_probability(visible)
+        else:
+            visible = x
+            hidden_probability = positive_hidden
+        for _ in range(self._k):
+            hidden = self._sample(hidden_probability, rng)
+            visible = self._sample(self._visible_probability(hidden), rng)
+            hidden_probability = self._hidden_probability(visible)
+        if self._persistent:
+            self.persistent_chains = visible
+        n_chains = visible.shape[0]
+        # gradient of the negative log-likelihood: model term - data term
+        np.matmul(hidden_probability.T, visible, out=self.dW)
+        self.dW *= 1.0 / n_chains
+        self.dW -= (positive_hidden.T @ x) * (1.0 / n_samples)
+        np.subtract(hidden_probability.mean(axis=0), positive_hidden.mean(axis=0), out=self.d_hidden_bias)
+        np.subtract(visible.mean(axis=0), x.mean(axis=0), out=self.d_visible_bias)
+        return error
+
+    # ------------------------------------------------------------------------------- sampling
+    def sample(self, n_samples: int = 16, n_steps: int = 1000, *, initial=None, seed=None,
+               return_probability: bool = False) -> np.ndarray:
+        """Draw visible vectors from the model by block Gibbs sampling.
+
+        Parameters
+        ----------
+        n_samples : int, default 16
+            Number of independent chains (ignored when ``initial`` is given).
+        n_steps : int, default 1000
+            Gibbs steps (h ~ P(h | x), then x ~ P(x | h)) per chain.
+        initial : array-like, shape (n_chains, n_visible), optional
+            Starting visible states (e.g. data); default uniform random bits.
+        seed : int or numpy.random.Generator, optional
+            Default: the RBM's ``seed``.
+        return_probability : bool, default False
+            Return ``P(x = 1 | h)`` of the last step (smoother images) instead of binary states.
+
+        Returns
+        -------
+        ndarray, shape (n_chains, n_visible)
+        """
+        n_steps = check_positive_int("n_steps", n_steps)
+        rng = np.random.default_rng(self.seed if seed is None else seed)
+        if initial is None:
+            n_samples = check_positive_int("n_samples", n_samples)
+            visible = (rng.random((n_samples, self.n_visible)) < 0.5).astype(self.dtype)
+        else:
+            visible = self._check_visible(initial, "initial").copy()
+        probability = visible
+        for _ in range(n_steps):
+            hidden = self._sample(self._hidden_probability(visible), rng)
+            probability = self._visible_probability(hidden)
+            visible = self._sample(probability, rng)
+        return probability if return_probability else visible
+
+    def __repr__(self) -> str:
+        return f"RBM({self.n_visible}, {self.n_hidden}, dtype={np.dtype(self.dtype).name})"
+
+
+def _softplus(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """log(1 + e^z) as max(z, 0) + log1p(e^{-|z|}): never overflows (and, unlike np.logaddexp,
+    runs at the speed of a few vectorised passes)."""
+    decay = np.abs(z)
+    np.negative(decay, out=decay)
+    np.exp(decay, out=decay)
+    np.log1p(decay, out=decay)
+    out = np.maximum(z, 0, out=out)
+    out += decay
+    return out
