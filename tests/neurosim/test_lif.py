@@ -108,6 +108,20 @@ def test_several_spikes_per_step_when_tau_ref_is_shorter_than_dt(tau_ref):
     assert isi_rates(res.spikes)[0] == pytest.approx(rate, rel=1e-9)
 
 
+@pytest.mark.parametrize("tau_m, tau_ref, dt", [(1e-4, 2e-3, 1e-3), (2e-3, 0.25, 1e-4)],
+                         ids=["dt_10x_tau_m", "tau_ref_125x_tau_m"])
+def test_extreme_time_scales_keep_the_analytic_spike_times(tau_m, tau_ref, dt):
+    # A step ten membrane time constants long, and a refractory period far longer than tau_m
+    # (the fast kernel then waits for the refractory end in several stages). Both kernels, the
+    # constant-input one and the per-step one (2-D current), against the closed form (1e-12 s).
+    t_end = 1.0
+    n_steps = int(round(t_end / dt))
+    expected = analytic_spike_times(2.5, t_end, tau_m=tau_m, tau_ref=tau_ref)
+    for current in (2.5, np.full((1, n_steps), 2.5)):
+        res = simulate_lif(current, t_end=t_end, dt=dt, tau_m=tau_m, tau_ref=tau_ref, record_v=False)
+        np.testing.assert_allclose(res.spikes.times[0], expected, rtol=0, atol=1e-12)
+
+
 def test_time_varying_current_equals_constant_current_when_constant():
     # The per-step path (2-D current) and the constant-input path compute the same exact solution;
     # they may differ by rounding only. Neurons cover silent, slow, fast and refractory-heavy cases.
