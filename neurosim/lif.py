@@ -191,7 +191,7 @@ def simulate_lif(current: object, t_end: float, dt: float = 1e-3, *, tau_m: floa
     Examples
     --------
     >>> res = simulate_lif(np.linspace(0, 5, 100), t_end=2.0, dt=1e-3)
-    >>> res.spikes.rates(t_start=0.5)            # Hz, close to lif_rate(np.linspace(0, 5, 100))
+    >>> rates = res.spikes.rates(t_start=0.5)    # Hz, lif_rate(np.linspace(0, 5, 100)) to 1/1.5 s
     """
     t_end, dt, n_steps = time_steps(t_end, dt)
     physical = _resolve_parameters(params, tau_m, tau_ref)
