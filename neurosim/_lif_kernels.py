@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 #: The largest float64 below the threshold 1. A state that rounding pushes onto the threshold
 #: without a crossing (an input exactly at threshold) is kept here instead.
@@ -132,13 +132,14 @@ def _store_spikes(neuron, origin, n_spikes, first_spike, period, spike_offsets, 
     spike_counts[neuron] = count
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def run_time_varying(v, refractory_left, current, step_start, step_stop, dt, tau_m, tau_ref,
                      record, record_every, v_record, spike_offsets, spike_capacity, spike_times,
-                     spike_counts):
+                     spike_counts, worker, n_workers):
     """Simulate unconnected LIF neurons over steps ``[step_start, step_stop)``, any input.
 
-    One neuron per parallel iteration, time inside; each step is :func:`lif_step`.
+    Each neuron's time loop runs by itself; each step is :func:`lif_step`. Releases the GIL:
+    ``n_workers`` threads, one per ``worker`` in ``0 .. n_workers - 1``, share the neurons.
 
     Parameters
     ----------
@@ -163,13 +164,11 @@ def run_time_varying(v, refractory_left, current, step_start, step_stop, dt, tau
         Spike times (s), written in place.
     spike_counts : ndarray of int64, shape (n_neurons,)
         Spikes fired so far by each neuron, updated in place.
+    worker, n_workers : int
+        This call simulates neurons ``worker, worker + n_workers, ...`` (``0, 1`` for a single
+        thread); concurrent calls with the other workers complete the population.
     """
-    if v.shape[0] == 1:  # one neuron: no thread launch (tens of ms on a loaded machine)
-        _run_one_neuron(0, v, refractory_left, current, step_start, step_stop, dt, tau_m, tau_ref,
-                        record, record_every, v_record, spike_offsets, spike_capacity, spike_times,
-                        spike_counts)
-        return
-    for neuron in prange(v.shape[0]):
+    for neuron in range(worker, v.shape[0], n_workers):
         _run_one_neuron(neuron, v, refractory_left, current, step_start, step_stop, dt, tau_m,
                         tau_ref, record, record_every, v_record, spike_offsets, spike_capacity,
                         spike_times, spike_counts)
@@ -231,16 +230,17 @@ def _advance_block(fast_v, previous, drive, decay):
     return any_event
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def run_constant_input(v, refractory_left, v_in, step_start, step_stop, dt, tau_m, tau_ref,
                        record, record_every, v_record, spike_offsets, spike_capacity, spike_times,
-                       spike_counts):
+                       spike_counts, worker, n_workers):
     """Simulate unconnected LIF neurons with constant inputs over steps ``[step_start, step_stop)``.
 
     Same arguments and results as :func:`run_time_varying`, except ``v_in`` of shape
     (n_neurons,). Same numerics (every event goes through :func:`lif_step`), organised for speed:
 
-    - Blocks of :data:`CHUNK_SIZE` neurons run in parallel; within a block the time loop is
+    - Blocks of :data:`CHUNK_SIZE` neurons (shared among ``n_workers`` threads like neurons in
+      :func:`run_time_varying`; the GIL is released); within a block the time loop is
       outside and the neuron loop inside, so that the common step, ``v <- v decay + v_in (1 -
       decay)`` (the exact exponential update with its constants hoisted), is a vectorized
       multiply-add over the block.
@@ -253,12 +253,7 @@ def run_constant_input(v, refractory_left, v_in, step_start, step_stop, dt, tau_
     """
     n_chunks = (v.shape[0] + CHUNK_SIZE - 1) // CHUNK_SIZE
     alarm_table = _alarm_table(dt, tau_m)
-    if n_chunks == 1:  # one block: no thread launch (tens of ms on a loaded machine)
-        _run_constant_chunk(0, v, refractory_left, v_in, step_start, step_stop, dt, tau_m, tau_ref,
-                            record, record_every, v_record, spike_offsets, spike_capacity,
-                            spike_times, spike_counts, alarm_table)
-        return
-    for chunk in prange(n_chunks):
+    for chunk in range(worker, n_chunks, n_workers):
         _run_constant_chunk(chunk, v, refractory_left, v_in, step_start, step_stop, dt, tau_m,
                             tau_ref, record, record_every, v_record, spike_offsets, spike_capacity,
                             spike_times, spike_counts, alarm_table)

@@ -30,8 +30,10 @@ the spike time and carries across step boundaries, so that the simulated rate eq
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from . import _lif_kernels
@@ -316,13 +318,25 @@ def _run(currents: np.ndarray, v_init: np.ndarray, n_steps: int, dt: float, tau_
         from tqdm.auto import tqdm
 
         bar = tqdm(total=n_steps, desc=f"simulate_lif ({n_steps * dt:g} s)", unit="step")
+    # Threads share the neurons (the kernels release the GIL); numba.set_num_threads sets how many.
+    units = n_neurons if kernel is _lif_kernels.run_time_varying else -(-n_neurons // _lif_kernels.CHUNK_SIZE)
+    n_workers = max(1, min(numba.get_num_threads(), units))
+    pool = ThreadPoolExecutor(n_workers) if n_workers > 1 else None
     step_start = 0
     for step_stop in stops:
-        kernel(v, refractory_left, drive, step_start, int(step_stop), dt, tau_m, tau_ref, record,
-               record_every, v_record, offsets, capacity, buffer, counts)
+        arguments = (v, refractory_left, drive, step_start, int(step_stop), dt, tau_m, tau_ref, record,
+                     record_every, v_record, offsets, capacity, buffer, counts)
+        if pool is None:
+            kernel(*arguments, 0, 1)
+        else:
+            for future in [pool.submit(kernel, *arguments, worker, n_workers)
+                           for worker in range(n_workers)]:
+                future.result()
         if bar is not None:
             bar.update(int(step_stop) - step_start)
         step_start = int(step_stop)
     if bar is not None:
         bar.close()
+    if pool is not None:
+        pool.shutdown()
     return counts, offsets, buffer
