@@ -231,11 +231,11 @@ def simulate_lif(current: object, t_end: float, dt: float = 1e-3, *, tau_m: floa
                          f"record_every >= {math.ceil(n_neurons * n_steps * 8 / _MAX_TRACE_BYTES)}")
     v_record = np.empty((n_neurons, n_samples)) if record_v else np.empty((0, 0))
 
-    capacity = _spike_capacity(currents, v, n_steps * dt, tau_m, tau_ref)
+    capacity = _spike_capacity(currents, n_steps * dt, tau_m, tau_ref)
     if capacity.sum() > _MAX_SPIKE_BUFFER:
         capacity[:] = 0  # a first run only counts; the second allocates what it needs
     run = (currents, v, n_steps, dt, tau_m, tau_ref, record_every, v_record)
-    counts, offsets, buffer = _run(*run, record_v, capacity, progress)
+    counts, offsets, buffer = _run(*run, bool(record_v), capacity, bool(progress))
     if np.any(counts > capacity):
         if counts.sum() > _MAX_SPIKE_BUFFER:
             raise ValueError(f"the run would produce {counts.sum()} spikes, more than "
@@ -274,7 +274,7 @@ def _resolve_parameters(params: object, tau_m: object,
     return params
 
 
-def _spike_capacity(currents: np.ndarray, v: np.ndarray, duration: float, tau_m: float,
+def _spike_capacity(currents: np.ndarray, duration: float, tau_m: float,
                     tau_ref: float) -> np.ndarray:
     """An upper bound on each neuron's spike count over ``duration`` (s).
 
@@ -306,7 +306,7 @@ def _run(currents: np.ndarray, v_init: np.ndarray, n_steps: int, dt: float, tau_
     refractory_left = np.zeros(n_neurons)
     offsets = np.zeros(n_neurons, dtype=np.int64)
     np.cumsum(capacity[:-1], out=offsets[1:])
-    buffer = np.empty(int(capacity.sum()))
+    buffer = np.zeros(int(capacity.sum()))
     counts = np.zeros(n_neurons, dtype=np.int64)
     if currents.shape[1] == 1:
         kernel, drive = _lif_kernels.run_constant_input, np.ascontiguousarray(currents[:, 0])

@@ -227,6 +227,21 @@ def test_very_fast_firing_keeps_every_spike():
     assert res.spikes.times[0].size == analytic_spike_times(2000.0, 0.05, tau_ref=0.0).size
 
 
+def test_spike_buffer_too_large_for_the_bound_counts_first_then_keeps_every_spike(monkeypatch):
+    # With the buffer limit lowered below the a-priori bound (3 x 14 slots), the run counts spikes
+    # first and reruns with exact slots; the trains must still be the analytic ones. Below the
+    # actual count (3 x 12 spikes) it must refuse with a ValueError instead of truncating.
+    import neurosim.lif as lif_module
+
+    monkeypatch.setattr(lif_module, "_MAX_SPIKE_BUFFER", 40)
+    res = simulate_lif(np.full(3, 2.0), t_end=0.2, dt=1e-3, record_v=False)
+    for train in res.spikes.times:
+        np.testing.assert_allclose(train, analytic_spike_times(2.0, 0.2), rtol=0, atol=1e-12)
+    monkeypatch.setattr(lif_module, "_MAX_SPIKE_BUFFER", 20)
+    with pytest.raises(ValueError, match="spikes"):
+        simulate_lif(np.full(3, 2.0), t_end=0.2, dt=1e-3, record_v=False)
+
+
 @pytest.mark.parametrize("kwargs, message", [
     (dict(dt=0.0), "dt"),
     (dict(dt=-1e-3), "dt"),
