@@ -108,13 +108,18 @@ class Network:
             self._buffers[key] = buffer
         return buffer
 
-    def _forward(self, x: np.ndarray, training: bool) -> np.ndarray:
-        """Output of the last layer for a validated batch; the array is a reused buffer."""
+    def _forward(self, x: np.ndarray, training: bool, for_backward: bool = True) -> np.ndarray:
+        """Output of the last layer for a validated batch; the array is a reused buffer.
+
+        With ``for_backward=False`` (prediction), an element-wise activation that follows a Dense
+        layer overwrites that layer's output buffer in place: the pre-activations are not needed.
+        """
         h = x
         for index, layer in enumerate(self.layers):
             if self._elementwise[index]:
-                self._pre_activation[index] = h
-                h = layer.function(h, out=self._buffer(("h", index), h.shape))
+                in_place = not for_backward and index > 0 and isinstance(self.layers[index - 1], Dense)
+                self._pre_activation[index] = None if in_place else h
+                h = layer.function(h, out=h if in_place else self._buffer(("h", index), h.shape))
             else:
                 h = layer.forward(h, training)
         return h
@@ -179,7 +184,7 @@ class Network:
         result = np.empty((X.shape[0], self.n_outputs), dtype=self.dtype)
         for start in range(0, X.shape[0], PREDICT_CHUNK):
             stop = min(start + PREDICT_CHUNK, X.shape[0])
-            result[start:stop] = self._forward(X[start:stop], training=False)
+            result[start:stop] = self._forward(X[start:stop], training=False, for_backward=False)
         return result
 
     def loss_and_gradients(self, X, y) -> tuple[float, list[tuple[np.ndarray, np.ndarray]]]:
@@ -205,7 +210,7 @@ class Network:
         total = 0.0
         for start in range(0, X.shape[0], PREDICT_CHUNK):
             stop = min(start + PREDICT_CHUNK, X.shape[0])
-            output = self._forward(X[start:stop], training=False)
+            output = self._forward(X[start:stop], training=False, for_backward=False)
             value, _ = self.loss.value_and_gradient(output, target[start:stop],
                                                     out=self._buffer("loss_grad", output.shape))
             total += value * (stop - start)

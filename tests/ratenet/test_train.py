@@ -105,6 +105,13 @@ def test_callback_can_stop_training_and_sees_the_logs(blobs):
     assert seen[0] == (0, ["accuracy", "loss", "lr"])
 
 
+def test_early_stopping_stops_after_patience_epochs_without_improvement():
+    stopper = rn.EarlyStopping(monitor="val_loss", patience=2)
+    decisions = [stopper.on_epoch_end(None, epoch, {"loss": 0.0, "val_loss": value})
+                 for epoch, value in enumerate([1.0, 0.9, 0.95, 0.91, 0.8])]
+    assert decisions == [False, False, False, True, False]
+
+
 def test_schedule_changes_the_learning_rate_between_epochs(blobs):
     X, y = blobs
     history = rn.MLP([4, 5, 3], seed=0).fit(X, y, epochs=4, optimizer=rn.SGD(lr=0.2),
