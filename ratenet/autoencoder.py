@@ -28,13 +28,14 @@ import math
 import sys
 
 import numpy as np
+from scipy.linalg import blas
 
 from neurosim._validation import check_choice, check_nonnegative, check_positive_int
 
 from .activations import Activation, get_activation
 from .layers import INITIALIZATIONS, Dense, _check_dtype
 from .losses import MSE, BinaryCrossEntropy
-from .optimizers import Optimizer, get_optimizer
+from .optimizers import SGD, Optimizer, get_optimizer
 
 #: Reconstruction losses of :class:`Autoencoder`.
 RECONSTRUCTION_LOSSES = ("cross_entropy", "squared_error")
@@ -132,6 +133,9 @@ class Autoencoder:
     >>> codes = ae.encode(X)                                      # doctest: +SKIP
     """
 
+    #: fit() with plain SGD steps inside the weight-gradient products (see :meth:`_loss_step`).
+    fuses_sgd = True
+
     def __init__(self, n_visible: int, n_hidden: int, activation="sigmoid", *,
                  loss: str = "cross_entropy", tied: bool = True, corruption: float = 0.0,
                  init: str = "glorot", seed=0, dtype=np.float64):
@@ -204,28 +208,45 @@ class Autoencoder:
     def _decode_logits(self, h: np.ndarray) -> np.ndarray:
         """Decoder pre-activation A = H V^T + c for a batch (a reused buffer)."""
         if self.tied:
-            a = np.matmul(h, self.encoder.W, out=self._buffer("a", (h.shape[0], self.n_visible)))
-            a += self.visible_bias
+            a = self._buffer("a", (h.shape[0], self.n_visible))
+            np.copyto(a, self.visible_bias)
+            _gemm(1.0, h, self.encoder.W, 1.0, a)  # A = c + H W in one pass over A
             return a
         return self.decoder.forward(h, training=True)
 
-    def _loss_step(self, x: np.ndarray, target: np.ndarray) -> float:
-        """Forward, loss and backward on one batch; fills :meth:`gradients`, returns the loss."""
+    def _loss_step(self, x: np.ndarray, target: np.ndarray, learning_rate: float | None = None) -> float:
+        """Forward, loss and backward on one batch; returns the loss.
+
+        Without ``learning_rate``, fills :meth:`gradients`. With it, takes a plain gradient-descent
+        step instead, folded into the weight-gradient products (GEMM with beta = 1: W <- W - lr
+        dE/dW without storing dE/dW); every gradient is computed from the old weights first.
+        """
         h = self._encode(x)
         a = self._decode_logits(h)
         value, grad_a = self.loss.value_and_gradient(a, target, out=self._buffer("grad_a", a.shape))
-        if self.tied:
-            np.sum(grad_a, axis=0, out=self._visible_bias_gradient)
-            # decoder part of dE/dW, (dE/dV)^T = H^T dE/dA, kept to add to the encoder part
-            decoder_part = np.matmul(h.T, grad_a, out=self._buffer("decoder_dW", self.encoder.W.shape))
-            grad_h = np.matmul(grad_a, self.encoder.W.T, out=self._buffer("grad_h", h.shape))
-        else:
-            grad_h = self.decoder.backward(grad_a)
+        grad_h = self._buffer("grad_h", h.shape)
+        decoder_weights = self.encoder.W.T if self.tied else self.decoder.W
+        _gemm(1.0, grad_a, decoder_weights, 0.0, grad_h)  # dE/dH = dE/dA V
         grad_z = self.activation.derivative(self._z, out=self._buffer("grad_z", h.shape))
         grad_z *= grad_h
-        self.encoder.backward(grad_z)
+        if learning_rate is None:
+            self.encoder.backward(grad_z)  # dW = (dE/dZ)^T X, db
+            if self.tied:
+                np.sum(grad_a, axis=0, out=self._visible_bias_gradient)
+                # the decoder's use of W adds (dE/dV)^T = H^T dE/dA to the encoder's dW
+                _gemm(1.0, h.T, grad_a, 1.0, self.encoder.dW)
+            else:
+                _gemm(1.0, grad_a.T, h, 0.0, self.decoder.dW)
+                np.sum(grad_a, axis=0, out=self.decoder.db)
+            return value
+        rate = -learning_rate
+        _gemm(rate, grad_z.T, x, 1.0, self.encoder.W)
         if self.tied:
-            self.encoder.dW += decoder_part
+            _gemm(rate, h.T, grad_a, 1.0, self.encoder.W)
+        else:
+            _gemm(rate, grad_a.T, h, 1.0, self.decoder.W)
+        _add_scaled_column_sum(self.encoder.b, rate, grad_z, self.encoder.db)
+        _add_scaled_column_sum(self.visible_bias, rate, grad_a, self._buffer("dc", self.visible_bias.shape))
         return value
 
     # ------------------------------------------------------------------------------ checking
@@ -270,6 +291,20 @@ class Autoencoder:
             value, _ = self.loss.value_and_gradient(a, x, out=self._buffer("grad_a", a.shape))
             total += value * x.shape[0]
         return total / X.shape[0]
+
+    def corrupt(self, X, seed=None) -> np.ndarray:
+        """A copy of ``X`` with masking noise: each entry independently set to 0 with probability
+        ``corruption`` (the noise :meth:`fit` applies to every mini-batch).
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_visible)
+        seed : int or numpy.random.Generator, optional
+            Default: the autoencoder's ``seed``.
+        """
+        X = self._check_X(X)
+        rng = np.random.default_rng(self.seed if seed is None else seed)
+        return X * (rng.random(X.shape, dtype=self.dtype) >= self.corruption)
 
     def loss_and_gradients(self, X, target=None) -> tuple[float, list[np.ndarray]]:
         """Loss of reconstructing ``target`` (default ``X``) from the input ``X``, and its
@@ -328,16 +363,17 @@ class Autoencoder:
                     desc="autoencoder")
         return history
 
-    def _train_batch(self, x: np.ndarray, rng: np.random.Generator) -> float:
-        """One optimisation step's loss and gradients for the batch ``x`` (the clean target)."""
+    def _train_batch(self, x: np.ndarray, rng: np.random.Generator, learning_rate=None) -> float:
+        """Loss and gradients (or, given ``learning_rate``, a fused SGD step) for the batch ``x``,
+        the clean target; masking noise on the input when ``corruption`` > 0."""
+        source = x
         if self.corruption > 0:
             noise = self._buffer("noise", x.shape)
-            rng.random(out=noise)
+            rng.random(out=noise, dtype=self.dtype)
             keep = self._buffer("keep", x.shape, dtype=np.bool_)
             np.greater_equal(noise, self.corruption, out=keep)
-            corrupted = np.multiply(x, keep, out=self._buffer("corrupted", x.shape))
-            return self._loss_step(corrupted, x)
-        return self._loss_step(x, x)
+            source = np.multiply(x, keep, out=self._buffer("corrupted", x.shape))
+        return self._loss_step(source, x, learning_rate)
 
     def __repr__(self) -> str:
         return (f"Autoencoder({self.n_visible}, {self.n_hidden}, activation={self.activation!r}, "
@@ -350,10 +386,13 @@ class Autoencoder:
 def _run_epochs(model, X, X_val, epochs, batch_size, optimizer: Optimizer, shuffle, rng, history,
                 progress, desc, after_epoch=None) -> None:
     """Mini-batch loop shared by Autoencoder and RBM: ``model._train_batch(x, rng)`` fills
-    ``model.gradients()`` and returns the batch's reconstruction error; the optimiser steps."""
+    ``model.gradients()`` and returns the batch's reconstruction error; the optimiser steps. A
+    model with ``fuses_sgd = True`` takes ``_train_batch(x, rng, lr)`` and steps itself for SGD."""
     n_samples = X.shape[0]
     n_batches = math.ceil(n_samples / batch_size)
     params, grads = model.parameters(), model.gradients()
+    # plain SGD folds into the products of models that offer it (no stored gradients)
+    fused_sgd = type(optimizer) is SGD and getattr(model, "fuses_sgd", False)
     buffers = {size: np.empty((size, X.shape[1]), dtype=X.dtype)
                for size in {batch_size, n_samples - (n_batches - 1) * batch_size}}
     if progress is None:
@@ -378,14 +417,18 @@ def _run_epochs(model, X, X_val, epochs, batch_size, optimizer: Optimizer, shuff
                     else:
                         x = buffers[stop - start]
                         np.take(X, order[start:stop], axis=0, out=x)
-                    value = model._train_batch(x, rng)
+                    if fused_sgd:
+                        value = model._train_batch(x, rng, optimizer.lr)
+                        optimizer.step_count += 1
+                    else:
+                        value = model._train_batch(x, rng)
+                        optimizer.update(params, grads)
                     if not math.isfinite(value):
                         raise FloatingPointError(
                             f"the reconstruction error became {value} at epoch {epoch + 1} "
                             f"(mini-batch {batch_index + 1} of {n_batches}); the learning rate "
                             f"lr={optimizer.lr:g} is probably too large: try e.g. lr={optimizer.lr / 10:g}")
                     total += value * (stop - start)
-                    optimizer.update(params, grads)
                 history.epochs.append(epoch)
                 history.reconstruction_error.append(total / n_samples)
                 history.learning_rate.append(optimizer.lr)
@@ -443,3 +486,33 @@ def _copy_activation(activation) -> Activation:
         return type(template)(**template.config())
     except TypeError:
         return copy.deepcopy(template)
+
+
+def _gemm(alpha: float, a: np.ndarray, b: np.ndarray, beta: float, out: np.ndarray) -> None:
+    """out <- alpha a @ b + beta out in place, by one BLAS GEMM (beta = 1 accumulates, which
+    numpy's matmul cannot). ``out`` is C-contiguous, so BLAS (column-major) is asked for out^T =
+    alpha b^T a^T + beta out^T; C- or F-contiguous operands pass with a transpose flag, uncopied."""
+    gemm = blas.sgemm if out.dtype == np.float32 else blas.dgemm
+    first, transpose_first = _column_major(b.T)
+    second, transpose_second = _column_major(a.T)
+    result = gemm(alpha, first, second, beta=beta, c=out.T, trans_a=transpose_first,
+                  trans_b=transpose_second, overwrite_c=1)
+    if not np.shares_memory(result, out):  # pragma: no cover - out is always C-contiguous here
+        out.T[...] = result
+
+
+def _column_major(matrix: np.ndarray) -> tuple[np.ndarray, int]:
+    """(array, transpose flag) with op(array) == matrix and array Fortran-ordered, no copy for C-
+    or F-contiguous input."""
+    if matrix.flags.f_contiguous:
+        return matrix, 0
+    if matrix.flags.c_contiguous:
+        return matrix.T, 1
+    return np.asfortranarray(matrix), 0
+
+
+def _add_scaled_column_sum(vector: np.ndarray, scale: float, matrix: np.ndarray, scratch: np.ndarray) -> None:
+    """vector += scale * matrix.sum(axis=0), in place, through ``scratch`` (vector's shape)."""
+    np.sum(matrix, axis=0, out=scratch)
+    scratch *= scale
+    vector += scratch
