@@ -25,6 +25,7 @@ from .activations import (
 )
 from .autoencoder import Autoencoder, ReconstructionHistory
 from .gradcheck import GradientCheck, check_gradients, numerical_gradients
+from .image_plots import plot_features, plot_reconstructions, plot_samples
 from .layers import Dense, Layer
 from .losses import MSE, BinaryCrossEntropy, L1Error, Loss, SoftmaxCrossEntropy, get_loss
 from .network import MLP, Network
@@ -94,6 +95,9 @@ __all__ = [
     "get_loss",
     "get_optimizer",
     "numerical_gradients",
+    "plot_features",
+    "plot_reconstructions",
+    "plot_samples",
     "pretrain",
     "register_activation",
     "spiking_accuracy",
