@@ -78,6 +78,35 @@ def steady_state_gates(v, m_out, h_out, n_out):
         n_out[i] = alpha_n / (alpha_n + beta_n)
 
 
+@numba.njit(cache=True, inline="always")
+def hh_step(vi, mi, hi, ni, current_i, dt_ms, dt_over_c, method, g_na, g_k, g_l, e_na, e_k, e_l):
+    """One step of one neuron: the state ``(v, m, h, n)`` after ``dt_ms`` (ms) with ``current_i``
+    (µA/cm²) held over the step; ``dt_over_c = dt_ms / capacitance``. Forward Euler for V; the gates
+    by ``method`` (see :func:`run_hh`). Returns ``(v_next, m_next, h_next, n_next)``."""
+    alpha_m, beta_m, alpha_h, beta_h, alpha_n, beta_n = gate_rates(vi)
+    m3 = mi * mi * mi
+    n2 = ni * ni
+    ionic = g_na * m3 * hi * (vi - e_na) + g_k * (n2 * n2) * (vi - e_k) + g_l * (vi - e_l)
+    v_next = vi + dt_over_c * (current_i - ionic)
+    if method == METHOD_EULER:
+        m_next = mi + dt_ms * (alpha_m - (alpha_m + beta_m) * mi)
+        h_next = hi + dt_ms * (alpha_h - (alpha_h + beta_h) * hi)
+        n_next = ni + dt_ms * (alpha_n - (alpha_n + beta_n) * ni)
+    else:
+        # x' = α - (α+β) x with V frozen over the step: x -> x_inf + (x - x_inf) e^{-(α+β) dt}.
+        # (exp rather than expm1: the result's rounding error is eps |x_inf| either way.)
+        rate_sum = alpha_m + beta_m
+        m_inf = alpha_m / rate_sum
+        m_next = m_inf + (mi - m_inf) * math.exp(-dt_ms * rate_sum)
+        rate_sum = alpha_h + beta_h
+        h_inf = alpha_h / rate_sum
+        h_next = h_inf + (hi - h_inf) * math.exp(-dt_ms * rate_sum)
+        rate_sum = alpha_n + beta_n
+        n_inf = alpha_n / rate_sum
+        n_next = n_inf + (ni - n_inf) * math.exp(-dt_ms * rate_sum)
+    return v_next, m_next, h_next, n_next
+
+
 @numba.njit(cache=True, nogil=True)
 def run_hh(neurons, current, v, m, h, n, step, step_stop, dt_ms, dt_s, method,
            capacitance, g_na, g_k, g_l, e_na, e_k, e_l, threshold, record_every,
@@ -144,27 +173,8 @@ def run_hh(neurons, current, v, m, h, n, step, step_stop, dt_ms, dt_s, method,
                     n_out[i, s // record_every] = ni
             if time_varying:
                 current_i = current[i, s]
-            alpha_m, beta_m, alpha_h, beta_h, alpha_n, beta_n = gate_rates(vi)
-            m3 = mi * mi * mi
-            n2 = ni * ni
-            ionic = g_na * m3 * hi * (vi - e_na) + g_k * (n2 * n2) * (vi - e_k) + g_l * (vi - e_l)
-            v_next = vi + dt_over_c * (current_i - ionic)
-            if method == METHOD_EULER:
-                m_next = mi + dt_ms * (alpha_m - (alpha_m + beta_m) * mi)
-                h_next = hi + dt_ms * (alpha_h - (alpha_h + beta_h) * hi)
-                n_next = ni + dt_ms * (alpha_n - (alpha_n + beta_n) * ni)
-            else:
-                # x' = α - (α+β) x with V frozen over the step: x -> x_inf + (x - x_inf) e^{-(α+β) dt}.
-                # (exp rather than expm1: the result's rounding error is eps |x_inf| either way.)
-                rate_sum = alpha_m + beta_m
-                m_inf = alpha_m / rate_sum
-                m_next = m_inf + (mi - m_inf) * math.exp(-dt_ms * rate_sum)
-                rate_sum = alpha_h + beta_h
-                h_inf = alpha_h / rate_sum
-                h_next = h_inf + (hi - h_inf) * math.exp(-dt_ms * rate_sum)
-                rate_sum = alpha_n + beta_n
-                n_inf = alpha_n / rate_sum
-                n_next = n_inf + (ni - n_inf) * math.exp(-dt_ms * rate_sum)
+            v_next, m_next, h_next, n_next = hh_step(vi, mi, hi, ni, current_i, dt_ms, dt_over_c, method,
+                                                     g_na, g_k, g_l, e_na, e_k, e_l)
             if not abs(v_next) < V_DIVERGED:          # also catches NaN
                 diverged_at[i] = s
                 break

@@ -26,22 +26,35 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 
-from ._network_kernels import run_network, run_network_parallel
+from ._network_kernels import group_by_key, run_network, run_network_parallel
 from ._validation import (
     as_finite_array,
     check_choice,
+    check_finite,
     check_nonnegative,
     check_positive,
     check_positive_int,
     time_steps,
 )
+from .hh import METHODS as HH_METHODS
+from .hh import STABLE_DT as HH_STABLE_DT
+from .hh import HHParameters, hh_steady_state
 from .spikes import SpikeTrains
 
 PROBE_KINDS = ("spikes", "voltage", "filtered", "current")
 SYNAPSE_METHODS = ("euler", "exact")
 SOURCE_KINDS = ("poisson", "regular")
+
+# The step-by-step loop adds a step's spikes of a connection's pre-population as one dense product
+# x @ W.T (BLAS) instead of row by row when more than this fraction of the pre-neurons fired in it.
+# Measured here (1,000 x 1,000 float64, one thread): adding k rows costs about k x 1.7 us, the dense
+# product 0.45-0.6 ms whatever k, so dense wins above about 30 % of the pre-neurons.
+_DENSE_FRACTION = 0.3
+# Spike-buffer estimate for HH neurons (Hz); a run that fires more is repeated with more room.
+_HH_MAX_RATE = 500.0
 
 
 @dataclass(eq=False)
@@ -54,7 +67,7 @@ class Population:
         Number of neurons.
     label : str
     kind : str
-        "lif" or "source".
+        "lif", "hh" or "source".
     """
 
     n: int
@@ -70,7 +83,7 @@ class Population:
 
 @dataclass(eq=False)
 class Connection:
-    """Weights from one population into an LIF population, through PSC synapses."""
+    """Weights from one population into an LIF or HH population, through PSC synapses."""
 
     pre: Population
     post: Population
@@ -78,6 +91,11 @@ class Connection:
     tau_s: float
     n: int
     method: str
+    # W.T flattened, contiguous (what a spike of pre-neuron j adds is row j), made once at connect().
+    weights_t: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self):
+        self.weights_t = np.ascontiguousarray(self.weights.T).ravel()
 
 
 @dataclass(eq=False)
@@ -99,8 +117,8 @@ class NetworkResult:
     ``result[probe]`` is, for a "spikes" probe, a :class:`~neurosim.SpikeTrains` (or a list of
     them, one per trial, when ``n_trials > 1``); for the other probes an array of shape
     ``(n_neurons, n_samples)`` (``(n_trials, n_neurons, n_samples)`` with several trials) sampled at
-    ``result.times(probe)``: voltages (normalized, threshold 1), filtered spike trains (1/s, each
-    spike a kernel of unit area), or input currents (normalized units).
+    ``result.times(probe)``: voltages (LIF: normalized, threshold 1; HH: mV), filtered spike trains
+    (1/s, each spike a kernel of unit area), or input currents (LIF: normalized units; HH: µA/cm²).
     """
 
     def __init__(self, records: dict, times: dict, t_end: float, dt: float, n_trials: int):
@@ -125,7 +143,8 @@ class NetworkResult:
 
 
 class SpikingNetwork:
-    """A network of normalized LIF populations and spike sources joined by PSC synapses.
+    """A network of normalized LIF populations, Hodgkin-Huxley populations and spike sources joined
+    by PSC synapses.
 
     Parameters
     ----------
@@ -171,16 +190,55 @@ class SpikingNetwork:
         tau_ref = check_nonnegative("tau_ref", tau_ref)
         bias = self._per_neuron("bias", bias, n)
         v_init = self._per_neuron("v_init", v_init, n)
-        if current is not None:
-            current = as_finite_array("current", current, ndim=(1, 2))
-            if current.ndim == 1 and current.shape != (n,):
-                raise ValueError(f"current must have shape ({n},), ({self.n_trials}, {n}) or "
-                                 f"({n}, n_steps), got {current.shape}")
-            if current.ndim == 2 and current.shape[0] != n and current.shape != (self.n_trials, n):
-                raise ValueError(f"a 2-D current must have shape ({self.n_trials}, {n}) (per trial) or "
-                                 f"({n}, n_steps) (over time), got {current.shape}")
+        current = self._current("current", current, n)
         return self._add(n, label, "lif", dict(tau_m=tau_m, tau_ref=tau_ref, bias=bias, current=current,
                                                 v_init=v_init))
+
+    def add_hh(self, n: int, params: HHParameters | None = None, *, current=None, bias=0.0,
+               threshold: float = 0.0, v_init=None, method: str = "euler",
+               label: str | None = None) -> Population:
+        """Add a population of Hodgkin-Huxley neurons (the model of :func:`neurosim.simulate_hh`).
+
+        The neurons receive the synaptic currents of their incoming connections, in µA/cm²: a
+        connection into an HH population has weights in µA/cm² times seconds (a spike's PSC is
+        ``w h(t)`` with ``h`` of unit area, so its charge is ``w``; ``w / tau_s`` is the jump of the
+        exponential PSC). A spike is an upward crossing of ``threshold``, its time interpolated
+        linearly in the step as in :func:`~neurosim.simulate_hh`; it drives connections like an LIF
+        neuron's spike. Forward Euler needs ``dt <= 2e-5`` s (0.02 ms): use ``dt = 1e-5`` for
+        networks with HH populations.
+
+        Parameters
+        ----------
+        n : int
+            Number of neurons.
+        params : HHParameters, optional
+            Membrane parameters; default ``HHParameters()`` (the 1952 squid axon, rest -65 mV).
+        current : array_like, optional
+            External input (µA/cm²): shape (n,) constant, (n_trials, n) one constant vector per
+            trial, or (n, n_steps) over time (the same in every trial).
+        bias : float or array_like, shape (n,)
+            Constant input (µA/cm²) added to every neuron's current.
+        threshold : float
+            Spike threshold (mV), default 0.
+        v_init : float or array_like, shape (n,), optional
+            Initial membrane potential (mV), default ``params.v_rest``; the gates start at their
+            steady state there.
+        method : {"euler", "exponential_euler"}
+            Integration of the gates, as in :func:`~neurosim.simulate_hh` (V: forward Euler).
+        label : str, optional
+        """
+        n = check_positive_int("n", n)
+        params = HHParameters() if params is None else params
+        if not isinstance(params, HHParameters):
+            raise TypeError(f"params must be an HHParameters, got {type(params).__name__}")
+        method = check_choice("method", method, list(HH_METHODS))
+        threshold = check_finite("threshold", threshold)
+        bias = self._per_neuron("bias", bias, n)
+        v_init = self._per_neuron("v_init", params.v_rest if v_init is None else v_init, n)
+        current = self._current("current", current, n)
+        return self._add(n, label, "hh", dict(params=params, bias=bias, current=current, v_init=v_init,
+                                               gates=hh_steady_state(v_init), threshold=threshold,
+                                               method=method))
 
     def add_spike_source(self, rates=None, *, kind: str = "poisson", trains=None, seed=None,
                          label: str | None = None) -> Population:
@@ -225,15 +283,16 @@ class SpikingNetwork:
 
     def connect(self, pre: Population, post: Population, weights, *, tau_s: float = 0.005, n: int = 0,
                 method: str = "euler") -> Connection:
-        """Join ``pre`` to the LIF population ``post`` through PSC synapses of order ``n``.
+        """Join ``pre`` to the LIF or HH population ``post`` through PSC synapses of order ``n``.
 
         Parameters
         ----------
         pre, post : Population
-            Presynaptic population (LIF or source) and postsynaptic LIF population.
+            Presynaptic population (LIF, HH or source) and postsynaptic LIF or HH population.
         weights : array_like, shape (post.n, pre.n)
             ``weights[i, j]`` is the charge a spike of ``pre`` neuron ``j`` delivers to ``post``
-            neuron ``i`` (normalized current times seconds): its PSC is ``w h(t)``.
+            neuron ``i``: its PSC is ``w h(t)``. Units: normalized current times seconds into LIF
+            neurons, µA/cm² times seconds into HH neurons.
         tau_s : float
             Synaptic time constant (s).
         n : int
@@ -243,9 +302,10 @@ class SpikingNetwork:
         """
         self._check_member("pre", pre)
         self._check_member("post", post)
-        if post.kind != "lif":
-            raise ValueError(f"post must be an LIF population, got a {post.kind} population")
-        weights = as_finite_array("weights", weights, ndim=2)
+        if post.kind == "source":
+            raise ValueError("post must be an LIF population or an HH population, got a spike "
+                             "source (its spikes are given, it takes no input)")
+        weights = as_finite_array("weights", weights, ndim=2).copy()   # later edits do not leak in
         if weights.shape != (post.n, pre.n):
             raise ValueError(f"weights must have shape (post.n, pre.n) = ({post.n}, {pre.n}), "
                              f"got {weights.shape}")
@@ -261,8 +321,9 @@ class SpikingNetwork:
         ----------
         target : Population
         kind : {"spikes", "voltage", "filtered", "current"}
-            Spike times; normalized voltage; the population's spike trains filtered by the PSC
-            kernel ``(tau_s, n, method)`` (1/s); the LIF neurons' total input current.
+            Spike times; voltage (LIF: normalized; HH: mV); the population's spike trains filtered
+            by the PSC kernel ``(tau_s, n, method)`` (1/s); the neurons' total input current (LIF:
+            normalized; HH: µA/cm²).
         every : int
             Keep every ``every``-th step of a trace (decimation).
         """
@@ -283,24 +344,44 @@ class SpikingNetwork:
         ----------
         t_end : float
             Duration (s); the run takes ``round(t_end / dt)`` steps.
+
+        Raises
+        ------
+        FloatingPointError
+            When an HH population's integration diverges (dt too large for the model).
         """
         t_end, dt, n_steps = time_steps(t_end, self.dt)
         t_end = max(t_end, n_steps * dt)
         lif = [p for p in self.populations if p.kind == "lif"]
+        hh = [p for p in self.populations if p.kind == "hh"]
+        simulated = lif + hh                       # the neuron index space: LIF first, then HH
         sources = [p for p in self.populations if p.kind == "source"]
-        _assign_offsets(lif)
+        _assign_offsets(simulated)
         _assign_offsets(sources)
         n_lif = sum(p.n for p in lif)
+        n_neurons = sum(p.n for p in simulated)
         trials = self.n_trials
 
-        tau_m = np.concatenate([np.full(p.n, p.params["tau_m"]) for p in lif]) if lif else np.zeros(0)
-        tau_ref = np.concatenate([np.full(p.n, p.params["tau_ref"]) for p in lif]) if lif else np.zeros(0)
-        v_init = np.concatenate([p.params["v_init"] for p in lif]) if lif else np.zeros(0)
-        current_const = np.zeros((trials, n_lif))
+        def per_neuron(populations, values, dtype=np.float64):
+            if not populations:
+                return np.zeros(0, dtype=dtype)
+            return np.concatenate([np.broadcast_to(np.asarray(values(p), dtype=dtype), (p.n,))
+                                   for p in populations])
+
+        tau_m = per_neuron(lif, lambda p: p.params["tau_m"])
+        tau_ref = per_neuron(lif, lambda p: p.params["tau_ref"])
+        v_init = per_neuron(simulated, lambda p: p.params["v_init"])
+        hh_gates = np.zeros((0, 3))
+        hh_params = np.zeros((0, 9))
+        if hh:
+            hh_gates = np.concatenate([np.column_stack(p.params["gates"]) for p in hh])
+            hh_params = np.concatenate([np.tile(_hh_row(p), (p.n, 1)) for p in hh])
+        hh_arrays = (hh_gates, hh_params)
+        current_const = np.zeros((trials, n_neurons))
         time_varying = any(p.params["current"] is not None and p.params["current"].ndim == 2
-                           and p.params["current"].shape != (trials, p.n) for p in lif)
-        current_time = np.zeros((n_lif, n_steps) if time_varying else (0, 0))
-        for p in lif:
+                           and p.params["current"].shape != (trials, p.n) for p in simulated)
+        current_time = np.zeros((n_neurons, n_steps) if time_varying else (0, 0))
+        for p in simulated:
             block = slice(p.offset, p.offset + p.n)
             current_const[:, block] = p.params["bias"]
             extra = p.params["current"]
@@ -320,7 +401,7 @@ class SpikingNetwork:
             raise ValueError(f"the Euler synapse is unstable for dt={dt!r} s >= 2 tau_s; use a "
                              "smaller dt or method='exact'")
         width = max([c.n + 1 for c in [*connections, *probes]] + [1])
-        weights_t = [np.ascontiguousarray(c.weights.T).ravel() for c in connections]
+        weights_t = [c.weights_t for c in connections]
         connection_arrays = (
             np.array([c.pre.kind == "source" for c in connections], dtype=np.bool_),
             _int_array(c.pre.offset for c in connections),
@@ -331,10 +412,11 @@ class SpikingNetwork:
             _propagators(connections, dt, width),
             np.array([1.0 / c.tau_s for c in connections]),
             _int_array(np.cumsum([0] + [w.size for w in weights_t])[:-1]),
-            np.concatenate(weights_t) if weights_t else np.zeros(0),
+            (weights_t[0] if len(weights_t) == 1 else np.concatenate(weights_t)) if weights_t
+            else np.zeros(0),
             _int_array(np.cumsum([0] + [(c.n + 1) * c.post.n for c in connections])),
+            np.array([_DENSE_FRACTION * c.pre.n for c in connections]),
         )
-
         n_samples = [(n_steps + q.every - 1) // q.every for q in probes]
         sizes = [0 if q.kind == "spikes" else q.target.n * m for q, m in zip(probes, n_samples, strict=True)]
         out_offset = _int_array(np.cumsum([0] + sizes)[:-1])
@@ -352,25 +434,32 @@ class SpikingNetwork:
             _int_array(np.cumsum([0] + filter_sizes)),
         )
         probe_out = np.zeros((trials, int(sum(sizes))))
-        spiking_probed = {q.target for q in probes if q.kind == "spikes" and q.target.kind == "lif"}
-        record_spikes = np.zeros(n_lif, dtype=np.bool_)
+        spiking_probed = {q.target for q in probes if q.kind == "spikes" and q.target.kind != "source"}
+        record_spikes = np.zeros(n_neurons, dtype=np.bool_)
         for p in spiking_probed:
             record_spikes[p.offset:p.offset + p.n] = True
         capacity = 1 + sum(p.n * _max_spikes(p, t_end, n_steps) for p in spiking_probed)
-        model = (n_steps, dt, tau_m, tau_ref, np.exp(-dt / tau_m), v_init, current_const, current_time,
-                 time_varying)
+        model = (n_steps, dt, n_lif, tau_m, tau_ref, np.exp(-dt / tau_m), v_init, current_const,
+                 current_time, time_varying)
         sources = _source_events(source_spikes, trials, n_steps, dt)
-        kernel = run_network_parallel if trials > 1 else run_network
+        # Trials over threads only when there are several (see run_network_parallel).
+        kernel = run_network_parallel if trials > 1 and numba.get_num_threads() > 1 else run_network
         while True:
             width = capacity if spiking_probed else 0
             outputs = (probe_out, record_spikes, capacity, np.zeros((trials, width), dtype=np.int64),
-                       np.zeros((trials, width)), np.zeros(trials, dtype=np.int64))
-            kernel(model, sources, connection_arrays, probe_arrays, outputs)
-            spike_neuron, spike_time, spike_count = outputs[3:]
+                       np.zeros((trials, width)), np.zeros(trials, dtype=np.int64),
+                       np.full(trials, -1, dtype=np.int64))
+            kernel(model, hh_arrays, sources, connection_arrays, probe_arrays, outputs)
+            spike_neuron, spike_time, spike_count, diverged = outputs[3:]
+            if np.any(diverged >= 0):
+                step = int(diverged[diverged >= 0].min())
+                raise FloatingPointError(
+                    f"the Hodgkin-Huxley integration diverged at t = {step * dt:.6g} s with dt = {dt:g} s "
+                    f"({dt * 1e3:g} ms): the step is too large for the model (or the synaptic input "
+                    f"too strong). Use dt <= {HH_STABLE_DT:g} s for networks with HH populations")
             if spike_count.max() <= capacity:
                 break
-            # More spikes than the estimate (only without a refractory period): the run is
-            # deterministic, so run it again with room for them.
+            # More spikes than the estimate: the run is deterministic, so run it again with room.
             capacity = int(spike_count.max())
             probe_out[:] = 0.0
         if not np.all(np.isfinite(probe_out)):
@@ -399,6 +488,18 @@ class SpikingNetwork:
         if not isinstance(population, Population) or population not in self.populations:
             raise TypeError(f"{name} must be a Population of this network")
 
+    def _current(self, name, current, n):
+        if current is None:
+            return None
+        current = as_finite_array(name, current, ndim=(1, 2))
+        if current.ndim == 1 and current.shape != (n,):
+            raise ValueError(f"{name} must have shape ({n},), ({self.n_trials}, {n}) or "
+                             f"({n}, n_steps), got {current.shape}")
+        if current.ndim == 2 and current.shape[0] != n and current.shape != (self.n_trials, n):
+            raise ValueError(f"a 2-D {name} must have shape ({self.n_trials}, {n}) (per trial) or "
+                             f"({n}, n_steps) (over time), got {current.shape}")
+        return current
+
     def _per_neuron(self, name, value, n):
         array = as_finite_array(name, value, ndim=(0, 1))
         if array.ndim == 1 and array.shape != (n,):
@@ -422,7 +523,7 @@ class SpikingNetwork:
                 neurons = spike_neuron[trial, :count]
                 mine = (neurons >= population.offset) & (neurons < population.offset + population.n)
                 neurons, times = neurons[mine] - population.offset, spike_time[trial, :count][mine]
-            trains.append(SpikeTrains.from_events(neurons, times, population.n, t_end))
+            trains.append(_trains_from_events(neurons, times, population.n, t_end))
         return trains[0] if self.n_trials == 1 else trains
 
     def __repr__(self) -> str:
@@ -436,6 +537,29 @@ def _assign_offsets(populations):
     for p in populations:
         p.offset = offset
         offset += p.n
+
+
+def _trains_from_events(neurons, times, n_neurons, t_end):
+    """``SpikeTrains.from_events`` for events listed in time order per neuron (as the kernel and the
+    sources emit them): a counting sort by neuron instead of a comparison sort."""
+    neurons = np.asarray(neurons, dtype=np.int64)
+    times = np.asarray(times, dtype=np.float64)
+    if neurons.size and (neurons.min() < 0 or neurons.max() >= n_neurons):
+        return SpikeTrains.from_events(neurons, times, n_neurons, t_end)     # (it raises)
+    order, starts = group_by_key(neurons, n_neurons)
+    sorted_times = times[order]
+    if np.any((np.diff(neurons[order]) == 0) & (np.diff(sorted_times) < 0)):
+        return SpikeTrains.from_events(neurons, times, n_neurons, t_end)     # not in time order
+    trains = SpikeTrains._from_sorted(sorted_times, starts[1:-1], t_end, 0.0)
+    return trains if trains is not None else SpikeTrains.from_events(neurons, times, n_neurons, t_end)
+
+
+def _hh_row(population):
+    """An HH population's parameters as the kernel's row (see run_network)."""
+    params = population.params["params"]
+    return np.array([params.capacitance, params.g_na, params.g_k, params.g_l, params.e_na, params.e_k,
+                     params.e_l, population.params["threshold"], HH_METHODS[population.params["method"]]],
+                    dtype=np.float64)
 
 
 def _int_array(values):
@@ -466,8 +590,11 @@ def _euler_unstable(method, tau_s, dt):
 
 
 def _max_spikes(population, t_end, n_steps):
-    """One LIF neuron's spikes in ``[0, t_end)``: at most one per refractory period; without one,
-    a guess of one per step (the run is repeated with more room if that is exceeded)."""
+    """One neuron's spikes in ``[0, t_end)``: LIF, at most one per refractory period; without one,
+    a guess of one per step; HH, a guess of ``_HH_MAX_RATE`` (the run is repeated with more room if
+    a guess is exceeded)."""
+    if population.kind == "hh":
+        return int(min(t_end * _HH_MAX_RATE + 2, n_steps))
     tau_ref = population.params["tau_ref"]
     return int(min(t_end / tau_ref + 2, 2**31)) if tau_ref > 0 else n_steps
 
@@ -521,12 +648,12 @@ def _source_events(source_spikes, trials, n_steps, dt):
             neurons.append(trial_neurons[keep] + population.offset)
             steps.append(step[keep])
         neurons, steps = np.concatenate(neurons), np.concatenate(steps)
-        order = np.argsort(steps, kind="stable")
-        per_trial.append((neurons[order], steps[order]))
+        order, starts = group_by_key(steps, n_steps)      # stable: by step, then as listed
+        per_trial.append((neurons[order], starts))
     width = max(1, max(n.size for n, _ in per_trial))
     step_start = np.zeros((trials, n_steps + 1), dtype=np.int64)
     neuron = np.zeros((trials, width), dtype=np.int64)
-    for trial, (neurons, steps) in enumerate(per_trial):
-        step_start[trial] = np.searchsorted(steps, np.arange(n_steps + 1))
+    for trial, (neurons, starts) in enumerate(per_trial):
+        step_start[trial] = starts
         neuron[trial, :neurons.size] = neurons
     return step_start, neuron, np.ones((trials, width), dtype=np.int64)

@@ -124,9 +124,41 @@ class SpikeTrains:
             raise ValueError(f"n_neurons must be an integer >= 0, got {n_neurons!r}")
         if n_neurons == 0:
             return cls([], t_end=t_end, t_start=t_start)
-        order = np.lexsort((times, neurons))
-        boundaries = np.searchsorted(neurons[order], np.arange(1, n_neurons))
-        return cls(np.split(times[order], boundaries), t_end=t_end, t_start=t_start)
+        # Simulators emit each neuron's events in time order: then a stable sort by neuron (a radix
+        # sort) is already the order by (neuron, time); otherwise sort by (neuron, time).
+        order = np.argsort(neurons, kind="stable")
+        sorted_neurons, sorted_times = neurons[order], times[order]
+        if not np.all((np.diff(sorted_neurons) != 0) | (np.diff(sorted_times) >= 0)):
+            order = np.lexsort((times, neurons))
+            sorted_neurons, sorted_times = neurons[order], times[order]
+        boundaries = np.searchsorted(sorted_neurons, np.arange(1, n_neurons))
+        trusted = cls._from_sorted(sorted_times, boundaries, t_end, t_start)
+        if trusted is not None:
+            return trusted
+        # Something is invalid: the constructor's checks say what.
+        return cls(np.split(sorted_times, boundaries), t_end=t_end, t_start=t_start)
+
+    @classmethod
+    def _from_sorted(cls, sorted_times, boundaries, t_end, t_start):
+        """The trains of ``np.split(sorted_times, boundaries)`` without per-neuron checks, or None
+        when the interval or a time is invalid (then the constructor reports it)."""
+        try:
+            t_start = check_finite("t_start", t_start)
+            t_end = check_finite("t_end", t_end)
+        except (TypeError, ValueError):
+            return None
+        if not t_end > t_start:
+            return None
+        if sorted_times.size and not (np.all(np.isfinite(sorted_times)) and sorted_times.min() >= t_start
+                                      and sorted_times.max() <= t_end):
+            return None
+        sorted_times.flags.writeable = False
+        edges = [0, *boundaries.tolist(), sorted_times.size]
+        trains = cls.__new__(cls)
+        trains.times = tuple(sorted_times[a:b] for a, b in zip(edges[:-1], edges[1:], strict=True))
+        trains.t_start = t_start
+        trains.t_end = t_end
+        return trains
 
     @property
     def n_neurons(self) -> int:

@@ -135,3 +135,102 @@ def test_errors_name_what_is_wrong():
         net.probe(other, "spikes")
     with pytest.raises(ValueError, match="kind"):
         net.probe(post, "gates")
+
+
+def test_unconnected_hh_population_reproduces_simulate_hh():
+    # The network steps HH neurons with simulate_hh's own step function (forward Euler, same dt),
+    # so spike times may differ only by how the in-step crossing time is added to the step's start
+    # (rounding, ~1e-16 s); we allow 1e-9 s. Voltages are the same numbers (atol 1e-9 mV).
+    currents = np.array([0.0, 3.0, 7.0, 10.0, 15.0])          # µA/cm²: silent, one spike, firing
+    reference = ns.simulate_hh(currents, t_end=0.1, dt=1e-5, record_every=10)
+    net = SpikingNetwork(dt=1e-5)
+    population = net.add_hh(currents.size, current=currents)
+    spikes = net.probe(population, "spikes")
+    voltage = net.probe(population, "voltage", every=10)
+    result = net.run(t_end=0.1)
+    assert reference.spikes.n_spikes > 10
+    for ours, theirs in zip(result[spikes].times, reference.spikes.times, strict=True):
+        assert ours.size == theirs.size
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(result[voltage], reference.v, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("order", [0, 1])
+def test_hh_neuron_receives_the_synaptic_current_filter_spikes_predicts(order):
+    # Source spikes on the grid: the HH neuron's input current must be bias + w * filter_spikes of
+    # the train (same arithmetic; tolerance 1e-9 µA/cm² against currents of tens of µA/cm²). The
+    # weight (µA/cm² x s) is large enough for the PSCs to make the neuron fire.
+    dt, tau_s, weight, bias = 1e-5, 0.002, 0.05, 2.0
+    trains = SpikeTrains([np.array([0.005, 0.00502, 0.02, 0.021, 0.04])], t_end=0.06)
+    net = SpikingNetwork(dt=dt)
+    source = net.add_spike_source(trains=trains)
+    neuron = net.add_hh(1, bias=bias)
+    net.connect(source, neuron, weights=np.array([[weight]]), tau_s=tau_s, n=order)
+    current = net.probe(neuron, "current")
+    spikes = net.probe(neuron, "spikes")
+    result = net.run(t_end=0.06)
+    expected = bias + weight * filter_spikes(trains, dt=dt, tau_s=tau_s, n=order, method="euler")[0]
+    np.testing.assert_allclose(result[current][0], expected, rtol=0, atol=1e-9)
+    assert result[spikes].n_spikes >= 1
+
+
+def test_hh_spikes_drive_connections_like_lif_spikes():
+    # An HH neuron's spike at t (its threshold crossing) is felt at the next grid point, as a source
+    # spike would be: the silent LIF neuron's input is w * filter_spikes of the HH trains moved to
+    # the grid (same arithmetic up to rounding: 1e-9 against a peak of w / tau_s = 25).
+    dt = 1e-5
+    net = SpikingNetwork(dt=dt)
+    hh = net.add_hh(2, current=np.array([8.0, 12.0]))
+    silent = net.add_lif(1, bias=-1e3)
+    net.connect(hh, silent, weights=np.array([[0.05, 0.1]]), tau_s=0.004)
+    hh_spikes = net.probe(hh, "spikes")
+    current = net.probe(silent, "current")
+    result = net.run(t_end=0.1)
+    trains = result[hh_spikes]
+    assert min(t.size for t in trains.times) >= 4
+    moved = SpikeTrains([np.ceil(np.round(t / dt, 9)) * dt for t in trains.times], t_end=0.1)
+    filtered = filter_spikes(moved, dt=dt, tau_s=0.004, method="euler")
+    expected = 0.05 * filtered[0] + 0.1 * filtered[1] - 1e3
+    np.testing.assert_allclose(result[current][0], expected, rtol=0, atol=1e-9)
+
+
+def test_dense_and_event_driven_propagation_give_the_same_network(monkeypatch):
+    # A recurrent LIF network (its spikes feed back, so many arrive per step): delivering them as
+    # one dense product x @ W.T or row by row changes only the order of a sum, so the synaptic
+    # currents agree to rounding (1e-9 of currents of order 1) and the spikes are the same.
+    import neurosim.network as network_module
+
+    rng = np.random.default_rng(5)
+    weights = rng.normal(0.0, 0.02, size=(60, 60))
+
+    def run(dense_fraction):
+        monkeypatch.setattr(network_module, "_DENSE_FRACTION", dense_fraction)
+        net = SpikingNetwork(dt=1e-3, seed=6)
+        source = net.add_spike_source(rates=np.full(20, 50.0))
+        population = net.add_lif(60, current=np.linspace(0.8, 1.6, 60))
+        net.connect(source, population, np.full((60, 20), 0.005))
+        net.connect(population, population, weights, tau_s=0.005, n=1)
+        return net, net.probe(population, "current"), net.probe(population, "spikes")
+
+    dense_net, dense_current, dense_spikes = run(0.0)            # dense whenever one neuron fired
+    dense = dense_net.run(t_end=0.5)
+    event_net, event_current, event_spikes = run(np.inf)         # always row by row
+    event = event_net.run(t_end=0.5)
+    assert dense[dense_spikes].n_spikes > 500
+    np.testing.assert_allclose(dense[dense_current], event[event_current], rtol=0, atol=1e-9)
+    for a, b in zip(dense[dense_spikes].times, event[event_spikes].times, strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+
+
+def test_hh_population_errors_name_what_is_wrong():
+    net = SpikingNetwork(dt=1e-5)
+    with pytest.raises(TypeError, match="HHParameters"):
+        net.add_hh(2, params={"g_na": 120.0})
+    with pytest.raises(ValueError, match="method"):
+        net.add_hh(2, method="rk4")
+    with pytest.raises(ValueError, match=r"current must have shape \(2,\)"):
+        net.add_hh(2, current=np.ones(3))
+    unstable = SpikingNetwork(dt=2e-4)
+    unstable.add_hh(1, current=np.array([20.0]))
+    with pytest.raises(FloatingPointError, match="dt <= 2e-05"):
+        unstable.run(t_end=0.05)
