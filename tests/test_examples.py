@@ -1,0 +1,111 @@
+"""Smoke tests of the examples: each runs end to end in a tiny configuration and writes what it
+promises. The main demo (``ratenet.demo``, behind ``examples/compare_lif_sigmoid.py`` and the
+``neurosim-demo`` script) runs with ``--quick``; the numbers of such a run mean nothing, so only the
+files, the table's shape and the determinism of seeded results are checked."""
+
+import importlib.util
+import re
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from ratenet import demo  # noqa: E402
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+FIGURES = ("neurons", "activations", "training", "accuracy", "spiking_network", "spiking_time",
+           "spiking_sweep")
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def _load_example(name: str):
+    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def quick_demo(tmp_path_factory):
+    outdir = tmp_path_factory.mktemp("demo")
+    assert demo.main([str(outdir), "--quick", "--progress", "lines"]) == 0
+    return outdir
+
+
+def test_quick_demo_writes_every_figure_and_a_summary_that_embeds_them(quick_demo):
+    for name in FIGURES:
+        png = quick_demo / f"{name}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"{name}.png is not a PNG"
+    summary = (quick_demo / "summary.md").read_text(encoding="utf-8")
+    embedded = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", summary)
+    assert sorted(embedded) == sorted(f"{name}.png" for name in FIGURES)
+    # One table row per activation, the spiking column filled exactly for the two LIF rates.
+    rows = [line for line in summary.splitlines() if line.startswith("| ") and "±" in line]
+    assert [row.split("|")[1].strip() for row in rows] == list(demo.COLORS)
+    spiking = {row.split("|")[1].strip(): row.split("|")[3].strip() for row in rows}
+    assert {name for name, cell in spiking.items() if cell != "–"} == set(demo.SPIKING)
+
+
+def test_quick_demo_prints_the_table(quick_demo, capsys):
+    # The module fixture already ran; run the printing part again on a fresh folder for capsys.
+    outdir = quick_demo / "again"
+    demo.main([str(outdir), "--quick", "--progress", "lines"])
+    printed = capsys.readouterr().out
+    assert "hidden activation" in printed and "test accuracy (spiking)" in printed
+    for name in demo.COLORS:
+        assert re.search(rf"^{re.escape(name)}\s+\d\.\d{{3}} ± \d\.\d{{3}}", printed, re.MULTILINE)
+    # Seeded: the same run gives the same table (timings aside).
+    first = (quick_demo / "summary.md").read_text(encoding="utf-8")
+    second = (outdir / "summary.md").read_text(encoding="utf-8")
+
+    def without_timings(text):
+        return [line.rsplit("|", 2)[0] for line in text.splitlines() if line.startswith("| ")]
+
+    assert without_timings(first) == without_timings(second)
+
+
+def test_epochs_to_converge_is_the_first_epoch_within_the_tolerance_of_the_minimum():
+    # Minimum 1.0 at epoch 5; within 5 %: 1.05 first reached at epoch 3 (counted from 1).
+    assert demo.epochs_to_converge([2.0, 1.2, 1.05, 1.1, 1.0, 1.3], within=0.05) == 3
+    assert demo.epochs_to_converge([2.0, 1.2, 1.05, 1.1, 1.0, 1.3], within=0.0) == 5
+    assert demo.epochs_to_converge([0.5], within=0.01) == 1
+
+
+def test_demo_rejects_an_unknown_dataset_and_nonpositive_seeds(tmp_path):
+    with pytest.raises(SystemExit):
+        demo.parse_args([str(tmp_path), "--dataset", "cifar"])
+    with pytest.raises(SystemExit):
+        demo.parse_args([str(tmp_path), "--seeds", "0"])
+    with pytest.raises(ValueError, match="dataset"):
+        demo.load_data("cifar")
+
+
+def test_compare_lif_sigmoid_script_is_the_demo():
+    script = _load_example("compare_lif_sigmoid")
+    assert script.main is demo.main
+
+
+@pytest.mark.parametrize("name, outputs", [
+    ("psc_filtering", None),
+    ("activations", None),
+])
+def test_cheap_examples_run(name, outputs, tmp_path, monkeypatch):
+    module = _load_example(name)
+    monkeypatch.setattr(sys, "argv", [f"{name}.py", str(tmp_path)])
+    module.main()
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written and all(p.endswith(".png") for p in written)
+    for png in tmp_path.iterdir():
+        assert png.read_bytes()[:4] == b"\x89PNG"
+    assert np.all([png.stat().st_size > 10_000 for png in tmp_path.iterdir()])
