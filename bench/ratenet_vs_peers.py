@@ -11,7 +11,7 @@ hits them alike; the report gives medians over rounds and our ratio over each pe
 
 Run (PyTorch and scikit-learn in the same environment as ratenet)::
 
-    python bench/ratenet_vs_peers.py [--rounds 3] [--samples 60000]
+    python bench/ratenet_vs_peers.py [--rounds 3] [--samples 60000] [--threads 2]
 """
 
 from __future__ import annotations
@@ -66,10 +66,10 @@ class Ratenet:
 class Torch:
     name = "pytorch float32"
 
-    def __init__(self):
+    def __init__(self, threads: int = 2):
         import torch
 
-        torch.set_num_threads(2)
+        torch.set_num_threads(threads)
         self.torch = torch
 
     def train_epoch(self, X, y) -> float:
@@ -137,13 +137,20 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (medians are reported)")
     parser.add_argument("--samples", type=int, default=60_000)
     parser.add_argument("--skip", nargs="*", default=[], help="tools to skip: torch sklearn float64")
+    parser.add_argument("--threads", type=int, default=2,
+                        help="threads of every tool (PyTorch intra-op, OpenBLAS via threadpoolctl); "
+                             "1 gives steadier ratios on a machine loaded by other work")
     args = parser.parse_args()
+    if args.threads != 2:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(args.threads)
 
     X, y = synthetic_data(args.samples)
     tools = [Ratenet(np.float32)]
     if "torch" not in args.skip:
         try:
-            tools.append(Torch())
+            tools.append(Torch(args.threads))
         except ImportError:
             print("PyTorch not installed: skipped")
     if "sklearn" not in args.skip:
@@ -164,7 +171,8 @@ def main() -> None:
     except ImportError:
         pass
     print(f"MLP {SIZES}, ReLU, softmax cross-entropy, {args.samples} samples, batch {BATCH}, "
-          f"SGD lr={LEARNING_RATE}; inference in chunks of {INFERENCE_CHUNK}; {args.rounds} rounds")
+          f"SGD lr={LEARNING_RATE}; inference in chunks of {INFERENCE_CHUNK}; {args.rounds} rounds, "
+          f"{args.threads} thread(s) per tool; load average before: {os.getloadavg()[0]:.1f}")
 
     train = {tool.name: [] for tool in tools}
     infer = {tool.name: [] for tool in tools}
