@@ -52,6 +52,12 @@ class Layer:
         """Gradients of :meth:`parameters` from the last :meth:`backward`, same order."""
         return []
 
+    def buffers(self) -> dict[str, np.ndarray]:
+        """Non-trainable state that a saved network must keep (e.g. batch norm's running mean and
+        variance), by name. The arrays are the layer's own and are updated in place, so a loader
+        can copy saved values into them. Default: none."""
+        return {}
+
     def config(self) -> dict:
         """Constructor arguments as JSON-compatible values. Default: none."""
         return {}
