@@ -10,8 +10,10 @@ Work (issue 4, "Fast"):
   ``WEIGHT_MEAN = 1.3e-4`` (seed 0), so the mean input is ``1000 * 10 Hz * 1.3e-4 = 1.3`` (threshold
   1) and the neurons fire at about 30 Hz. 1 s of simulated time at dt = 1 ms and at dt = 0.1 ms.
   Both simulators record the LIF neurons' spikes; the mean output rate is printed as the check that
-  they did the same work. neurosim uses its exact synaptic decay (``method="exact"``) and its
-  exact-timing LIF step; Brian2 integrates the linear equations with its ``exact`` method. Sources:
+  they did the same work. The synaptic current follows the notes' Euler algorithm in both
+  (``I <- I (1 - dt / tau_s)`` each step, held over the step); Brian2 integrates the voltage with
+  forward Euler and fires on the grid, neurosim with its exact-timing LIF step (exact for the input
+  held over the step, spike times and refractory ends inside the step: more work per step). Sources:
   neurosim draws Poisson processes (spike times felt at the next step), Brian2's PoissonGroup a
   Bernoulli trial per step; at 10 Hz the two differ by < 1 % (dt = 1 ms) in spike count.
 * ``digits``: a 64-100-10 LIF-rate network trained on scikit-learn's digits (a few seconds),
@@ -96,7 +98,7 @@ def _neurosim_worker(work: str) -> None:
         net = SpikingNetwork(dt=dt, seed=1)
         sources = net.add_spike_source(rates=np.full(N_SOURCES, SOURCE_RATE))
         neurons = net.add_lif(N_NEURONS, tau_m=TAU_M, tau_ref=TAU_REF)
-        net.connect(sources, neurons, _weights(), tau_s=TAU_S, method="exact")
+        net.connect(sources, neurons, _weights(), tau_s=TAU_S, method="euler")
         state["net"], state["spikes"] = net, net.probe(neurons, "spikes")
 
     def first_call():
@@ -125,7 +127,7 @@ def _brian2_network(work: str):
     dI/dt = -I / tau_s : 1
     """
     neurons = b2.NeuronGroup(N_NEURONS, equations, threshold="v > 1", reset="v = 0",
-                             refractory=TAU_REF * b2.second, method="exact",
+                             refractory=TAU_REF * b2.second, method="euler",
                              namespace={"tau_m": TAU_M * b2.second, "tau_s": TAU_S * b2.second})
     synapses = b2.Synapses(sources, neurons, "w : 1", on_pre="I_post += w")
     pre = np.repeat(np.arange(N_SOURCES), N_NEURONS)
@@ -244,7 +246,7 @@ def _bench_work(work: str, rounds: int, scratch: Path, tools: list[str]) -> dict
     report: dict[str, dict] = {}
     workers: dict[str, _Worker] = {}
     if "neurosim" in tools:
-        env = _environment(NUMBA_CACHE_DIR=str(scratch / "numba-cache"), NUMBA_NUM_THREADS="1")
+        env = _environment(NUMBA_CACHE_DIR=str(scratch / f"numba-cache-{work}"), NUMBA_NUM_THREADS="1")
         workers["neurosim"] = _Worker("neurosim", work, env)
         first = workers["neurosim"].ask("first")
         report["neurosim"] = {"first_call_s": first["first_call_s"], "spikes": first["spikes"],
@@ -308,7 +310,7 @@ def _print_work(work: str, report: dict) -> None:
 
 
 def _bench_digits(rounds: int, scratch: Path) -> dict:
-    env = _environment(NUMBA_CACHE_DIR=str(scratch / "numba-cache"), BENCH_ROUNDS=str(rounds))
+    env = _environment(NUMBA_CACHE_DIR=str(scratch / "numba-cache-digits"), BENCH_ROUNDS=str(rounds))
     output = subprocess.run([sys.executable, __file__, "--worker", "digits", "--work", "digits"],
                             check=True, capture_output=True, text=True, env=env)
     report = json.loads(output.stdout.strip().splitlines()[-1])

@@ -163,7 +163,9 @@ def _run_trial(trial, model, hh, sources, connections, probes, outputs):
     syn = np.zeros(state_offset[n_conn])
     filt = np.zeros(probe_state_offset[n_probes])
     dense_x = np.zeros(max(1, n_neurons))
-    flagged = np.zeros(n_lif, dtype=np.bool_)
+    flag_bytes = np.zeros(8 * ((n_lif + 7) // 8), dtype=np.uint8)
+    flagged = flag_bytes[:n_lif]
+    flag_words = flag_bytes.view(np.uint64)
     # Neuron spikes emitted in the previous step, as events (neuron, how many).
     spiked = np.zeros(n_neurons, dtype=np.int64)
     spiked_count = np.zeros(n_neurons, dtype=np.int64)
@@ -247,19 +249,23 @@ def _run_trial(trial, model, hh, sources, connections, probes, outputs):
             refractory[i] = left - dt if held else left
         t_now = step * dt
         n_spiked = 0
-        for i in range(n_lif):
-            if not flagged[i]:
+        # The flags are read eight at a time: most words are zero.
+        for word in range(flag_words.size):
+            if flag_words[word] == 0:
                 continue
-            v[i], refractory[i], n_fired, first_spike, period = lif_step(
-                v[i], refractory[i], current[i], dt, decay[i], tau_m[i], tau_ref[i])
-            if n_fired == 0:
-                continue
-            spiked[n_spiked] = i
-            spiked_count[n_spiked] = n_fired
-            n_spiked += 1
-            if record_spikes[i]:
-                count = _record_spikes(trial, i, n_fired, t_now + first_spike, period, capacity,
-                                       spike_neuron, spike_time, count)
+            for i in range(8 * word, min(8 * word + 8, n_lif)):
+                if not flagged[i]:
+                    continue
+                v[i], refractory[i], n_fired, first_spike, period = lif_step(
+                    v[i], refractory[i], current[i], dt, decay[i], tau_m[i], tau_ref[i])
+                if n_fired == 0:
+                    continue
+                spiked[n_spiked] = i
+                spiked_count[n_spiked] = n_fired
+                n_spiked += 1
+                if record_spikes[i]:
+                    count = _record_spikes(trial, i, n_fired, t_now + first_spike, period, capacity,
+                                           spike_neuron, spike_time, count)
         for i in range(n_lif, n_neurons):
             v[i], n_fired, fraction = _hh_advance(i - n_lif, v[i], current[i], dt, gates, hh_params)
             if n_fired == 0:

@@ -1,10 +1,17 @@
-"""Spiking networks: LIF populations and spike sources joined by weight matrices through PSC synapses.
+"""Spiking networks: LIF and HH populations and spike sources joined by weight matrices through PSC
+synapses.
 
-Each LIF neuron's input current is the weighted sum of its presynaptic neurons' PSC-filtered spike
+Each neuron's input current is the weighted sum of its presynaptic neurons' PSC-filtered spike
 trains plus a bias, ``z = W x + b``, integrated as the notes' Euler algorithm describes: every
 step the synaptic currents decay, then each arriving spike adds ``w / tau_s``. Synapses of order
 ``n = 0`` (exponential) and ``n = 1`` (alpha) — any ``n`` — are cascades of first-order stages, as
 in :func:`neurosim.filter_spikes`; ``method="exact"`` replaces the Euler decay by the exact one.
+LIF neurons are normalized (threshold 1, currents in units of the threshold); Hodgkin-Huxley
+neurons (:meth:`SpikingNetwork.add_hh`) take their currents in µA/cm², so weights into them are in
+µA/cm² times seconds, and their spikes are upward crossings of a voltage threshold (mV).
+
+Spikes propagate event by event (a spike adds a row of ``W.T``), or as one dense product when a
+large fraction of a population fires in the same step (``_DENSE_FRACTION``, measured).
 
 A network can run many independent *trials* at once (``n_trials``): the same neurons and weights,
 each trial with its own input currents and source spikes, simulated in parallel. That is how a
@@ -462,7 +469,8 @@ class SpikingNetwork:
             # More spikes than the estimate: the run is deterministic, so run it again with room.
             capacity = int(spike_count.max())
             probe_out[:] = 0.0
-        if not np.all(np.isfinite(probe_out)):
+        # (A sum is non-finite when any value is, and costs one pass without a temporary array.)
+        if not np.isfinite(probe_out.sum()) and not np.all(np.isfinite(probe_out)):
             raise FloatingPointError("the network produced non-finite values; check the weights and "
                                      "currents for overflow, or use a smaller dt")
 
