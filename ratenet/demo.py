@@ -532,7 +532,8 @@ def figure_spiking_network(path: Path, run: TrainingRun, data: Data, settings: S
     axes[0].set_title(f"test sample {index}: a {label}", loc="left")
     colors = ["0.45", COLORS[run.activation]][-len(probes):]
     ns.plot.network_raster(result, probes, ax=axes[1], colors=colors)
-    axes[1].set_title(f"spikes ({run.activation} network, seed {run.seed})", loc="left")
+    inputs = "pixels as Poisson spikes" if len(probes) > 1 else "inputs as constant currents"
+    axes[1].set_title(f"spikes ({run.activation} network, seed {run.seed}; {inputs})", loc="left")
     # The true class in the network's colour, the nine others in grey.
     colors = [COLORS[run.activation] if d == label else "0.55" for d in range(outputs.shape[0])]
     ns.plot.filtered_traces(times, outputs, ax=axes[2], rate_prediction=logits,
@@ -816,7 +817,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         *(() if args.seeds is None else (args.seeds,)))
     outdir: Path = args.outdir
     outdir.mkdir(parents=True, exist_ok=True)
-    command = "neurosim-demo " + " ".join(sys.argv[1:] if argv is None else list(argv))
+    program = sys.argv[0] if argv is None else "neurosim-demo"
+    program = f"python {program}" if program.endswith(".py") else "neurosim-demo"
+    command = " ".join([program, *(sys.argv[1:] if argv is None else list(argv))])
 
     n_sweep = 2 * len(settings.tau_s_sweep) + len(settings.dt_sweep)
     total_steps = 2 + 6 * settings.n_seeds + 2 * settings.n_seeds + n_sweep + 6
