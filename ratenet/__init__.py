@@ -33,6 +33,7 @@ from .optimizers import SGD, Adagrad, Adam, Momentum, Nesterov, Optimizer, RMSPr
 from .perceptron import Perceptron, PerceptronConvergenceWarning, PerceptronResult
 from .pretrain import LayerPretraining, Pretraining, pretrain
 from .rbm import RBM
+from .regularization import BatchNorm, Dropout, WeightPenalty
 from .schedules import ExponentialDecay, ReduceOnPlateau, Schedule, StepDecay
 from .spiking import SpikingClassifier, SpikingOutput, spiking_accuracy, to_spiking
 from .train import Callback, EarlyStopping, History, fit
@@ -45,9 +46,11 @@ __all__ = [
     "Adam",
     "Arctan",
     "Autoencoder",
+    "BatchNorm",
     "BinaryCrossEntropy",
     "Callback",
     "Dense",
+    "Dropout",
     "EarlyStopping",
     "ExponentialDecay",
     "GradientCheck",
@@ -87,6 +90,7 @@ __all__ = [
     "StepDecay",
     "Tanh",
     "Threshold",
+    "WeightPenalty",
     "activation_names",
     "check_gradients",
     "datasets",

@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 from scipy.linalg import blas
 
-from neurosim._validation import check_choice, check_positive_int
+from neurosim._validation import check_choice, check_nonnegative, check_positive_int
 
 #: Weight initialisations that :meth:`Dense.initialize` knows.
 INITIALIZATIONS = ("glorot", "he", "symmetric")
@@ -83,6 +83,10 @@ class Dense(Layer):
         Initial biases (default zero).
     dtype : numpy dtype, optional
         float64 (default) or float32; a network casts its layers to its own dtype.
+    weight_decay, l1 : float >= 0 or None, optional
+        This layer's L2 (lambda ||W||^2) and L1 (lambda sum|W|) penalty coefficients on its
+        weights (not its biases), overriding ``fit``'s global ``weight_decay``/``l1``; None: use the
+        global values. See :class:`ratenet.regularization.WeightPenalty`.
 
     Attributes
     ----------
@@ -102,8 +106,10 @@ class Dense(Layer):
     """
 
     def __init__(self, n_in: int, n_out: int, *, init: str | None = None, weights=None, bias=None,
-                 dtype=np.float64):
+                 dtype=np.float64, weight_decay: float | None = None, l1: float | None = None):
         self.n_in = check_positive_int("n_in", n_in)
+        self.weight_decay = None if weight_decay is None else check_nonnegative("weight_decay", weight_decay)
+        self.l1 = None if l1 is None else check_nonnegative("l1", l1)
         self.n_out = check_positive_int("n_out", n_out)
         if init is not None:
             check_choice("init", init, INITIALIZATIONS)
@@ -237,8 +243,13 @@ class Dense(Layer):
         return [self.dW, self.db]
 
     def config(self) -> dict:
-        return {"n_in": self.n_in, "n_out": self.n_out, "init": self.init,
-                "dtype": np.dtype(self.dtype).name}
+        config = {"n_in": self.n_in, "n_out": self.n_out, "init": self.init,
+                  "dtype": np.dtype(self.dtype).name}
+        if self.weight_decay is not None:
+            config["weight_decay"] = self.weight_decay
+        if self.l1 is not None:
+            config["l1"] = self.l1
+        return config
 
     def __repr__(self) -> str:
         return f"Dense({self.n_in}, {self.n_out})"

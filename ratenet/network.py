@@ -73,11 +73,16 @@ class Network:
         if not self.dense_layers:
             raise ValueError("layers must include at least one Dense layer")
         previous = None
-        for layer in self.dense_layers:
-            if previous is not None and layer.n_in != previous.n_out:
-                raise ValueError(f"{layer!r} follows {previous!r}: n_in={layer.n_in} must equal the "
-                                 f"previous layer's n_out={previous.n_out}")
-            previous = layer
+        for layer in layers:
+            if isinstance(layer, Dense):
+                if previous is not None and layer.n_in != previous.n_out:
+                    raise ValueError(f"{layer!r} follows {previous!r}: n_in={layer.n_in} must equal "
+                                     f"the previous layer's n_out={previous.n_out}")
+                previous = layer
+            elif hasattr(layer, "n_features"):  # width-preserving layers with a size (BatchNorm)
+                width = previous.n_out if previous is not None else self.dense_layers[0].n_in
+                if layer.n_features != width:
+                    raise ValueError(f"{layer!r} receives {width} features: n_features must be {width}")
         self.n_inputs = self.dense_layers[0].n_in
         self.n_outputs = self.dense_layers[-1].n_out
         rng = np.random.default_rng(seed)
@@ -86,8 +91,17 @@ class Network:
                 layer.astype(self.dtype)
                 layer.compute_input_gradient = index > 0
                 if not layer.weights_given:
-                    following = layers[index + 1] if index + 1 < len(layers) else None
+                    # the activation that follows, looking past BatchNorm/Dropout
+                    following = next((other for other in layers[index + 1:]
+                                      if isinstance(other, Dense | Activation)), None)
                     layer.initialize(rng, layer.init or init or _default_init(following))
+            elif hasattr(layer, "astype"):  # e.g. BatchNorm's gamma, beta and running statistics
+                layer.astype(self.dtype)
+        # Layers that draw random numbers (Dropout) get their own stream, spawned from the seed
+        # after initialisation (so the initial weights do not depend on them).
+        for layer in layers:
+            if hasattr(layer, "_attach_rng"):
+                layer._attach_rng(rng.spawn(1)[0])
         # Element-wise activations that keep the base class's forward/backward run through
         # network-owned buffers (function(z, out=...), derivative(z, out=...)).
         self._elementwise = [isinstance(layer, Activation)

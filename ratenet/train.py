@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import math
 import sys
+import warnings
 
 import numpy as np
 
-from neurosim._validation import check_positive_int
+from neurosim._validation import check_choice, check_nonnegative, check_positive_int
 
 from .layers import Dense
 from .network import Network, _accuracy
 from .optimizers import SGD, Optimizer, get_optimizer
+from .regularization import BatchNorm, WeightPenalty
 from .schedules import Schedule
 
 
@@ -37,6 +39,10 @@ class History:
         Per epoch, per Dense layer: the mean Frobenius norm ||dE/dW|| over (up to
         ``gradient_norm_samples`` evenly spaced) mini-batches of the epoch. Layers whose norm
         shrinks towards the input show vanishing gradients; growing ones, exploding gradients.
+        The norms are those of the data loss (before any weight penalty is added).
+    best_epoch : int or None
+        Epoch (0-based) whose weights :class:`EarlyStopping` selected (and restored when
+        ``restore_best``); None without early stopping.
     """
 
     def __init__(self):
@@ -47,6 +53,8 @@ class History:
         self.val_accuracy: list[float] = []
         self.learning_rate: list[float] = []
         self.gradient_norms: list[list[float]] = []
+        #: Epoch (0-based) whose weights an :class:`EarlyStopping` callback kept, else None.
+        self.best_epoch: int | None = None
 
     def append(self, epoch: int, logs: dict, gradient_norms: list[float]) -> None:
         self.epochs.append(epoch)
@@ -82,52 +90,139 @@ class History:
 
 
 class Callback:
-    """Base class of callbacks; ``fit`` calls :meth:`on_epoch_end` after every epoch.
+    """Base class of callbacks; ``fit`` calls :meth:`on_train_begin` before the first epoch,
+    :meth:`on_epoch_end` after every epoch and :meth:`on_train_end` after the last one.
 
-    Any object with an ``on_epoch_end(net, epoch, logs)`` method, or a plain callable with that
-    signature, works as a callback; returning True stops training.
+    Any object with an ``on_epoch_end(net, epoch, logs)`` method (the other two are optional), or
+    a plain callable with that signature, works as a callback; returning True stops training.
     """
+
+    def on_train_begin(self, net: Network) -> None:
+        return None
 
     def on_epoch_end(self, net: Network, epoch: int, logs: dict) -> bool:
         return False
 
+    def on_train_end(self, net: Network) -> None:
+        return None
+
 
 class EarlyStopping(Callback):
-    """Stop when ``monitor`` has not improved for ``patience`` epochs.
+    """Stop when ``monitor`` has not improved for ``patience`` epochs, and restore the weights of
+    the best epoch (the notes' "look ahead" early stopping).
 
     Parameters
     ----------
-    monitor : str, default "val_loss"
-        Key of the epoch logs (falls back to "loss" without validation data).
-    patience : int, default 5
-    min_delta : float, default 0
-    mode : {"min", "max"}, default "min"
+    monitor : {"val_loss", "val_accuracy"} or another key of the epoch logs, default "val_loss"
+        Without validation data, ``val_*`` falls back to the training counterpart (``loss``,
+        ``accuracy``) with a warning.
+    patience : int >= 1, default 5
+        Epochs without improvement tolerated; training stops at the ``patience``-th.
+    min_delta : float >= 0, default 0
+        An improvement must beat the best value by more than this.
+    mode : {"min", "max"} or None, default None
+        None: "max" when ``monitor`` names an accuracy, "min" otherwise.
+    restore_best : bool, default True
+        At the end of training, copy back the parameters and buffers (batch-norm running
+        statistics) of every layer as they were at the end of the best epoch.
+
+    Attributes
+    ----------
+    best : float
+        Best monitored value.
+    best_epoch : int or None
+        Epoch (0-based) of ``best``; also stored as ``net.history.best_epoch``.
+    stopped_epoch : int or None
+        Epoch at which training was stopped (None if it ran all epochs).
+
+    Notes
+    -----
+    Works with :class:`~ratenet.ReduceOnPlateau` (which ``fit`` applies before the callbacks): the
+    learning rate halves on plateaus, and training stops only when ``patience`` epochs bring no
+    improvement despite the halvings. The optimiser's state is not restored.
     """
 
     def __init__(self, monitor: str = "val_loss", patience: int = 5, min_delta: float = 0.0,
-                 mode: str = "min"):
+                 mode: str | None = None, restore_best: bool = True):
+        if not isinstance(monitor, str):
+            raise TypeError(f"monitor must be a key of the epoch logs such as 'val_loss', got {monitor!r}")
         self.monitor = monitor
-        self.patience = patience
-        self.min_delta = min_delta
-        self.mode = mode
-        self.best = math.inf if mode == "min" else -math.inf
+        self.patience = check_positive_int("patience", patience)
+        self.min_delta = check_nonnegative("min_delta", min_delta)
+        if mode is None:
+            mode = "max" if "acc" in monitor else "min"
+        self.mode = check_choice("mode", mode, ("min", "max"))
+        self.restore_best = bool(restore_best)
+        self._snapshot: list[tuple[np.ndarray, np.ndarray]] = []
+        self._reset()
+
+    def _reset(self) -> None:
+        self.best = math.inf if self.mode == "min" else -math.inf
         self.wait = 0
+        self.best_epoch: int | None = None
+        self.stopped_epoch: int | None = None
+        self._last_epoch: int | None = None
+        self._warned = False
+
+    def on_train_begin(self, net):
+        self._reset()
+        self._snapshot = []
+        if self.restore_best:
+            arrays = [array for layer in net.layers
+                      for array in (*layer.parameters(), *layer.buffers().values())]
+            self._snapshot = [(array, np.empty_like(array)) for array in arrays]
+
+    def _value(self, logs) -> float:
+        if self.monitor in logs:
+            return logs[self.monitor]
+        fallback = self.monitor[4:] if self.monitor.startswith("val_") else None
+        if fallback in logs:
+            if not self._warned:
+                warnings.warn(f"EarlyStopping monitors {self.monitor!r} but there is no validation "
+                              f"data; using the training {fallback!r} instead", stacklevel=4)
+                self._warned = True
+            return logs[fallback]
+        raise KeyError(f"EarlyStopping monitors {self.monitor!r}, which the epoch logs lack "
+                       f"(they hold {sorted(logs)})")
 
     def on_epoch_end(self, net, epoch, logs):
-        value = logs.get(self.monitor, logs["loss"])
+        value = self._value(logs)
+        self._last_epoch = epoch
         better = (value < self.best - self.min_delta if self.mode == "min"
                   else value > self.best + self.min_delta)
         if better:
-            self.best, self.wait = value, 0
+            self.best, self.wait, self.best_epoch = value, 0, epoch
+            for array, copy in self._snapshot:
+                np.copyto(copy, array)
             return False
         self.wait += 1
-        return self.wait >= self.patience
+        if self.wait >= self.patience:
+            self.stopped_epoch = epoch
+            return True
+        return False
+
+    def on_train_end(self, net):
+        if self.restore_best and self.best_epoch is not None and self.best_epoch != self._last_epoch:
+            for array, copy in self._snapshot:
+                np.copyto(array, copy)
+        history = getattr(net, "history", None)
+        if history is not None:
+            history.best_epoch = self.best_epoch
+
+    def config(self) -> dict:
+        return {"monitor": self.monitor, "patience": self.patience, "min_delta": self.min_delta,
+                "mode": self.mode, "restore_best": self.restore_best}
+
+    def __repr__(self) -> str:
+        arguments = ", ".join(f"{key}={value!r}" for key, value in self.config().items())
+        return f"EarlyStopping({arguments})"
 
 
 def fit(net: Network, X, y, epochs: int = 10, batch_size: int | None = 32, optimizer="adam", *,
         validation_split: float = 0.0, validation_data=None, shuffle: bool = True, seed=None,
         schedule: Schedule | None = None, callbacks=None, progress: bool | None = None,
-        gradient_norm_samples: int = 20) -> History:
+        gradient_norm_samples: int = 20, weight_decay: float = 0.0, l1: float = 0.0,
+        regularize_bias: bool = False, augment=None) -> History:
     """Train ``net`` on ``(X, y)`` by mini-batch gradient descent.
 
     Parameters
@@ -159,11 +254,27 @@ def fit(net: Network, X, y, epochs: int = 10, batch_size: int | None = 32, optim
     callbacks : list, optional
         Objects with ``on_epoch_end(net, epoch, logs)`` or callables with that signature; a truthy
         return value stops training. ``logs`` holds ``loss``, ``accuracy``, ``val_loss``,
-        ``val_accuracy`` (when defined) and ``lr``.
+        ``val_accuracy`` (when defined) and ``lr``. Objects may also have ``on_train_begin(net)``
+        and ``on_train_end(net)`` (e.g. :class:`EarlyStopping` restores the best weights there).
     progress : bool or None, default None
         Show a tqdm progress bar over epochs; None: only when stderr is a terminal.
     gradient_norm_samples : int, default 20
         Mini-batches per epoch whose gradient norms are recorded (evenly spaced).
+    weight_decay : float >= 0, default 0
+        L2 penalty ``weight_decay * ||W||^2`` on the weights of every Dense layer (gradient
+        ``2 weight_decay W``, the notes' weight decay); a layer's own ``Dense(weight_decay=...)``
+        overrides it.
+    l1 : float >= 0, default 0
+        L1 penalty ``l1 * sum|W|`` (gradient ``l1 sign(W)``), which drives weights to zero; a
+        layer's own ``Dense(l1=...)`` overrides it.
+    regularize_bias : bool, default False
+        Penalise the biases too. With a penalty, ``loss`` and ``val_loss`` in the logs and the
+        History are the data loss plus the penalty (so that they stay comparable).
+    augment : callable, optional
+        ``augment(X_batch, rng) -> X_batch``, applied to every training mini-batch before the
+        forward pass (never to validation data); ``rng`` is a numpy Generator derived from the
+        shuffling seed. It may change the batch in place; it must return an array of the same
+        shape.
 
     Returns
     -------
@@ -175,6 +286,8 @@ def fit(net: Network, X, y, epochs: int = 10, batch_size: int | None = 32, optim
     FloatingPointError
         When the loss becomes NaN or inf; the message names the epoch and suggests a smaller
         learning rate.
+    ValueError
+        When the network has a BatchNorm layer and the last mini-batch would hold one sample.
     """
     if not isinstance(net, Network):
         raise TypeError(f"net must be a Network, got {type(net).__name__}")
@@ -189,6 +302,10 @@ def fit(net: Network, X, y, epochs: int = 10, batch_size: int | None = 32, optim
     for index, callback in enumerate(callbacks):
         if not (hasattr(callback, "on_epoch_end") or callable(callback)):
             raise TypeError(f"callbacks[{index}] must have on_epoch_end(net, epoch, logs) or be callable")
+    if augment is not None and not callable(augment):
+        raise TypeError(f"augment must be a callable augment(X_batch, rng) -> X_batch, got "
+                        f"{type(augment).__name__}")
+    penalty = WeightPenalty(net, weight_decay, l1, include_bias=bool(regularize_bias))
     X, target = net._check_Xy(X, y)
     rng = np.random.default_rng(net.seed if seed is None else seed)
 
@@ -215,6 +332,11 @@ def fit(net: Network, X, y, epochs: int = 10, batch_size: int | None = 32, optim
     batch_size = min(check_positive_int("batch_size", batch_size), n_samples)
     full_batch = batch_size == n_samples
     n_batches = math.ceil(n_samples / batch_size)
+    if n_samples - (n_batches - 1) * batch_size == 1 and any(isinstance(layer, BatchNorm)
+                                                             for layer in net.layers):
+        raise ValueError(f"{n_samples} training samples in batches of {batch_size} leave a last "
+                         "mini-batch of one sample, on which batch normalisation is undefined; "
+                         "choose another batch_size")
     norm_stride = max(1, n_batches // gradient_norm_samples)
 
     # Preallocated batches (full size, and the last partial one); rows are gathered into them.
@@ -225,8 +347,9 @@ def fit(net: Network, X, y, epochs: int = 10, batch_size: int | None = 32, optim
     params, grads = net.parameters(), net.gradients()
     # Plain SGD on Dense-only parameters: the update is folded into the backward GEMMs (no dW
     # stored, no separate pass over the weights), except on the steps that record gradient norms.
-    fused_sgd = type(optimizer) is SGD and all(isinstance(layer, Dense) or not layer.parameters()
-                                               for layer in net.layers)
+    fused_sgd = not penalty and type(optimizer) is SGD and all(
+        isinstance(layer, Dense) or not layer.parameters() for layer in net.layers)
+    augment_rng = rng.spawn(1)[0] if augment is not None else None
     classification = net.loss.is_classification
     if schedule is not None:
         schedule.reset()
@@ -242,6 +365,9 @@ def fit(net: Network, X, y, epochs: int = 10, batch_size: int | None = 32, optim
     history = History()
     net.history = history
     order = np.arange(n_samples)
+    for callback in callbacks:
+        if hasattr(callback, "on_train_begin"):
+            callback.on_train_begin(net)
     try:
         with np.errstate(over="ignore", invalid="ignore"):  # a non-finite loss is caught and reported
             for epoch in range(epochs):
@@ -261,10 +387,15 @@ def fit(net: Network, X, y, epochs: int = 10, batch_size: int | None = 32, optim
                         rows = order[start:stop]
                         np.take(X, rows, axis=0, out=x_batch)
                         np.take(target, rows, axis=0, out=t_batch)
+                    if augment is not None:
+                        x_batch = _augmented(augment, x_batch.copy() if full_batch else x_batch,
+                                             augment_rng)
                     record_norms = batch_index % norm_stride == 0
                     fused = fused_sgd and not record_norms
                     value, output = net._loss_step(x_batch, t_batch, training=True,
                                                    sgd_learning_rate=optimizer.lr if fused else None)
+                    if penalty:
+                        value += penalty.value()
                     if not math.isfinite(value):
                         raise FloatingPointError(
                             f"the training loss became {value} at epoch {epoch + 1} (mini-batch "
@@ -277,6 +408,8 @@ def fit(net: Network, X, y, epochs: int = 10, batch_size: int | None = 32, optim
                     if record_norms:
                         norm_sums += net.gradient_norms()
                         norm_count += 1
+                    if penalty:
+                        penalty.add_gradients()
                     if fused:
                         optimizer.step_count += 1
                     else:
@@ -287,7 +420,8 @@ def fit(net: Network, X, y, epochs: int = 10, batch_size: int | None = 32, optim
                     logs["accuracy"] = correct / n_samples
                 if X_val is not None:
                     output = net.forward(X_val)
-                    logs["val_loss"] = net.loss.value(output, target_val)
+                    logs["val_loss"] = net.loss.value(output, target_val) + (
+                        penalty.value() if penalty else 0.0)
                     if classification:
                         logs["val_accuracy"] = _accuracy(net.loss, output, target_val)
                 logs["lr"] = optimizer.lr
@@ -303,6 +437,9 @@ def fit(net: Network, X, y, epochs: int = 10, batch_size: int | None = 32, optim
                     stop_now = bool(hook(net, epoch, logs)) or stop_now
                 if stop_now:
                     break
+            for callback in callbacks:
+                if hasattr(callback, "on_train_end"):
+                    callback.on_train_end(net)
             for param in params:
                 if not np.isfinite(param).all():
                     raise FloatingPointError(
@@ -312,3 +449,15 @@ def fit(net: Network, X, y, epochs: int = 10, batch_size: int | None = 32, optim
         if bar is not None:
             bar.close()
     return history
+
+
+def _augmented(augment, x_batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Apply the user's augmentation to a batch and check what comes back."""
+    result = augment(x_batch, rng)
+    if result is None:
+        raise TypeError("augment must return the augmented batch (got None)")
+    result = np.asarray(result, dtype=x_batch.dtype)
+    if result.shape != x_batch.shape:
+        raise ValueError(f"augment must return an array of the batch's shape {x_batch.shape}, "
+                         f"got {result.shape}")
+    return np.ascontiguousarray(result)

@@ -1,0 +1,345 @@
+"""Regularisation for ratenet networks: :class:`Dropout` and :class:`BatchNorm` layers, and the
+L2/L1 weight penalty (:class:`WeightPenalty`) that ``fit(weight_decay=..., l1=...)`` adds to the
+loss.
+
+Both layers behave differently in training and in evaluation: ``Network._forward`` passes
+``training=True`` inside ``fit`` and ``training=False`` for ``predict``/``score``/``forward``, so
+the switch needs nothing from the user.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from neurosim._validation import check_nonnegative, check_positive, check_positive_int
+
+from .layers import Dense, Layer, _check_dtype
+
+
+def _check_rate(rate) -> float:
+    if isinstance(rate, bool) or not isinstance(rate, numbers.Real):
+        raise TypeError(f"rate must be a number in [0, 1), got {type(rate).__name__}")
+    rate = float(rate)
+    if not 0.0 <= rate < 1.0:
+        raise ValueError(f"rate must be in [0, 1) (the fraction of units dropped; 1 would drop "
+                         f"every unit), got {rate!r}")
+    return rate
+
+
+class Dropout(Layer):
+    """Inverted dropout (Srivastava et al. 2014): in training, each unit of each sample is zeroed
+    with probability ``rate`` and the survivors are scaled by ``1 / (1 - rate)``; in evaluation the
+    layer is the identity.
+
+    The scaling keeps the expected activation equal to the undropped one, so the network needs no
+    change at test time (the notes' rescaling by the keep probability, applied while training).
+    A fresh mask is drawn for every sample at every training step; backprop multiplies the
+    gradient by the same mask.
+
+    Parameters
+    ----------
+    rate : float in [0, 1)
+        Probability of dropping a unit. 0 makes the layer the identity.
+    seed : int or numpy.random.Generator, optional
+        Source of the masks. Default: a generator that the :class:`~ratenet.Network` derives
+        from its own ``seed`` (so the same network seed gives the same masks).
+
+    Notes
+    -----
+    The array returned by :meth:`forward` in training is a reused buffer (as for
+    :class:`~ratenet.Dense`). Place the layer after an activation (or on the inputs); its width
+    is that of its input.
+    """
+
+    def __init__(self, rate: float, *, seed=None):
+        self.rate = _check_rate(rate)
+        self.rng: np.random.Generator | None = None if seed is None else np.random.default_rng(seed)
+        self._seed_given = seed is not None
+        self._mask: np.ndarray | None = None
+        self._buffers: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    def _attach_rng(self, rng: np.random.Generator) -> None:
+        """Called by the network: use ``rng`` unless the layer was given its own seed."""
+        if not self._seed_given:
+            self.rng = rng
+
+    def _buffers_for(self, shape, dtype):
+        key = (shape, np.dtype(dtype).char)
+        buffers = self._buffers.get(key)
+        if buffers is None:
+            if len(self._buffers) >= 4:
+                self._buffers.pop(next(iter(self._buffers)))
+            buffers = tuple(np.empty(shape, dtype=dtype) for _ in range(3))
+            self._buffers[key] = buffers
+        return buffers
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """``x * mask / (1 - rate)`` in training (a fresh Bernoulli mask), ``x`` otherwise.
+
+        Shape (n_samples, n_features) -> same.
+        """
+        if not training or self.rate == 0.0:
+            self._mask = None
+            return x
+        if self.rng is None:
+            raise RuntimeError("Dropout has no random generator: give it a seed, or use it inside a "
+                               "Network (which supplies one from its own seed)")
+        dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.float64
+        mask, output, grad_input = self._buffers_for(x.shape, dtype)
+        self.rng.random(out=mask, dtype=dtype)
+        np.greater_equal(mask, self.rate, out=mask)  # 1 where kept, 0 where dropped
+        mask *= 1.0 / (1.0 - self.rate)
+        np.multiply(x, mask, out=output)
+        self._mask = mask
+        return output
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        """dE/dx = dE/dy * mask / (1 - rate) (the identity after an evaluation-mode forward)."""
+        if self._mask is None:
+            return grad_output
+        _, _, grad_input = self._buffers_for(self._mask.shape, self._mask.dtype)
+        np.multiply(grad_output, self._mask, out=grad_input)
+        return grad_input
+
+    @property
+    def mask(self) -> np.ndarray | None:
+        """Scaled mask of the last training forward pass (0 or 1/(1-rate)); None after evaluation."""
+        return self._mask
+
+    def config(self) -> dict:
+        return {"rate": self.rate}
+
+
+class BatchNorm(Layer):
+    """Batch normalisation (Ioffe & Szegedy 2015) of each unit's pre-activation.
+
+    Training (``fit``): each feature is normalised by the mean and variance of the mini-batch,
+    ``x_hat = (x - mu_B) / sqrt(var_B + eps)``, then scaled and shifted, ``y = gamma x_hat + beta``,
+    and the running statistics move towards the batch ones:
+    ``running = momentum * running + (1 - momentum) * batch`` (the running variance uses the
+    unbiased batch variance, ``var_B * m / (m - 1)``). Backprop goes through the batch statistics:
+    ``dE/dx = gamma / sqrt(var_B + eps) * (g - mean(g) - x_hat * mean(g * x_hat))``, g = dE/dy.
+
+    Evaluation (``predict``, ``score``): ``y = gamma (x - running_mean) / sqrt(running_var + eps)
+    + beta``, a fixed affine map.
+
+    Parameters
+    ----------
+    n_features : int
+        Width of the input (the preceding Dense layer's ``n_out``).
+    momentum : float in [0, 1), default 0.9
+        Weight of the old running statistics at each training step (Keras's convention;
+        PyTorch's ``momentum=0.1`` is this ``momentum=0.9``).
+    eps : float > 0, default 1e-5
+        Added to the variance before the square root.
+    dtype : float64 (default) or float32
+        A network casts the layer to its own dtype.
+
+    Attributes
+    ----------
+    gamma, beta : ndarray, shape (n_features,)
+        Learned scale (starts at 1) and shift (starts at 0).
+    dgamma, dbeta : ndarray
+        Their gradients from the last :meth:`backward`.
+    running_mean, running_var : ndarray, shape (n_features,)
+        Running statistics used in evaluation (start at 0 and 1); returned by :meth:`buffers`.
+
+    Raises
+    ------
+    ValueError
+        In training mode on a batch of one sample (its variance is undefined).
+    """
+
+    def __init__(self, n_features: int, *, momentum: float = 0.9, eps: float = 1e-5,
+                 dtype=np.float64):
+        self.n_features = check_positive_int("n_features", n_features)
+        momentum = check_nonnegative("momentum", momentum)
+        if momentum >= 1:
+            raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
+        self.momentum = float(momentum)
+        self.eps = float(check_positive("eps", eps))
+        self.dtype = _check_dtype(dtype)
+        self._allocate()
+
+    def _allocate(self, old: dict | None = None) -> None:
+        n, dtype = self.n_features, self.dtype
+        self.gamma = np.ones(n, dtype=dtype)
+        self.beta = np.zeros(n, dtype=dtype)
+        self.running_mean = np.zeros(n, dtype=dtype)
+        self.running_var = np.ones(n, dtype=dtype)
+        if old is not None:
+            for name, array in old.items():
+                getattr(self, name)[...] = array
+        self.dgamma = np.zeros(n, dtype=dtype)
+        self.dbeta = np.zeros(n, dtype=dtype)
+        self._mean = np.empty(n, dtype=dtype)
+        self._var = np.empty(n, dtype=dtype)
+        self._inv_std = np.empty(n, dtype=dtype)
+        self._scale = np.empty(n, dtype=dtype)
+        self._shift = np.empty(n, dtype=dtype)
+        self._batch_buffers: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._x_hat: np.ndarray | None = None
+        self._input: np.ndarray | None = None
+        self._training = False
+
+    def astype(self, dtype) -> None:
+        """Convert parameters and running statistics to ``dtype`` (new arrays)."""
+        dtype = _check_dtype(dtype)
+        if dtype == self.dtype:
+            return
+        old = {name: getattr(self, name) for name in ("gamma", "beta", "running_mean", "running_var")}
+        self.dtype = dtype
+        self._allocate(old)
+
+    def _buffers_for(self, n_samples: int):
+        buffers = self._batch_buffers.get(n_samples)
+        if buffers is None:
+            if len(self._batch_buffers) >= 4:
+                self._batch_buffers.pop(next(iter(self._batch_buffers)))
+            buffers = tuple(np.empty((n_samples, self.n_features), dtype=self.dtype) for _ in range(3))
+            self._batch_buffers[n_samples] = buffers
+        return buffers
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        if x.ndim != 2 or x.shape[1] != self.n_features:
+            raise ValueError(f"BatchNorm({self.n_features}) expects input of shape "
+                             f"(n_samples, {self.n_features}), got {x.shape}")
+        n = x.shape[0]
+        output, x_hat, _ = self._buffers_for(n)
+        self._training = training
+        if training:
+            if n < 2:
+                raise ValueError("BatchNorm in training mode needs a batch of at least 2 samples (the "
+                                 "variance of one sample is undefined); got a batch of 1")
+            np.mean(x, axis=0, out=self._mean)
+            np.subtract(x, self._mean, out=x_hat)
+            np.multiply(x_hat, x_hat, out=output)
+            np.mean(output, axis=0, out=self._var)
+            np.add(self._var, self.eps, out=self._inv_std)
+            np.sqrt(self._inv_std, out=self._inv_std)
+            np.divide(1.0, self._inv_std, out=self._inv_std)
+            x_hat *= self._inv_std
+            np.multiply(x_hat, self.gamma, out=output)
+            output += self.beta
+            self._x_hat = x_hat
+            m = self.momentum
+            self.running_mean *= m
+            self.running_mean += (1.0 - m) * self._mean
+            self.running_var *= m
+            self.running_var += ((1.0 - m) * n / (n - 1)) * self._var
+        else:
+            # y = x * scale + shift with scale = gamma / sqrt(rv + eps), shift = beta - rm * scale
+            np.add(self.running_var, self.eps, out=self._inv_std)
+            np.sqrt(self._inv_std, out=self._inv_std)
+            np.divide(1.0, self._inv_std, out=self._inv_std)
+            np.multiply(self.gamma, self._inv_std, out=self._scale)
+            np.multiply(self.running_mean, self._scale, out=self._shift)
+            np.subtract(self.beta, self._shift, out=self._shift)
+            np.multiply(x, self._scale, out=output)
+            output += self._shift
+            self._x_hat = None
+        self._input = x
+        return output
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        """Fill dgamma, dbeta and return dE/dx, through the batch statistics after a training
+        forward pass, through the fixed running statistics after an evaluation one."""
+        if self._input is None:
+            raise RuntimeError("BatchNorm.backward called before forward")
+        n = grad_output.shape[0]
+        _, x_hat, grad_input = self._buffers_for(n)
+        if not self._training:  # x_hat from the running statistics
+            np.subtract(self._input, self.running_mean, out=x_hat)
+            x_hat *= self._inv_std
+        np.sum(grad_output, axis=0, out=self.dbeta)
+        np.multiply(grad_output, x_hat, out=grad_input)
+        np.sum(grad_input, axis=0, out=self.dgamma)
+        if not self._training:
+            np.multiply(grad_output, self._scale, out=grad_input)
+            return grad_input
+        # dx = gamma * inv_std * (g - dbeta / n - x_hat * dgamma / n)
+        np.multiply(x_hat, self.dgamma / n, out=grad_input)
+        np.subtract(grad_output, grad_input, out=grad_input)
+        grad_input -= self.dbeta / n
+        grad_input *= self.gamma * self._inv_std
+        return grad_input
+
+    def parameters(self) -> list[np.ndarray]:
+        return [self.gamma, self.beta]
+
+    def gradients(self) -> list[np.ndarray]:
+        return [self.dgamma, self.dbeta]
+
+    def buffers(self) -> dict[str, np.ndarray]:
+        return {"running_mean": self.running_mean, "running_var": self.running_var}
+
+    def config(self) -> dict:
+        return {"n_features": self.n_features, "momentum": self.momentum, "eps": self.eps}
+
+
+class WeightPenalty:
+    """The penalty ``sum_layers (l2 * ||W||^2 + l1 * sum|W|)`` on a network's Dense weights.
+
+    Its gradient is ``2 l2 W + l1 sign(W)`` (the notes' weight decay: the gradient 2 lambda theta
+    of lambda ||theta||^2). A Dense layer's own ``weight_decay``/``l1`` override the global values.
+    Biases are left out unless ``include_bias``.
+
+    Parameters
+    ----------
+    net : Network
+    weight_decay, l1 : float >= 0, default 0
+        Global L2 and L1 coefficients.
+    include_bias : bool, default False
+        Penalise the biases too (with the same coefficients).
+
+    Attributes
+    ----------
+    terms : list of (param, grad, l2, l1)
+        The penalised arrays, their gradient arrays, and coefficients (zero terms left out).
+    """
+
+    def __init__(self, net, weight_decay: float = 0.0, l1: float = 0.0, include_bias: bool = False):
+        weight_decay = check_nonnegative("weight_decay", weight_decay)
+        l1 = check_nonnegative("l1", l1)
+        self.terms: list[tuple[np.ndarray, np.ndarray, float, float]] = []
+        for layer in net.layers:
+            if not isinstance(layer, Dense):
+                continue
+            l2_layer = weight_decay if layer.weight_decay is None else layer.weight_decay
+            l1_layer = l1 if layer.l1 is None else layer.l1
+            if l2_layer == 0 and l1_layer == 0:
+                continue
+            self.terms.append((layer.W, layer.dW, float(l2_layer), float(l1_layer)))
+            if include_bias:
+                self.terms.append((layer.b, layer.db, float(l2_layer), float(l1_layer)))
+        self._scratch = [np.empty_like(param) for param, *_ in self.terms]
+
+    def __bool__(self) -> bool:
+        return bool(self.terms)
+
+    def value(self) -> float:
+        """Current value of the penalty."""
+        total = 0.0
+        for param, _, l2, l1 in self.terms:
+            if l2:
+                total += l2 * float(np.vdot(param, param))
+            if l1:
+                total += l1 * float(np.abs(param).sum())
+        return total if math.isfinite(total) else float("inf")
+
+    def add_gradients(self) -> None:
+        """Add the penalty's gradient to the layers' gradient arrays (dW, and db with biases)."""
+        for (param, grad, l2, l1), scratch in zip(self.terms, self._scratch, strict=True):
+            if l2:
+                np.multiply(param, 2.0 * l2, out=scratch)
+                grad += scratch
+            if l1:
+                np.sign(param, out=scratch)
+                scratch *= l1
+                grad += scratch
+
+    def __repr__(self) -> str:
+        return f"WeightPenalty({len(self.terms)} arrays)"
