@@ -277,6 +277,16 @@ class Network:
 
         return fit(self, X, y, epochs=epochs, batch_size=batch_size, optimizer=optimizer, **options)
 
+    def save(self, path, optimizer=None, **options):
+        """Write the network (and optionally ``optimizer``) to one ``.npz`` file; see
+        :func:`ratenet.io.save` for ``rng=`` and ``metadata=``. :func:`ratenet.load` reads it back.
+
+        Returns the path written (a pathlib.Path).
+        """
+        from .io import save
+
+        return save(self, path, optimizer, **options)
+
     def parameters(self) -> list[np.ndarray]:
         """Every trainable array, layer by layer (W, b of each Dense layer)."""
         return [param for layer in self.layers for param in layer.parameters()]
