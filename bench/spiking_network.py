@@ -289,12 +289,12 @@ def _print_work(work: str, report: dict) -> None:
     print(f"\n== {work}: {N_SOURCES} Poisson sources at {SOURCE_RATE:g} Hz -> {N_NEURONS} LIF, dense W "
           f"(mean {WEIGHT_MEAN:g}), exp. synapses tau_s = {TAU_S * 1e3:g} ms; {T_END:g} s at dt = "
           f"{dt * 1e3:g} ms ({round(T_END / dt):,} steps) ==")
-    print(f"{'tool':<19}{'steps/s':>12}{'median run (s)':>16}{'runs (s)':>40}{'first call (s)':>16}"
-          f"{'out rate (Hz)':>15}")
+    print(f"{'tool':<19}{'steps/s':>12}{'median run (s)':>16}{'first call (s)':>16}{'out rate (Hz)':>15}"
+          "   runs (s)")
     for tool, entry in report.items():
         runs = " ".join(f"{run:.3g}" for run in entry["runs"])
-        print(f"{tool:<19}{entry['steps_per_s'] / 1e3:>10.1f} k{entry['median_run_s']:>16.4f}{runs:>40}"
-              f"{entry['first_call_s']:>16.2f}{entry['rate_hz']:>15.2f}")
+        print(f"{tool:<19}{entry['steps_per_s'] / 1e3:>10.1f} k{entry['median_run_s']:>16.4f}"
+              f"{entry['first_call_s']:>16.2f}{entry['rate_hz']:>15.2f}   {runs}")
     if "brian2-standalone" in report:
         entry = report["brian2-standalone"]
         print(f"  brian2-standalone: compile {entry['compile_s']:.1f} s; binary wall time median "
