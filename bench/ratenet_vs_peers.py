@@ -184,14 +184,15 @@ def main() -> None:
         print(f"round {round_index + 1}: " + ", ".join(
             f"{name} {train[name][-1]:,.0f}/{infer[name][-1]:,.0f}" for name in train))
 
+    # Ratios are taken within each round (same load for both tools), then their median.
     ours = "ratenet float32"
     print(f"\n{'tool':<22}{'train samples/s':>18}{'infer samples/s':>18}{'ours/peer train':>18}"
-          f"{'ours/peer infer':>18}")
-    ours_train, ours_infer = statistics.median(train[ours]), statistics.median(infer[ours])
+          f"{'ours/peer infer':>18}   (medians; ratios: median of per-round ratios)")
     for name in train:
-        median_train, median_infer = statistics.median(train[name]), statistics.median(infer[name])
-        print(f"{name:<22}{median_train:>18,.0f}{median_infer:>18,.0f}"
-              f"{ours_train / median_train:>18.2f}{ours_infer / median_infer:>18.2f}")
+        train_ratio = statistics.median(a / b for a, b in zip(train[ours], train[name], strict=True))
+        infer_ratio = statistics.median(a / b for a, b in zip(infer[ours], infer[name], strict=True))
+        print(f"{name:<22}{statistics.median(train[name]):>18,.0f}{statistics.median(infer[name]):>18,.0f}"
+              f"{train_ratio:>18.2f}{infer_ratio:>18.2f}")
 
 
 if __name__ == "__main__":
