@@ -12,6 +12,10 @@ A file written by :func:`save` holds
   running statistics);
 - ``optimizer.<slot>.<j>``: the optimiser's state arrays (``Optimizer.state_dict``).
 
+A layer that draws random numbers from a ``numpy.random.Generator`` kept as its ``rng`` attribute
+(Dropout's masks) has that generator's state saved in its JSON entry and restored on load, so that
+resumed training draws the masks an uninterrupted run would.
+
 Loading reads it with ``numpy.load(..., allow_pickle=False)``, rebuilds every layer from its type
 and configuration (activations through :func:`~ratenet.activations.get_activation`, other layers
 through a registry, :func:`register_layer`), checks every array against the description, and
@@ -157,6 +161,9 @@ def _describe(net: Network, optimizer, rng, metadata) -> tuple[dict, dict[str, n
             arrays[f"layers.{index}.buffer.{name}"] = np.asarray(buffer)
         entry["parameters"] = [list(param.shape) for param in layer.parameters()]
         entry["buffers"] = {name: list(np.shape(buffer)) for name, buffer in _buffers(layer).items()}
+        layer_rng = getattr(layer, "rng", None)
+        if isinstance(layer_rng, np.random.Generator):  # Dropout's mask generator
+            entry["rng"] = _generator_state(layer_rng)
         layers.append(entry)
     loss = net.loss
     try:
@@ -415,6 +422,9 @@ def _rebuild(description: dict, arrays: dict[str, np.ndarray]) -> Checkpoint:
             key = f"layers.{index}.buffer.{name}"
             _copy_into(buffer, arrays, key, f"layer {index} ({layer!r}) buffer {name!r}")
             expected.add(key)
+
+        if entry.get("rng") is not None:
+            layer.rng = _rebuild_generator(entry["rng"])
 
     optimizer = None
     if description.get("optimizer") is not None:

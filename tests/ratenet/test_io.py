@@ -106,6 +106,33 @@ def test_resumed_training_equals_uninterrupted_training(tmp_path, blobs, make_op
     assert not np.array_equal(reshuffled.net.layers[0].W, uninterrupted.layers[0].W)
 
 
+def test_resume_with_dropout_and_batch_norm_is_exact(tmp_path, blobs):
+    """Batch norm's running statistics are saved as buffers and Dropout's mask generator with its
+    state, so the resumed run draws the masks and averages the statistics the uninterrupted one
+    does; the running statistics also make evaluation-mode predictions identical."""
+    X, y = blobs
+
+    def build():
+        return rn.Network([rn.Dense(4, 8), rn.BatchNorm(8), rn.ReLU(), rn.Dropout(0.3), rn.Dense(8, 3)],
+                          loss="softmax_cross_entropy", seed=1)
+
+    uninterrupted = build()
+    uninterrupted.fit(X, y, epochs=4, batch_size=15, optimizer=rn.Adam(lr=0.01),
+                      seed=np.random.default_rng(3), progress=False)
+    first = build()
+    optimizer, rng = rn.Adam(lr=0.01), np.random.default_rng(3)
+    first.fit(X, y, epochs=2, batch_size=15, optimizer=optimizer, seed=rng, progress=False)
+    first.save(tmp_path / "ckpt.npz", optimizer=optimizer, rng=rng)
+    checkpoint = rn.load_checkpoint(tmp_path / "ckpt.npz")
+    np.testing.assert_array_equal(checkpoint.net.layers[1].running_var, first.layers[1].running_var)
+    np.testing.assert_array_equal(checkpoint.net.forward(X), first.forward(X))
+    checkpoint.net.fit(X, y, epochs=2, batch_size=15, optimizer=checkpoint.optimizer, seed=checkpoint.rng,
+                       progress=False)
+    _assert_same_parameters(checkpoint.net, uninterrupted)
+    for name, buffer in uninterrupted.layers[1].buffers().items():
+        np.testing.assert_array_equal(checkpoint.net.layers[1].buffers()[name], buffer)
+
+
 def test_resuming_without_the_optimizer_state_differs(tmp_path, blobs):
     """Control for the test above: Adam restarted from zero moments (step 1 again) does not land on
     the uninterrupted weights, so the saved moments and step count are what make resuming exact."""
