@@ -32,7 +32,7 @@ from scipy.linalg import blas
 
 from neurosim._validation import check_choice, check_nonnegative, check_positive_int
 
-from .activations import Activation, get_activation
+from .activations import Activation, Sigmoid, get_activation
 from .layers import INITIALIZATIONS, Dense, _check_dtype
 from .losses import MSE, BinaryCrossEntropy
 from .optimizers import SGD, Optimizer, get_optimizer
@@ -227,7 +227,14 @@ class Autoencoder:
         grad_h = self._buffer("grad_h", h.shape)
         decoder_weights = self.encoder.W.T if self.tied else self.decoder.W
         _gemm(1.0, grad_a, decoder_weights, 0.0, grad_h)  # dE/dH = dE/dA V
-        grad_z = self.activation.derivative(self._z, out=self._buffer("grad_z", h.shape))
+        grad_z = self._buffer("grad_z", h.shape)
+        if type(self.activation) is Sigmoid:
+            # f' = f (1 - f) exactly for the logistic function: two passes over the H already
+            # computed instead of re-evaluating the sigmoid from Z
+            np.subtract(1, h, out=grad_z)
+            grad_z *= h
+        else:
+            self.activation.derivative(self._z, out=grad_z)
         grad_z *= grad_h
         if learning_rate is None:
             self.encoder.backward(grad_z)  # dW = (dE/dZ)^T X, db
