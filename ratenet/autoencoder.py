@@ -70,6 +70,7 @@ class ReconstructionHistory:
         self.pseudo_log_likelihood: list[float] = []
 
     def as_dict(self) -> dict[str, list]:
+        """The record as plain lists (JSON-ready)."""
         return {key: list(getattr(self, key)) for key in
                 ("epochs", "reconstruction_error", "val_reconstruction_error", "learning_rate",
                  "pseudo_log_likelihood")}
