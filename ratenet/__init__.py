@@ -26,6 +26,7 @@ from .activations import (
 from .autoencoder import Autoencoder, ReconstructionHistory
 from .gradcheck import GradientCheck, check_gradients, numerical_gradients
 from .image_plots import plot_features, plot_reconstructions, plot_samples
+from .io import Checkpoint, NetworkFileError, load, load_checkpoint, register_layer
 from .layers import Dense, Layer
 from .losses import MSE, BinaryCrossEntropy, L1Error, Loss, SoftmaxCrossEntropy, get_loss
 from .network import MLP, Network
@@ -35,6 +36,7 @@ from .pretrain import LayerPretraining, Pretraining, pretrain
 from .rbm import RBM
 from .regularization import BatchNorm, Dropout, WeightPenalty
 from .schedules import ExponentialDecay, ReduceOnPlateau, Schedule, StepDecay
+from .search import SearchResult, grid_search, random_search
 from .spiking import SpikingClassifier, SpikingOutput, spiking_accuracy, to_spiking
 from .train import Callback, EarlyStopping, History, fit
 
@@ -49,6 +51,7 @@ __all__ = [
     "BatchNorm",
     "BinaryCrossEntropy",
     "Callback",
+    "Checkpoint",
     "Dense",
     "Dropout",
     "EarlyStopping",
@@ -66,6 +69,7 @@ __all__ = [
     "Momentum",
     "Nesterov",
     "Network",
+    "NetworkFileError",
     "OneHot",
     "Optimizer",
     "Perceptron",
@@ -80,6 +84,7 @@ __all__ = [
     "ReduceOnPlateau",
     "SGD",
     "Schedule",
+    "SearchResult",
     "Sigmoid",
     "SoftLIFRate",
     "Softmax",
@@ -98,12 +103,17 @@ __all__ = [
     "get_activation",
     "get_loss",
     "get_optimizer",
+    "grid_search",
+    "load",
+    "load_checkpoint",
     "numerical_gradients",
     "plot_features",
     "plot_reconstructions",
     "plot_samples",
     "pretrain",
+    "random_search",
     "register_activation",
+    "register_layer",
     "spiking_accuracy",
     "to_spiking",
 ]
