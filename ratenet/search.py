@@ -9,8 +9,9 @@ part in the choice.
 Every trial is an independent task ``build_fn(**params)`` -> train -> score, dispatched by
 ``joblib.Parallel``; with ``n_jobs=1`` they run one after the other in this process, with
 ``n_jobs=k`` in k worker processes, and inside ``with joblib.parallel_backend("dask"):`` (or
-``"ray"``) on a cluster. Candidates are drawn, and the validation split made, in the calling
-process before any task starts, so the table does not depend on ``n_jobs`` or on the backend.
+``"ray"``) on a cluster (``n_jobs=None``, the default, lets that block choose). Candidates are
+drawn, and the validation split made, in the calling process before any task starts, so the table
+does not depend on ``n_jobs`` or on the backend.
 """
 
 from __future__ import annotations
@@ -126,8 +127,8 @@ class SearchResult:
 
 
 def grid_search(build_fn: Callable, space, X, y, *, validation_split: float = 0.2,
-                validation_data=None, fit_params: dict | None = None, scoring="score", n_jobs: int = 1,
-                seed: int = 0, verbose: int = 0) -> SearchResult:
+                validation_data=None, fit_params: dict | None = None, scoring="score",
+                n_jobs: int | None = None, seed: int = 0, verbose: int = 0) -> SearchResult:
     """Train one network per point of a grid of hyper-parameters and score each on validation data.
 
     Parameters
@@ -160,8 +161,11 @@ def grid_search(build_fn: Callable, space, X, y, *, validation_split: float = 0.
         ``"score"``: :meth:`Network.score` on the validation set (accuracy, or R^2 for regression);
         ``"loss"``: minus the validation loss; a callable ``scoring(net, X_val, y_val) -> float``.
         Higher is better.
-    n_jobs : int, default 1
-        Trials run at once (joblib's meaning: -1 for every core). The table does not depend on it.
+    n_jobs : int or None, default None
+        Trials run at once, as joblib counts them: None takes the number from an enclosing
+        ``joblib.parallel_backend(...)``/``joblib.parallel_config(...)`` block (1, serial, outside
+        one), -1 every core or every worker of a cluster backend, 1 forces serial execution in
+        this process. The table does not depend on it, nor on the backend.
     seed : int, default 0
         Seed of the validation split. When ``build_fn`` has a parameter ``seed`` that ``space``
         does not set, every trial is built with ``seed=seed``, so candidates start from comparable
@@ -204,7 +208,8 @@ def grid_search(build_fn: Callable, space, X, y, *, validation_split: float = 0.
 
 def random_search(build_fn: Callable, space: Mapping, X, y, n_iter: int = 10, *,
                   validation_split: float = 0.2, validation_data=None, fit_params: dict | None = None,
-                  scoring="score", n_jobs: int = 1, seed: int = 0, verbose: int = 0) -> SearchResult:
+                  scoring="score", n_jobs: int | None = None, seed: int = 0,
+                  verbose: int = 0) -> SearchResult:
     """Train networks for ``n_iter`` hyper-parameter settings drawn at random; score each on
     validation data.
 
@@ -270,7 +275,10 @@ def _search(build_fn, candidates, param_names, X, y, *, validation_split, valida
 
     tasks = (joblib.delayed(_run_trial)(build_fn, params, X_train, y_train, X_val, y_val, fit_params,
                                         scoring) for params in candidates)
-    parallel = joblib.Parallel(n_jobs=n_jobs, verbose=verbose, return_as="generator")
+    try:  # stream results, so that only the best trained network is kept
+        parallel = joblib.Parallel(n_jobs=n_jobs, verbose=verbose, return_as="generator")
+    except ValueError:  # a backend that cannot stream (joblib's multiprocessing, Ray's)
+        parallel = joblib.Parallel(n_jobs=n_jobs, verbose=verbose)
     rows, fit_times = [], []
     best_index, best_net, best_score = -1, None, -math.inf
     for trial, (outcome, net, seconds) in enumerate(parallel(tasks)):

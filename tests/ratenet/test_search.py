@@ -2,6 +2,7 @@
 training it by hand would, pick the best, do not depend on n_jobs, and refuse bad spaces before
 training anything."""
 
+import joblib
 import numpy as np
 import pytest
 import scipy.stats
@@ -64,6 +65,19 @@ def test_n_jobs_2_gives_the_same_table_as_n_jobs_1(data):
     for a, b in zip(parallel.best_net.parameters(), serial.best_net.parameters(), strict=True):
         np.testing.assert_array_equal(a, b)
     assert len({row["score"] for row in serial.rows}) > 1  # the candidates really differ
+
+
+@pytest.mark.parametrize("backend", ["threading", "multiprocessing"])
+def test_enclosing_joblib_backend_runs_the_search_with_the_same_table(data, backend):
+    """n_jobs=None takes the backend and its worker count from the enclosing block, as a Dask or Ray
+    cluster backend would be used; "multiprocessing" cannot stream results (like Ray's backend)
+    and takes the list path."""
+    X, y, _, _ = data
+    space = {"hidden": [3, 6], "lr": [1e-3, 3e-2]}
+    serial = rn.grid_search(build, space, X, y, fit_params=FIT, n_jobs=1)
+    with joblib.parallel_backend(backend, n_jobs=2):
+        inside = rn.grid_search(build, space, X, y, fit_params=FIT)
+    assert inside.rows == serial.rows
 
 
 def test_unknown_space_key_raises_before_any_training(data):
