@@ -32,6 +32,7 @@ from .losses import MSE, BinaryCrossEntropy, L1Error, Loss, SoftmaxCrossEntropy,
 from .network import MLP, Network
 from .optimizers import SGD, Adagrad, Adam, Momentum, Nesterov, Optimizer, RMSProp, get_optimizer
 from .perceptron import Perceptron, PerceptronConvergenceWarning, PerceptronResult
+from .plot import plot_activation_curves, plot_gradient_norms, plot_learning_curves
 from .pretrain import LayerPretraining, Pretraining, pretrain
 from .rbm import RBM
 from .regularization import BatchNorm, Dropout, WeightPenalty
@@ -107,7 +108,10 @@ __all__ = [
     "load",
     "load_checkpoint",
     "numerical_gradients",
+    "plot_activation_curves",
     "plot_features",
+    "plot_gradient_norms",
+    "plot_learning_curves",
     "plot_reconstructions",
     "plot_samples",
     "pretrain",
