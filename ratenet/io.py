@@ -403,6 +403,9 @@ def _rebuild(description: dict, arrays: dict[str, np.ndarray]) -> Checkpoint:
             raise
         raise NetworkFileError(f"the layers do not form a valid network ({error})") from None
 
+    if isinstance(seed, np.random.Generator):  # building the network drew from it: restore it
+        net.seed = _rebuild_seed(network["seed"])
+
     expected = set()
     for index, (layer, entry) in enumerate(zip(net.layers, layer_entries, strict=True)):
         params = layer.parameters()

@@ -154,6 +154,14 @@ def test_resuming_without_the_optimizer_state_differs(tmp_path, blobs):
     assert not np.array_equal(fresh.net.layers[0].W, checkpoint.net.layers[0].W)
 
 
+def test_generator_seeds_and_mt19937_states_round_trip(tmp_path):
+    net = rn.MLP([3, 2], seed=np.random.default_rng(4))
+    mersenne = np.random.Generator(np.random.MT19937(3))
+    checkpoint = rn.load_checkpoint(net.save(tmp_path / "net.npz", rng=mersenne))
+    assert checkpoint.net.seed.bit_generator.state == net.seed.bit_generator.state
+    np.testing.assert_array_equal(checkpoint.rng.random(5), mersenne.random(5))
+
+
 def test_load_without_optimizer_or_rng_gives_none(tmp_path):
     net = rn.MLP([3, 2], output="linear")
     checkpoint = rn.load_checkpoint(net.save(tmp_path / "plain.npz"))
