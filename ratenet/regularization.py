@@ -37,7 +37,9 @@ class Dropout(Layer):
     The scaling keeps the expected activation equal to the undropped one, so the network needs no
     change at test time (the notes' rescaling by the keep probability, applied while training).
     A fresh mask is drawn for every sample at every training step; backprop multiplies the
-    gradient by the same mask.
+    gradient by the same mask. Each unit's draw uses 16 random bits, so the drop probability is
+    ``rate`` rounded to a multiple of 2^-16 (within 7.7e-6 of it); the scaling uses that exact
+    probability, so the expected activation is exactly the undropped one.
 
     Parameters
     ----------
@@ -56,6 +58,10 @@ class Dropout(Layer):
 
     def __init__(self, rate: float, *, seed=None):
         self.rate = _check_rate(rate)
+        #: units are dropped when their 16 random bits fall below this threshold
+        self._threshold = np.uint16(min(round(self.rate * 65536), 65535))
+        #: 1 / keep probability, for the exact keep probability 1 - threshold / 2^16
+        self._scale = 65536.0 / (65536 - int(self._threshold))
         self.rng: np.random.Generator | None = None if seed is None else np.random.default_rng(seed)
         self._seed_given = seed is not None
         self._mask: np.ndarray | None = None
@@ -67,14 +73,21 @@ class Dropout(Layer):
             self.rng = rng
 
     def _buffers_for(self, shape, dtype):
+        """(mask, output, keep) for inputs of this shape: the scaled mask and output in ``dtype``,
+        the boolean keep-mask; the input gradient reuses ``keep``'s companion ``_grad`` array."""
         key = (shape, np.dtype(dtype).char)
         buffers = self._buffers.get(key)
         if buffers is None:
             if len(self._buffers) >= 4:
                 self._buffers.pop(next(iter(self._buffers)))
-            buffers = tuple(np.empty(shape, dtype=dtype) for _ in range(3))
+            buffers = (np.empty(shape, dtype=dtype), np.empty(shape, dtype=dtype),
+                       np.empty(shape, dtype=bool), np.empty(shape, dtype=dtype))
             self._buffers[key] = buffers
-        return buffers
+        return buffers[:3]
+
+    def _grad_buffer(self, shape, dtype) -> np.ndarray:
+        self._buffers_for(shape, dtype)
+        return self._buffers[(shape, np.dtype(dtype).char)][3]
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """``x * mask / (1 - rate)`` in training (a fresh Bernoulli mask), ``x`` otherwise.
@@ -88,10 +101,12 @@ class Dropout(Layer):
             raise RuntimeError("Dropout has no random generator: give it a seed, or use it inside a "
                                "Network (which supplies one from its own seed)")
         dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.float64
-        mask, output, grad_input = self._buffers_for(x.shape, dtype)
-        self.rng.random(out=mask, dtype=dtype)
-        np.greater_equal(mask, self.rate, out=mask)  # 1 where kept, 0 where dropped
-        mask *= 1.0 / (1.0 - self.rate)
+        mask, output, keep = self._buffers_for(x.shape, dtype)
+        # 16 random bits per unit, four units per 64-bit draw of the generator: a unit is kept
+        # when its bits are >= threshold, with probability exactly 1 - threshold / 2^16
+        bits = self.rng.bit_generator.random_raw(-(-x.size // 4)).view(np.uint16)[:x.size]
+        np.greater_equal(bits.reshape(x.shape), self._threshold, out=keep)
+        np.multiply(keep, self._scale, out=mask)
         np.multiply(x, mask, out=output)
         self._mask = mask
         return output
@@ -100,7 +115,7 @@ class Dropout(Layer):
         """dE/dx = dE/dy * mask / (1 - rate) (the identity after an evaluation-mode forward)."""
         if self._mask is None:
             return grad_output
-        _, _, grad_input = self._buffers_for(self._mask.shape, self._mask.dtype)
+        grad_input = self._grad_buffer(self._mask.shape, self._mask.dtype)
         np.multiply(grad_output, self._mask, out=grad_input)
         return grad_input
 
@@ -181,7 +196,7 @@ class BatchNorm(Layer):
         self._scale = np.empty(n, dtype=dtype)
         self._shift = np.empty(n, dtype=dtype)
         self._batch_buffers: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        self._x_hat: np.ndarray | None = None
+        self._centered: np.ndarray | None = None
         self._input: np.ndarray | None = None
         self._training = False
 
@@ -208,30 +223,11 @@ class BatchNorm(Layer):
             raise ValueError(f"BatchNorm({self.n_features}) expects input of shape "
                              f"(n_samples, {self.n_features}), got {x.shape}")
         n = x.shape[0]
-        output, x_hat, _ = self._buffers_for(n)
+        output, centered, _ = self._buffers_for(n)
         self._training = training
-        if training:
-            if n < 2:
-                raise ValueError("BatchNorm in training mode needs a batch of at least 2 samples (the "
-                                 "variance of one sample is undefined); got a batch of 1")
-            np.mean(x, axis=0, out=self._mean)
-            np.subtract(x, self._mean, out=x_hat)
-            np.multiply(x_hat, x_hat, out=output)
-            np.mean(output, axis=0, out=self._var)
-            np.add(self._var, self.eps, out=self._inv_std)
-            np.sqrt(self._inv_std, out=self._inv_std)
-            np.divide(1.0, self._inv_std, out=self._inv_std)
-            x_hat *= self._inv_std
-            np.multiply(x_hat, self.gamma, out=output)
-            output += self.beta
-            self._x_hat = x_hat
-            m = self.momentum
-            self.running_mean *= m
-            self.running_mean += (1.0 - m) * self._mean
-            self.running_var *= m
-            self.running_var += ((1.0 - m) * n / (n - 1)) * self._var
-        else:
-            # y = x * scale + shift with scale = gamma / sqrt(rv + eps), shift = beta - rm * scale
+        self._input = x
+        if not training:
+            # y = x * scale + shift, scale = gamma / sqrt(rv + eps), shift = beta - rm * scale
             np.add(self.running_var, self.eps, out=self._inv_std)
             np.sqrt(self._inv_std, out=self._inv_std)
             np.divide(1.0, self._inv_std, out=self._inv_std)
@@ -240,9 +236,38 @@ class BatchNorm(Layer):
             np.subtract(self.beta, self._shift, out=self._shift)
             np.multiply(x, self._scale, out=output)
             output += self._shift
-            self._x_hat = None
-        self._input = x
+            return output
+        if n < 2:
+            raise ValueError("BatchNorm in training mode needs a batch of at least 2 samples (the "
+                             "variance of one sample is undefined); got a batch of 1")
+        # Column sums as a matrix-vector product (one BLAS pass), the variance of the centred
+        # batch as a fused multiply-sum (no temporary); x_hat = centered * inv_std is never
+        # stored: the output and the backward pass fold inv_std into per-feature factors.
+        ones = self._ones(n)
+        np.matmul(ones, x, out=self._mean)
+        self._mean *= 1.0 / n
+        np.subtract(x, self._mean, out=centered)
+        np.einsum("ij,ij->j", centered, centered, out=self._var)
+        self._var *= 1.0 / n
+        np.add(self._var, self.eps, out=self._inv_std)
+        np.sqrt(self._inv_std, out=self._inv_std)
+        np.divide(1.0, self._inv_std, out=self._inv_std)
+        np.multiply(self.gamma, self._inv_std, out=self._scale)
+        np.multiply(centered, self._scale, out=output)
+        output += self.beta
+        self._centered = centered
+        m = self.momentum
+        self.running_mean *= m
+        self.running_mean += (1.0 - m) * self._mean
+        self.running_var *= m
+        self.running_var += ((1.0 - m) * n / (n - 1)) * self._var
         return output
+
+    def _ones(self, n: int) -> np.ndarray:
+        ones = getattr(self, "_ones_vector", None)
+        if ones is None or ones.shape[0] != n:
+            ones = self._ones_vector = np.ones(n, dtype=self.dtype)
+        return ones
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
         """Fill dgamma, dbeta and return dE/dx, through the batch statistics after a training
@@ -250,21 +275,23 @@ class BatchNorm(Layer):
         if self._input is None:
             raise RuntimeError("BatchNorm.backward called before forward")
         n = grad_output.shape[0]
-        _, x_hat, grad_input = self._buffers_for(n)
-        if not self._training:  # x_hat from the running statistics
-            np.subtract(self._input, self.running_mean, out=x_hat)
-            x_hat *= self._inv_std
-        np.sum(grad_output, axis=0, out=self.dbeta)
-        np.multiply(grad_output, x_hat, out=grad_input)
-        np.sum(grad_input, axis=0, out=self.dgamma)
-        if not self._training:
+        _, centered, grad_input = self._buffers_for(n)
+        np.matmul(self._ones(n), grad_output, out=self.dbeta)
+        if not self._training:  # x_hat = (x - running_mean) * inv_std, fixed
+            np.subtract(self._input, self.running_mean, out=centered)
+            np.einsum("ij,ij->j", grad_output, centered, out=self.dgamma)
+            self.dgamma *= self._inv_std
             np.multiply(grad_output, self._scale, out=grad_input)
             return grad_input
-        # dx = gamma * inv_std * (g - dbeta / n - x_hat * dgamma / n)
-        np.multiply(x_hat, self.dgamma / n, out=grad_input)
+        # With c = x - mean, k = 1/sqrt(var + eps), x_hat = c k and g = dE/dy:
+        # dgamma = k sum(g c); dx = gamma k (g - sum(g)/n - c k^2 sum(g c)/n)
+        np.einsum("ij,ij->j", grad_output, self._centered, out=self.dgamma)
+        factor = self.dgamma * (self._inv_std * self._inv_std / n)
+        self.dgamma *= self._inv_std
+        np.multiply(self._centered, factor, out=grad_input)
         np.subtract(grad_output, grad_input, out=grad_input)
-        grad_input -= self.dbeta / n
-        grad_input *= self.gamma * self._inv_std
+        grad_input -= self.dbeta * (1.0 / n)
+        grad_input *= self._scale  # gamma k
         return grad_input
 
     def parameters(self) -> list[np.ndarray]:

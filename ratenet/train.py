@@ -345,10 +345,14 @@ def fit(net: Network, X, y, epochs: int = 10, batch_size: int | None = 32, optim
         batch_buffers[size] = (np.empty((size, X.shape[1]), dtype=X.dtype),
                                np.empty((size, *target.shape[1:]), dtype=target.dtype))
     params, grads = net.parameters(), net.gradients()
-    # Plain SGD on Dense-only parameters: the update is folded into the backward GEMMs (no dW
-    # stored, no separate pass over the weights), except on the steps that record gradient norms.
-    fused_sgd = not penalty and type(optimizer) is SGD and all(
-        isinstance(layer, Dense) or not layer.parameters() for layer in net.layers)
+    # Plain SGD: the Dense layers' update is folded into the backward GEMMs (no dW stored, no
+    # separate pass over the weights), except on the steps that record gradient norms. Other
+    # layers' parameters (BatchNorm's gamma and beta) get the same plain step on those steps,
+    # from their gradients (plain SGD has no optimiser state).
+    fused_sgd = not penalty and type(optimizer) is SGD
+    other_steps = [(param, grad, np.empty_like(param)) for layer in net.layers
+                   if not isinstance(layer, Dense)
+                   for param, grad in zip(layer.parameters(), layer.gradients(), strict=True)]
     augment_rng = rng.spawn(1)[0] if augment is not None else None
     classification = net.loss.is_classification
     if schedule is not None:
@@ -412,6 +416,9 @@ def fit(net: Network, X, y, epochs: int = 10, batch_size: int | None = 32, optim
                         penalty.add_gradients()
                     if fused:
                         optimizer.step_count += 1
+                        for param, grad, scratch in other_steps:  # as SGD.update does
+                            np.multiply(grad, -optimizer.lr, out=scratch)
+                            param += scratch
                     else:
                         optimizer.update(params, grads)
 
