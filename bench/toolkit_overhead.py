@@ -148,16 +148,19 @@ def main() -> None:
         print(f"round {round_index + 1}: " + ", ".join(
             f"{tool} {variant} {seconds[(tool, variant)][-1]:.2f} s" for tool, variant in runs))
 
-    print(f"\n{'tool':<9}{'variant':<11}{'epoch (s)':>10}{'vs plain':>10}{'ratenet/pytorch':>17}"
+    print(f"\n{'tool':<9}{'variant':<11}{'epoch (s)':>10}{'vs plain':>10}{'time ratenet/pytorch':>22}"
           "   (medians over rounds; ratios taken per round)")
     for tool, variant in runs:
         median = statistics.median(seconds[(tool, variant)])
-        overhead = statistics.median(a / b for a, b in zip(seconds[(tool, variant)],
-                                                           seconds[(tool, "plain")], strict=True))
+        overhead = _median_ratio(seconds[(tool, variant)], seconds[(tool, "plain")])
         versus = ""
-        if "pytorch" in tools:
-            versus = f"{statistics.median(a / b for a, b in zip(seconds[('ratenet', variant)], seconds[('pytorch', variant)], strict=True)):>17.2f}"  # noqa: E501
+        if tool == "ratenet" and "pytorch" in tools:
+            versus = f"{_median_ratio(seconds[('ratenet', variant)], seconds[('pytorch', variant)]):>22.2f}"
         print(f"{tool:<9}{variant:<11}{median:>10.2f}{overhead - 1:>+10.1%}{versus}")
+
+
+def _median_ratio(numerators, denominators) -> float:
+    return statistics.median(a / b for a, b in zip(numerators, denominators, strict=True))
 
 
 if __name__ == "__main__":
