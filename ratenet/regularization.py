@@ -65,7 +65,7 @@ class Dropout(Layer):
         self.rng: np.random.Generator | None = None if seed is None else np.random.default_rng(seed)
         self._seed_given = seed is not None
         self._mask: np.ndarray | None = None
-        self._buffers: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._buffers: dict[tuple, tuple[np.ndarray, ...]] = {}
 
     def _attach_rng(self, rng: np.random.Generator) -> None:
         """Called by the network: use ``rng`` unless the layer was given its own seed."""
@@ -73,8 +73,8 @@ class Dropout(Layer):
             self.rng = rng
 
     def _buffers_for(self, shape, dtype):
-        """(mask, output, keep) for inputs of this shape: the scaled mask and output in ``dtype``,
-        the boolean keep-mask; the input gradient reuses ``keep``'s companion ``_grad`` array."""
+        """(mask, output, keep, grad_input) for inputs of this shape: the scaled mask, the output
+        and the input gradient in ``dtype``, and the boolean keep-mask."""
         key = (shape, np.dtype(dtype).char)
         buffers = self._buffers.get(key)
         if buffers is None:
@@ -83,11 +83,7 @@ class Dropout(Layer):
             buffers = (np.empty(shape, dtype=dtype), np.empty(shape, dtype=dtype),
                        np.empty(shape, dtype=bool), np.empty(shape, dtype=dtype))
             self._buffers[key] = buffers
-        return buffers[:3]
-
-    def _grad_buffer(self, shape, dtype) -> np.ndarray:
-        self._buffers_for(shape, dtype)
-        return self._buffers[(shape, np.dtype(dtype).char)][3]
+        return buffers
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """``x * mask / (1 - rate)`` in training (a fresh Bernoulli mask), ``x`` otherwise.
@@ -101,7 +97,7 @@ class Dropout(Layer):
             raise RuntimeError("Dropout has no random generator: give it a seed, or use it inside a "
                                "Network (which supplies one from its own seed)")
         dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.float64
-        mask, output, keep = self._buffers_for(x.shape, dtype)
+        mask, output, keep, _ = self._buffers_for(x.shape, dtype)
         # 16 random bits per unit, four units per 64-bit draw of the generator: a unit is kept
         # when its bits are >= threshold, with probability exactly 1 - threshold / 2^16
         bits = self.rng.bit_generator.random_raw(-(-x.size // 4)).view(np.uint16)[:x.size]
@@ -115,7 +111,7 @@ class Dropout(Layer):
         """dE/dx = dE/dy * mask / (1 - rate) (the identity after an evaluation-mode forward)."""
         if self._mask is None:
             return grad_output
-        grad_input = self._grad_buffer(self._mask.shape, self._mask.dtype)
+        grad_input = self._buffers_for(self._mask.shape, self._mask.dtype)[3]
         np.multiply(grad_output, self._mask, out=grad_input)
         return grad_input
 
@@ -197,6 +193,7 @@ class BatchNorm(Layer):
         self._shift = np.empty(n, dtype=dtype)
         self._batch_buffers: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._centered: np.ndarray | None = None
+        self._ones_vector: np.ndarray | None = None
         self._input: np.ndarray | None = None
         self._training = False
 
@@ -264,7 +261,7 @@ class BatchNorm(Layer):
         return output
 
     def _ones(self, n: int) -> np.ndarray:
-        ones = getattr(self, "_ones_vector", None)
+        ones = self._ones_vector
         if ones is None or ones.shape[0] != n:
             ones = self._ones_vector = np.ones(n, dtype=self.dtype)
         return ones
