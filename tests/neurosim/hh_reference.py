@@ -6,8 +6,7 @@ and gate units). Spike times are upward crossings of 0 mV located by solve_ivp's
 on the dense output (accurate to far below a microsecond). Time is in ms inside and in seconds in
 every function below, as in neurosim.
 
-Other tests import from here (``from tests.neurosim.hh_reference import ...`` or, with ``tests/neurosim``
-on the path, ``from hh_reference import ...``):
+Other tests import from here (``from tests.neurosim.hh_reference import ...``):
 
 - :func:`reference_spike_times` -- spike times (s) of one neuron under a constant current;
 - :func:`reference_rate` -- its firing rate (Hz) after a transient;

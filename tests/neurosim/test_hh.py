@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 import pytest
-from hh_reference import (
+from tests.neurosim.hh_reference import (
     rate_from_spike_times,
     rate_functions,
     reference_rate,

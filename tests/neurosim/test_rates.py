@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hh_reference import reference_onset, reference_rate
+from tests.neurosim.hh_reference import reference_onset, reference_rate
 from scipy.integrate import quad
 
 import neurosim as ns
