@@ -109,3 +109,42 @@ def test_cheap_examples_run(name, outputs, tmp_path, monkeypatch):
     for png in tmp_path.iterdir():
         assert png.read_bytes()[:4] == b"\x89PNG"
     assert np.all([png.stat().st_size > 10_000 for png in tmp_path.iterdir()])
+
+
+@pytest.mark.parametrize("name, options, expected", [
+    ("vanishing_gradients", ["--quick"], {"gradient_norms.png", "learning_curves.png", "sigmoid_derivative.png"}),
+    ("weight_decay", ["--quick"], {"weight_decay_errors.png", "weight_decay_fits.png"}),
+    ("augmentation", ["--quick"], {"augmentation_curves.png", "augmentation_samples.png"}),
+    ("model_selection", ["--epochs", "1", "--n-jobs", "1"],
+     {"best_net.npz", "model_selection.md", "model_selection.png"}),
+    ("pretraining", ["--seeds", "1"],
+     {"pretraining_accuracy.png", "pretraining_features.png", "pretraining_results.txt"}),
+])
+def test_training_examples_run_in_their_quick_form(name, options, expected, tmp_path, monkeypatch):
+    module = _load_example(name)
+    monkeypatch.setattr(sys, "argv", [f"{name}.py", str(tmp_path), *options])
+    assert module.main() in (None, 0)
+    assert {p.name for p in tmp_path.iterdir()} == expected
+    for path in tmp_path.glob("*.png"):
+        assert path.read_bytes()[:4] == b"\x89PNG" and path.stat().st_size > 10_000
+
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_readme_tour_runs_as_written(tmp_path, monkeypatch):
+    """Every Python block of the README, in order, as one script (the cluster blocks of
+    docs/model_selection.md are not in the README). Checks that the tour's results are sensible."""
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+    assert len(blocks) >= 6
+    monkeypatch.chdir(tmp_path)                                         # net.save("digits.npz")
+    scope: dict = {}
+    exec(compile("\n".join(blocks), str(README), "exec"), scope)
+    rates = scope["res"].spikes.rates(t_start=0.2)
+    assert rates[0] == 0.0 and rates[2] > 40.0      # rest; 10 µA/cm² is above the onset (6.26)
+    assert np.all((scope["result"][scope["spikes"]].rates() > 20.0))
+    assert np.all(scope["out"][scope["hh_spikes"]].rates() > 20.0)
+    assert scope["net"].score(scope["X_test"], scope["y_test"]) > 0.95
+    assert scope["snet"].score(scope["X_test"], scope["y_test"], t_end=0.2) > 0.9
+    assert scope["deep"].score(scope["X_test"], scope["y_test"]) > 0.6
+    assert (tmp_path / "digits.npz").exists()

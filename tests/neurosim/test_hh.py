@@ -9,6 +9,10 @@ import math
 
 import numpy as np
 import pytest
+from scipy.optimize import brentq
+
+import neurosim.hh as hh_module
+from neurosim.hh import HHParameters, hh_steady_state, simulate_hh
 from tests.neurosim.hh_reference import (
     rate_from_spike_times,
     rate_functions,
@@ -16,10 +20,6 @@ from tests.neurosim.hh_reference import (
     reference_spike_times,
     reference_trajectory,
 )
-from scipy.optimize import brentq
-
-import neurosim.hh as hh_module
-from neurosim.hh import HHParameters, hh_steady_state, simulate_hh
 
 METHODS = ["euler", "exponential_euler"]
 # Currents 0-20 µA/cm², away from the onset of repetitive firing (~6.26): two silent, four firing.

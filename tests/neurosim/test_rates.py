@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tests.neurosim.hh_reference import reference_onset, reference_rate
 from scipy.integrate import quad
 
 import neurosim as ns
 from neurosim.rates import RateCurve, firing_onset, lif_rate, lif_rate_derivative, periodic_rates, rate_curve
 from neurosim.spikes import SpikeTrains
+from tests.neurosim.hh_reference import reference_onset, reference_rate
 
 TAU_M, TAU_REF = 0.02, 0.002
 
