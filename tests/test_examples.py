@@ -112,7 +112,8 @@ def test_cheap_examples_run(name, outputs, tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("name, options, expected", [
-    ("vanishing_gradients", ["--quick"], {"gradient_norms.png", "learning_curves.png", "sigmoid_derivative.png"}),
+    ("vanishing_gradients", ["--quick"],
+     {"gradient_norms.png", "learning_curves.png", "sigmoid_derivative.png"}),
     ("weight_decay", ["--quick"], {"weight_decay_errors.png", "weight_decay_fits.png"}),
     ("augmentation", ["--quick"], {"augmentation_curves.png", "augmentation_samples.png"}),
     ("model_selection", ["--epochs", "1", "--n-jobs", "1"],
@@ -142,7 +143,7 @@ def test_readme_tour_runs_as_written(tmp_path, monkeypatch):
     exec(compile("\n".join(blocks), str(README), "exec"), scope)
     rates = scope["res"].spikes.rates(t_start=0.2)
     assert rates[0] == 0.0 and rates[2] > 40.0      # rest; 10 µA/cm² is above the onset (6.26)
-    assert np.all((scope["result"][scope["spikes"]].rates() > 20.0))
+    assert np.all(scope["result"][scope["spikes"]].rates() > 20.0)
     assert np.all(scope["out"][scope["hh_spikes"]].rates() > 20.0)
     assert scope["net"].score(scope["X_test"], scope["y_test"]) > 0.95
     assert scope["snet"].score(scope["X_test"], scope["y_test"], t_end=0.2) > 0.9
