@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neurosim import SpikingNetwork
+from neurosim import Population, SpikingNetwork
 from neurosim._validation import check_choice, check_nonnegative, check_positive, check_positive_int
 
 from .activations import Activation, LIFRate
@@ -116,20 +116,13 @@ class SpikingClassifier:
         progress : bool, optional
             A tqdm bar over batches of samples; default: only on a terminal.
         """
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim != 2 or X.shape[1] != self.n_inputs:
-            raise ValueError(f"X must have shape (n_samples, {self.n_inputs}), got {X.shape}")
-        if not np.all(np.isfinite(X)):
-            raise ValueError("X must be finite; it contains NaN or inf")
+        X = self._check_samples(X)
         t_end = check_positive("t_end", t_end)
         t_settle = min(0.05, t_end / 4) if t_settle is None else check_nonnegative("t_settle", t_settle)
         if t_settle >= t_end:
             raise ValueError(f"t_settle={t_settle!r} s must be shorter than t_end={t_end!r} s")
         record_every = check_positive_int("record_every", record_every)
         rng = np.random.default_rng(seed)
-        if self.input == "spikes" and np.any(X < 0):
-            raise ValueError("input='spikes' needs X >= 0 (pixels become firing rates); "
-                             "use input='current' or rescale X")
 
         outputs, traces, rates = [], [], []
         starts = range(0, X.shape[0], self.batch_size)
@@ -143,28 +136,105 @@ class SpikingClassifier:
         return SpikingOutput(np.concatenate(outputs), np.concatenate(traces), times, hidden_rates,
                              t_settle, t_end)
 
-    def _run_batch(self, X, t_end, t_settle, record_every, rng):
-        n_trials = X.shape[0]
-        net = SpikingNetwork(dt=self.dt, n_trials=n_trials, seed=rng)
+    def network(self, X, *, seed=0) -> tuple[SpikingNetwork, list[Population]]:
+        """The neurosim network that :meth:`run` simulates for the samples ``X``, built but not run.
+
+        Use it to look inside the spiking twin: add probes (spikes, voltages, filtered outputs) to
+        any population, run it, and read the output layer with :meth:`readout`.
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_inputs)
+            Samples; each is one trial of the network (``n_trials = n_samples``).
+        seed : int or Generator
+            Randomness of the Poisson inputs (``input="spikes"``); the same seed as :meth:`run`'s
+            gives the same spikes.
+
+        Returns
+        -------
+        network : neurosim.SpikingNetwork
+            With ``dt`` and ``n_trials = n_samples``, no probes.
+        populations : list of neurosim Population
+            The input spike source first when ``input="spikes"``, then every hidden layer's LIF
+            population in order (the last one feeds the output layer).
+
+        Examples
+        --------
+        >>> network, populations = snet.network(X_test[:1])
+        >>> spikes = [network.probe(p, "spikes") for p in populations]
+        >>> filtered = network.probe(populations[-1], "filtered", tau_s=snet.tau_s)
+        >>> result = network.run(0.2)
+        >>> logits = snet.readout(result[filtered])          # (n_outputs, n_times)
+        """
+        X = self._check_samples(X)
+        return self._build(X, np.random.default_rng(seed))
+
+    def readout(self, filtered) -> np.ndarray:
+        """The output layer read from the last hidden population's filtered spike trains.
+
+        Parameters
+        ----------
+        filtered : array_like, shape (..., n_hidden, n_times)
+            Filtered spike trains (rates, Hz) of the last hidden layer, e.g. a ``"filtered"``
+            probe of :meth:`network`'s last population with this classifier's ``tau_s`` and ``n``
+            (shape ``(n_hidden, n_times)`` for one sample, ``(n_samples, n_hidden, n_times)`` when
+            reshaped per trial).
+
+        Returns
+        -------
+        ndarray, shape (..., n_outputs, n_times)
+            ``W_L A x + b_L`` at every time: the spiking counterpart of the rate network's logits.
+        """
+        filtered = np.asarray(filtered, dtype=np.float64)
+        readout, last = self.dense[-1], self.neurons[-1]
+        if filtered.ndim < 2 or filtered.shape[-2] != readout.n_in:
+            raise ValueError(f"filtered must have shape (..., {readout.n_in}, n_times) (the last hidden "
+                             f"layer's filtered spike trains), got {filtered.shape}")
+        W = readout.W.astype(np.float64) * last.amplitude
+        return np.einsum("oh,...hk->...ok", W, filtered) + readout.b.astype(np.float64)[:, None]
+
+    def _check_samples(self, X) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.n_inputs:
+            raise ValueError(f"X must have shape (n_samples, {self.n_inputs}), got {X.shape}")
+        if not np.all(np.isfinite(X)):
+            raise ValueError("X must be finite; it contains NaN or inf")
+        if self.input == "spikes" and np.any(X < 0):
+            raise ValueError("input='spikes' needs X >= 0 (pixels become firing rates); "
+                             "use input='current' or rescale X")
+        return X
+
+    def _build(self, X: np.ndarray, rng) -> tuple[SpikingNetwork, list[Population]]:
+        net = SpikingNetwork(dt=self.dt, n_trials=X.shape[0], seed=rng)
         synapse = dict(tau_s=self.tau_s, n=self.n, method=self.method)
         first, lif = self.dense[0], self.neurons[0]
+        populations = []
         if self.input == "current":
             drive = lif.gain * (X @ first.W.T.astype(np.float64) + first.b) + lif.bias
             previous = net.add_lif(first.n_out, tau_m=lif.tau_m, tau_ref=lif.tau_ref, current=drive,
-                                   label="hidden1")
+                                   label="hidden 1 (LIF)")
         else:
-            source = net.add_spike_source(rates=X * self.input_rate, label="input")
+            source = net.add_spike_source(rates=X * self.input_rate, label="input (Poisson)")
             previous = net.add_lif(first.n_out, tau_m=lif.tau_m, tau_ref=lif.tau_ref,
-                                   bias=lif.gain * first.b + lif.bias, label="hidden1")
+                                   bias=lif.gain * first.b + lif.bias, label="hidden 1 (LIF)")
             net.connect(source, previous, lif.gain * first.W / self.input_rate, **synapse)
-        populations = [previous]
+            populations.append(source)
+        populations.append(previous)
         for index, (dense, lif) in enumerate(zip(self.dense[1:], self.neurons[1:], strict=False)):
             amplitude = self.neurons[index].amplitude
             population = net.add_lif(dense.n_out, tau_m=lif.tau_m, tau_ref=lif.tau_ref,
-                                     bias=lif.gain * dense.b + lif.bias, label=f"hidden{index + 2}")
-            net.connect(populations[-1], population, lif.gain * amplitude * dense.W, **synapse)
+                                     bias=lif.gain * dense.b + lif.bias, label=f"hidden {index + 2} (LIF)")
+            net.connect(previous, population, lif.gain * amplitude * dense.W, **synapse)
             populations.append(population)
-        probes = [net.probe(p, "filtered", every=record_every, **synapse) for p in populations]
+            previous = population
+        return net, populations
+
+    def _run_batch(self, X, t_end, t_settle, record_every, rng):
+        n_trials = X.shape[0]
+        net, populations = self._build(X, rng)
+        hidden = populations[1:] if self.input == "spikes" else populations
+        probes = [net.probe(p, "filtered", every=record_every, tau_s=self.tau_s, n=self.n,
+                            method=self.method) for p in hidden]
         result = net.run(t_end)
 
         times = result.times(probes[-1])
@@ -173,12 +243,9 @@ class SpikingClassifier:
         for probe in probes:
             trace = result[probe].reshape(n_trials, -1, times.size)
             hidden_rates.append(trace[:, :, window].mean(axis=2))
+        trace = self.readout(result[probes[-1]].reshape(n_trials, -1, times.size))
         readout, last = self.dense[-1], self.neurons[-1]
-        filtered = result[probes[-1]].reshape(n_trials, -1, times.size)
-        W = readout.W.astype(np.float64) * last.amplitude
-        b = readout.b.astype(np.float64)
-        trace = np.einsum("oh,shk->sok", W, filtered) + b[None, :, None]
-        outputs = hidden_rates[-1] @ W.T + b
+        outputs = hidden_rates[-1] @ (readout.W.astype(np.float64) * last.amplitude).T + readout.b
         return outputs, trace, times, hidden_rates
 
     def predict(self, X, t_end: float = 0.2, **options) -> np.ndarray:
@@ -209,7 +276,7 @@ class SpikingClassifier:
         cumulative = np.cumsum(result.trace, axis=2)
         for end in ends:
             t_present = times[end - 1] + (times[1] - times[0] if times.size > 1 else self.dt)
-            start = int(np.searchsorted(times, min(result.t_settle, t_present / 2)))
+            start = int(np.searchsorted(times, min(result.t_settle, t_present / 2) - 1e-12))
             start = min(start, end - 1)
             total = cumulative[:, :, end - 1] - (cumulative[:, :, start - 1] if start > 0 else 0.0)
             decisions = self._decide(total / (end - start))

@@ -110,3 +110,25 @@ def test_errors_say_what_would_work():
         rn.to_spiking(net).run(np.zeros((3, 5)))
     with pytest.raises(ValueError, match="X >= 0"):
         rn.to_spiking(net, input="spikes").run(-np.ones((2, 4)))
+
+
+def test_network_is_the_twin_that_run_simulates():
+    # Built with run()'s seed and probed like run() probes it, the network returned by network()
+    # gives run()'s output traces exactly; its populations are the input source and both hidden layers.
+    net = _two_hidden_layer_net()
+    X = np.random.default_rng(4).uniform(0, 1, (3, 8))
+    snet = rn.to_spiking(net, tau_s=0.01, input="spikes", input_rate=300.0)
+    expected = snet.run(X, t_end=0.3, seed=7)
+    network, populations = snet.network(X, seed=7)
+    assert [p.n for p in populations] == [8, 30, 20]
+    assert network.n_trials == 3
+    spikes = [network.probe(p, "spikes") for p in populations]
+    filtered = network.probe(populations[-1], "filtered", tau_s=0.01)
+    result = network.run(0.3)
+    assert result[filtered].shape == (3, 20, 300)                    # trials, neurons, steps
+    traces = snet.readout(result[filtered])
+    np.testing.assert_allclose(traces, expected.trace, rtol=1e-12, atol=1e-12)
+    assert [len(trains.times) for trains in result[spikes[0]]] == [8, 8, 8]   # per trial, per input unit
+    np.testing.assert_allclose(snet.readout(result[filtered][0]), traces[0], rtol=1e-12)   # one sample
+    with pytest.raises(ValueError, match=r"\(\.\.\., 20, n_times\)"):
+        snet.readout(np.zeros((30, 5)))
