@@ -31,14 +31,25 @@ Run with the bench environment (see bench/README.md)::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _workers import (
+    Worker,
+    add_worker_options,
+    alternate_runs,
+    environment,
+    finish,
+    load_average,
+    play_role,
+    serve,
+    start_brian2_standalone,
+    start_worker,
+)
 
 WORK = {
     #          neurons, t_end (s), dt (s), model
@@ -66,25 +77,6 @@ def _inputs(work: str):
 # Workers: each runs in its own process, reads commands on stdin and answers one JSON line each.
 # ----------------------------------------------------------------------------------------------
 
-def _answer(payload: dict) -> None:
-    sys.stdout.write(json.dumps(payload) + "\n")
-    sys.stdout.flush()
-
-
-def _serve(first_call, run) -> None:
-    """Answer 'first' with the first call's cost, then each 'run' with one timed run."""
-    for line in sys.stdin:
-        command = line.strip()
-        if command == "first":
-            start = time.perf_counter()
-            spikes = first_call()
-            _answer({"first_call_s": time.perf_counter() - start, "spikes": spikes})
-        elif command == "run":
-            _answer(run())
-        elif command == "quit":
-            return
-
-
 def _neurosim_worker(work: str) -> None:
     import numpy as np  # noqa: F401  (imported before timing, like Brian2's imports)
 
@@ -108,7 +100,7 @@ def _neurosim_worker(work: str) -> None:
         elapsed = time.perf_counter() - start
         return {"run_s": elapsed, "spikes": spikes}
 
-    _serve(simulate, run)
+    serve(simulate, run)
 
 
 def _brian2_network(work: str):
@@ -165,132 +157,32 @@ def _brian2_network(work: str):
     return network, monitor
 
 
-def _brian2_runtime_worker(work: str) -> None:
-    import brian2 as b2
-
-    b2.prefs.codegen.target = "cython"
-    _, t_end, _, _ = WORK[work]
-    network, monitor = _brian2_network(work)
-
-    def first_call():
-        network.run(t_end * b2.second)
-        return int(monitor.num_spikes)
-
-    def run():
-        before = int(monitor.num_spikes)
-        start = time.perf_counter()
-        network.run(t_end * b2.second)   # continues from the current state: the same work again
-        elapsed = time.perf_counter() - start
-        return {"run_s": elapsed, "spikes": int(monitor.num_spikes) - before}
-
-    _serve(first_call, run)
-
-
-def _brian2_standalone_build(work: str, directory: str, threads: int) -> None:
-    """Generate, compile and run once; print compile time, first run and spike count as JSON."""
-    import brian2 as b2
-
-    _, t_end, _, _ = WORK[work]
-    b2.set_device("cpp_standalone", build_on_run=False)
-    b2.prefs.devices.cpp_standalone.openmp_threads = threads
-    network, monitor = _brian2_network(work)
-    network.run(t_end * b2.second)
-    start = time.perf_counter()
-    b2.device.build(directory=directory, compile=True, run=False, clean=True)
-    compile_s = time.perf_counter() - start
-    start = time.perf_counter()
-    b2.device.run(directory=directory, with_output=False)
-    first_run_s = time.perf_counter() - start
-    _answer({"compile_s": compile_s, "first_run_s": first_run_s, "spikes": int(monitor.num_spikes),
-             "loop_s": b2.device._last_run_time,
-             "threads": b2.prefs.devices.cpp_standalone.openmp_threads})
-
-
-def _brian2_standalone_rerun(directory: str) -> dict:
-    """Run the compiled binary again; its loop time comes from its own last_run_info.txt."""
-    results = os.path.join(directory, "results")
-    start = time.perf_counter()
-    subprocess.run(["./main", "--results_dir", results + os.sep], cwd=directory, check=True,
-                   stdout=subprocess.DEVNULL)
-    wall = time.perf_counter() - start
-    with open(os.path.join(results, "last_run_info.txt")) as info:
-        loop_s = float(info.read().split()[0])
-    return {"run_s": loop_s, "wall_s": wall}
-
-
 # ----------------------------------------------------------------------------------------------
 # The conductor: starts the workers, alternates their runs, reports medians and ratios.
 # ----------------------------------------------------------------------------------------------
-
-class _Worker:
-    def __init__(self, role: str, work: str, env: dict[str, str]):
-        self.process = subprocess.Popen([sys.executable, __file__, "--worker", role, "--work", work],
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                                        env=env)
-
-    def ask(self, command: str) -> dict:
-        self.process.stdin.write(command + "\n")
-        self.process.stdin.flush()
-        line = self.process.stdout.readline()
-        if not line:
-            raise RuntimeError(f"worker died answering {command!r}")
-        return json.loads(line)
-
-    def close(self) -> None:
-        self.process.stdin.write("quit\n")
-        self.process.stdin.close()
-        self.process.wait(timeout=60)
-
-
-def _environment(**extra: str) -> dict[str, str]:
-    env = dict(os.environ)
-    repository = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = repository + os.pathsep + env.get("PYTHONPATH", "")
-    env.update(extra)
-    return env
-
 
 def _bench_work(work: str, rounds: int, scratch: Path, tools: list[str],
                 standalone_threads: int | None) -> dict:
     n_neurons, t_end, dt, _ = WORK[work]
     neuron_steps = n_neurons * round(t_end / dt)
     report: dict[str, dict] = {}
-    workers: dict[str, _Worker] = {}
+    workers: dict[str, Worker] = {}
     cache = scratch / f"numba-cache-{work}"
     threads = "1" if n_neurons == 1 else "2"
     if "neurosim" in tools:
-        env = _environment(NUMBA_CACHE_DIR=str(cache), NUMBA_NUM_THREADS=threads)
-        workers["neurosim"] = _Worker("neurosim", work, env)
-        first = workers["neurosim"].ask("first")
-        report["neurosim"] = {"first_call_s": first["first_call_s"], "spikes": first["spikes"], "runs": []}
-        warm = _Worker("neurosim", work, env)   # a fresh process, cache now warm
+        env = environment(NUMBA_CACHE_DIR=str(cache), NUMBA_NUM_THREADS=threads)
+        workers["neurosim"], report["neurosim"] = start_worker(__file__, "neurosim", work, env)
+        warm = Worker(__file__, "neurosim", work, env)   # a fresh process, cache now warm
         report["neurosim"]["first_call_cached_s"] = warm.ask("first")["first_call_s"]
         warm.close()
     if "brian2-runtime" in tools:
-        workers["brian2-runtime"] = _Worker("brian2-runtime", work, _environment())
-        first = workers["brian2-runtime"].ask("first")
-        report["brian2-runtime"] = {"first_call_s": first["first_call_s"], "spikes": first["spikes"],
-                                    "runs": []}
+        workers["brian2-runtime"], report["brian2-runtime"] = start_worker(
+            __file__, "brian2-runtime", work, environment())
     standalone_dir = str(scratch / f"brian2-standalone-{work}")
     if "brian2-standalone" in tools:
-        output = subprocess.run([sys.executable, __file__, "--worker", "brian2-standalone-build",
-                                 "--work", work, "--directory", standalone_dir, "--threads",
-                                 str(standalone_threads or int(threads))], check=True,
-                                capture_output=True, text=True, env=_environment())
-        built = json.loads(output.stdout.strip().splitlines()[-1])
-        report["brian2-standalone"] = {"first_call_s": built["compile_s"] + built["first_run_s"],
-                                       "compile_s": built["compile_s"], "spikes": built["spikes"],
-                                       "threads": built["threads"], "runs": [], "walls": []}
-    for _ in range(rounds):
-        for tool in tools:
-            if tool == "brian2-standalone":
-                answer = _brian2_standalone_rerun(standalone_dir)
-                report[tool]["walls"].append(answer["wall_s"])
-            else:
-                answer = workers[tool].ask("run")
-            report[tool]["runs"].append(answer["run_s"])
-    for worker in workers.values():
-        worker.close()
+        report["brian2-standalone"] = start_brian2_standalone(__file__, work, standalone_dir,
+                                                              standalone_threads or int(threads))
+    alternate_runs(rounds, tools, workers, report, standalone_dir)
     for entry in report.values():
         entry["median_run_s"] = statistics.median(entry["runs"])
         entry["neuron_steps_per_s"] = neuron_steps / entry["median_run_s"]
@@ -338,18 +230,10 @@ def main() -> None:
     parser.add_argument("--json", help="also write the raw figures to this file")
     parser.add_argument("--standalone-threads", type=int,
                         help="Brian2 standalone's OpenMP threads (default: 1 for one neuron, else 2)")
-    parser.add_argument("--worker", help=argparse.SUPPRESS)
-    parser.add_argument("--directory", help=argparse.SUPPRESS)
-    parser.add_argument("--threads", type=int, help=argparse.SUPPRESS)
+    add_worker_options(parser, threads=True)
     args = parser.parse_args()
     if args.worker:
-        work = args.work[0]
-        if args.worker == "neurosim":
-            _neurosim_worker(work)
-        elif args.worker == "brian2-runtime":
-            _brian2_runtime_worker(work)
-        elif args.worker == "brian2-standalone-build":
-            _brian2_standalone_build(work, args.directory, args.threads)
+        play_role(args, WORK[args.work[0]][1], _neurosim_worker, _brian2_network)
         return
     tools = [tool.strip() for tool in args.tools.split(",") if tool.strip()]
     known = {"brian2-runtime", "brian2-standalone", "neurosim"}
@@ -357,15 +241,13 @@ def main() -> None:
         parser.error(f"--tools must name some of {sorted(known)}")
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
           f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '-')}, load average "
-          f"{' '.join(f'{load:.1f}' for load in os.getloadavg())}")
+          f"{load_average()}")
     reports = {}
     with tempfile.TemporaryDirectory(prefix="neurosim-bench-") as scratch:
         for work in args.work or list(WORK):
             reports[work] = _bench_work(work, args.rounds, Path(scratch), tools, args.standalone_threads)
             _print_work(work, reports[work])
-    print(f"\nload average at the end {' '.join(f'{load:.1f}' for load in os.getloadavg())}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(reports, indent=2))
+    finish(reports, args.json)
 
 
 if __name__ == "__main__":

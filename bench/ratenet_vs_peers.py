@@ -24,22 +24,11 @@ import time
 import warnings
 
 import numpy as np
+from _mlp import BATCH, LEARNING_RATE, SIZES, synthetic_data, torch_sgd_epoch
 
 import ratenet as rn
 
-SIZES = [784, 1000, 1000, 10]
-BATCH = 128
-LEARNING_RATE = 0.01
 INFERENCE_CHUNK = 1024
-
-
-def synthetic_data(n_samples: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Gaussian inputs (float32) labelled by a random linear teacher (10 classes)."""
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n_samples, SIZES[0]), dtype=np.float32)
-    teacher = rng.standard_normal((SIZES[0], SIZES[-1])).astype(np.float32)
-    y = (X @ teacher).argmax(axis=1).astype(np.int64)
-    return X, y
 
 
 # --------------------------------------------------------------------------------------- ratenet
@@ -79,19 +68,7 @@ class Torch:
             torch.nn.Linear(SIZES[0], SIZES[1]), torch.nn.ReLU(),
             torch.nn.Linear(SIZES[1], SIZES[2]), torch.nn.ReLU(),
             torch.nn.Linear(SIZES[2], SIZES[3]))
-        optimizer = torch.optim.SGD(self.model.parameters(), lr=LEARNING_RATE)
-        loss_function = torch.nn.CrossEntropyLoss()
-        X_t, y_t = torch.from_numpy(X), torch.from_numpy(y)
-        generator = torch.Generator().manual_seed(0)
-        start = time.perf_counter()
-        order = torch.randperm(X_t.shape[0], generator=generator)
-        for first in range(0, X_t.shape[0], BATCH):
-            rows = order[first:first + BATCH]
-            optimizer.zero_grad(set_to_none=True)
-            loss = loss_function(self.model(X_t[rows]), y_t[rows])
-            loss.backward()
-            optimizer.step()
-        return time.perf_counter() - start
+        return torch_sgd_epoch(torch, self.model, X, y)
 
     def infer(self, X) -> float:
         torch = self.torch

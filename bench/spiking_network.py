@@ -40,14 +40,27 @@ second (n_steps / median run time) and our ratio over Brian2's fastest mode.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _workers import (
+    Worker,
+    add_worker_options,
+    alternate_runs,
+    answer,
+    environment,
+    finish,
+    load_average,
+    play_role,
+    run_worker_once,
+    serve,
+    start_brian2_standalone,
+    start_worker,
+)
 
 N_SOURCES = 1000
 N_NEURONS = 1000
@@ -67,24 +80,6 @@ def _weights():
 # ----------------------------------------------------------------------------------------------
 # Workers: each runs in its own process, reads commands on stdin and answers one JSON line each.
 # ----------------------------------------------------------------------------------------------
-
-def _answer(payload: dict) -> None:
-    sys.stdout.write(json.dumps(payload) + "\n")
-    sys.stdout.flush()
-
-
-def _serve(first_call, run) -> None:
-    for line in sys.stdin:
-        command = line.strip()
-        if command == "first":
-            start = time.perf_counter()
-            spikes = first_call()
-            _answer({"first_call_s": time.perf_counter() - start, "spikes": spikes})
-        elif command == "run":
-            _answer(run())
-        elif command == "quit":
-            return
-
 
 def _neurosim_worker(work: str) -> None:
     import numpy as np
@@ -112,7 +107,7 @@ def _neurosim_worker(work: str) -> None:
         elapsed = time.perf_counter() - start
         return {"run_s": elapsed, "spikes": result[state["spikes"]].n_spikes}
 
-    _serve(first_call, run)
+    serve(first_call, run)
 
 
 def _brian2_network(work: str):
@@ -138,52 +133,6 @@ def _brian2_network(work: str):
     return b2.Network(sources, neurons, synapses, monitor), monitor
 
 
-def _brian2_runtime_worker(work: str) -> None:
-    import brian2 as b2
-
-    b2.prefs.codegen.target = "cython"
-    network, monitor = _brian2_network(work)
-
-    def first_call():
-        network.run(T_END * b2.second)
-        return int(monitor.num_spikes)
-
-    def run():
-        before = int(monitor.num_spikes)
-        start = time.perf_counter()
-        network.run(T_END * b2.second)        # continues from the current state: the same work again
-        elapsed = time.perf_counter() - start
-        return {"run_s": elapsed, "spikes": int(monitor.num_spikes) - before}
-
-    _serve(first_call, run)
-
-
-def _brian2_standalone_build(work: str, directory: str) -> None:
-    import brian2 as b2
-
-    b2.set_device("cpp_standalone", build_on_run=False)
-    network, monitor = _brian2_network(work)
-    network.run(T_END * b2.second)
-    start = time.perf_counter()
-    b2.device.build(directory=directory, compile=True, run=False, clean=True)
-    compile_s = time.perf_counter() - start
-    start = time.perf_counter()
-    b2.device.run(directory=directory, with_output=False)
-    _answer({"compile_s": compile_s, "first_run_s": time.perf_counter() - start,
-             "spikes": int(monitor.num_spikes)})
-
-
-def _brian2_standalone_rerun(directory: str) -> dict:
-    results = os.path.join(directory, "results")
-    start = time.perf_counter()
-    subprocess.run(["./main", "--results_dir", results + os.sep], cwd=directory, check=True,
-                   stdout=subprocess.DEVNULL)
-    wall = time.perf_counter() - start
-    with open(os.path.join(results, "last_run_info.txt")) as info:
-        loop_s = float(info.read().split()[0])
-    return {"run_s": loop_s, "wall_s": wall}
-
-
 def _digits_worker() -> None:
     import ratenet as rn
 
@@ -206,76 +155,28 @@ def _digits_worker() -> None:
         start = time.perf_counter()
         classify()
         runs.append(time.perf_counter() - start)
-    _answer({"n_samples": int(X_test.shape[0]), "train_s": train_s, "first_call_s": first_s,
-             "runs": runs, "spiking_accuracy": accuracy, "rate_accuracy": float(net.score(X_test, y_test))})
+    answer({"n_samples": int(X_test.shape[0]), "train_s": train_s, "first_call_s": first_s,
+            "runs": runs, "spiking_accuracy": accuracy, "rate_accuracy": float(net.score(X_test, y_test))})
 
 
 # ----------------------------------------------------------------------------------------------
 # The conductor.
 # ----------------------------------------------------------------------------------------------
 
-class _Worker:
-    def __init__(self, role: str, work: str, env: dict[str, str]):
-        self.process = subprocess.Popen([sys.executable, __file__, "--worker", role, "--work", work],
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
-
-    def ask(self, command: str) -> dict:
-        self.process.stdin.write(command + "\n")
-        self.process.stdin.flush()
-        line = self.process.stdout.readline()
-        if not line:
-            raise RuntimeError(f"worker died answering {command!r}")
-        return json.loads(line)
-
-    def close(self) -> None:
-        self.process.stdin.write("quit\n")
-        self.process.stdin.close()
-        self.process.wait(timeout=60)
-
-
-def _environment(**extra: str) -> dict[str, str]:
-    env = dict(os.environ)
-    repository = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = repository + os.pathsep + env.get("PYTHONPATH", "")
-    env.update(extra)
-    return env
-
-
 def _bench_work(work: str, rounds: int, scratch: Path, tools: list[str]) -> dict:
     n_steps = round(T_END / WORK[work])
     report: dict[str, dict] = {}
-    workers: dict[str, _Worker] = {}
+    workers: dict[str, Worker] = {}
     if "neurosim" in tools:
-        env = _environment(NUMBA_CACHE_DIR=str(scratch / f"numba-cache-{work}"), NUMBA_NUM_THREADS="1")
-        workers["neurosim"] = _Worker("neurosim", work, env)
-        first = workers["neurosim"].ask("first")
-        report["neurosim"] = {"first_call_s": first["first_call_s"], "spikes": first["spikes"],
-                              "runs": [], "counts": []}
+        env = environment(NUMBA_CACHE_DIR=str(scratch / f"numba-cache-{work}"), NUMBA_NUM_THREADS="1")
+        workers["neurosim"], report["neurosim"] = start_worker(__file__, "neurosim", work, env, counts=[])
     if "brian2-runtime" in tools:
-        workers["brian2-runtime"] = _Worker("brian2-runtime", work, _environment())
-        first = workers["brian2-runtime"].ask("first")
-        report["brian2-runtime"] = {"first_call_s": first["first_call_s"], "spikes": first["spikes"],
-                                    "runs": [], "counts": []}
+        workers["brian2-runtime"], report["brian2-runtime"] = start_worker(
+            __file__, "brian2-runtime", work, environment(), counts=[])
     directory = str(scratch / f"brian2-standalone-{work}")
     if "brian2-standalone" in tools:
-        output = subprocess.run([sys.executable, __file__, "--worker", "brian2-standalone-build",
-                                 "--work", work, "--directory", directory], check=True,
-                                capture_output=True, text=True, env=_environment())
-        built = json.loads(output.stdout.strip().splitlines()[-1])
-        report["brian2-standalone"] = {"first_call_s": built["compile_s"] + built["first_run_s"],
-                                       "compile_s": built["compile_s"], "spikes": built["spikes"],
-                                       "runs": [], "walls": [], "counts": []}
-    for _ in range(rounds):
-        for tool in tools:
-            if tool == "brian2-standalone":
-                answer = _brian2_standalone_rerun(directory)
-                report[tool]["walls"].append(answer["wall_s"])
-            else:
-                answer = workers[tool].ask("run")
-                report[tool]["counts"].append(answer["spikes"])
-            report[tool]["runs"].append(answer["run_s"])
-    for worker in workers.values():
-        worker.close()
+        report["brian2-standalone"] = start_brian2_standalone(__file__, work, directory, counts=[])
+    alternate_runs(rounds, tools, workers, report, directory)
     for entry in report.values():
         entry["median_run_s"] = statistics.median(entry["runs"])
         entry["steps_per_s"] = n_steps / entry["median_run_s"]
@@ -310,10 +211,8 @@ def _print_work(work: str, report: dict) -> None:
 
 
 def _bench_digits(rounds: int, scratch: Path) -> dict:
-    env = _environment(NUMBA_CACHE_DIR=str(scratch / "numba-cache-digits"), BENCH_ROUNDS=str(rounds))
-    output = subprocess.run([sys.executable, __file__, "--worker", "digits", "--work", "digits"],
-                            check=True, capture_output=True, text=True, env=env)
-    report = json.loads(output.stdout.strip().splitlines()[-1])
+    env = environment(NUMBA_CACHE_DIR=str(scratch / "numba-cache-digits"), BENCH_ROUNDS=str(rounds))
+    report = run_worker_once(__file__, "digits", "digits", env)
     report["median_run_s"] = statistics.median(report["runs"])
     report["samples_per_s"] = report["n_samples"] / report["median_run_s"]
     print(f"\n== digits: 64-100-10 LIF-rate net, to_spiking(...).run(X_test, t_end=0.2), "
@@ -332,25 +231,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="timed runs per tool, alternated")
     parser.add_argument("--tools", default=",".join(TOOLS), help=f"comma-separated subset of {TOOLS}")
     parser.add_argument("--json", help="also write the raw figures to this file")
-    parser.add_argument("--worker", help=argparse.SUPPRESS)
-    parser.add_argument("--directory", help=argparse.SUPPRESS)
+    add_worker_options(parser)
     args = parser.parse_args()
     if args.worker:
-        work = args.work[0]
-        if args.worker == "neurosim":
-            _neurosim_worker(work)
-        elif args.worker == "brian2-runtime":
-            _brian2_runtime_worker(work)
-        elif args.worker == "brian2-standalone-build":
-            _brian2_standalone_build(work, args.directory)
-        elif args.worker == "digits":
-            _digits_worker()
+        play_role(args, T_END, _neurosim_worker, _brian2_network, digits=_digits_worker)
         return
     tools = [tool.strip() for tool in args.tools.split(",") if tool.strip()]
     if not tools or set(tools) - set(TOOLS):
         parser.error(f"--tools must name some of {TOOLS}")
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average "
-          f"{' '.join(f'{load:.1f}' for load in os.getloadavg())}")
+          f"{load_average()}")
     reports = {}
     with tempfile.TemporaryDirectory(prefix="neurosim-bench-") as scratch:
         for work in args.work or [*WORK, "digits"]:
@@ -359,9 +249,7 @@ def main() -> None:
             else:
                 reports[work] = _bench_work(work, args.rounds, Path(scratch), tools)
                 _print_work(work, reports[work])
-    print(f"\nload average at the end {' '.join(f'{load:.1f}' for load in os.getloadavg())}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(reports, indent=2))
+    finish(reports, args.json)
 
 
 if __name__ == "__main__":

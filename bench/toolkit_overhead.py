@@ -41,23 +41,12 @@ import statistics
 import time
 
 import numpy as np
+from _mlp import BATCH, LEARNING_RATE, SIZES, synthetic_data, torch_sgd_epoch
 
 import ratenet as rn
 
-SIZES = [784, 1000, 1000, 10]
-BATCH = 128
-LEARNING_RATE = 0.01
 DROPOUT = 0.5
 VARIANTS = ("plain", "dropout", "batchnorm", "both")
-
-
-def synthetic_data(n_samples: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Gaussian inputs (float32) labelled by a random linear teacher (10 classes)."""
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n_samples, SIZES[0]), dtype=np.float32)
-    teacher = rng.standard_normal((SIZES[0], SIZES[-1])).astype(np.float32)
-    y = (X @ teacher).argmax(axis=1).astype(np.int64)
-    return X, y
 
 
 def ratenet_layers(variant: str) -> list:
@@ -105,21 +94,8 @@ class TorchEpoch:
         torch.manual_seed(0)
         model = self.model(variant)
         model.train()
-        optimizer = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE)
-        loss_function = torch.nn.CrossEntropyLoss()
-        X_t, y_t = torch.from_numpy(X), torch.from_numpy(y)
-        generator = torch.Generator().manual_seed(0)
-        start = time.perf_counter()
-        order = torch.randperm(X_t.shape[0], generator=generator)
-        for first in range(0, X_t.shape[0], BATCH):
-            rows = order[first:first + BATCH]
-            if rows.shape[0] < 2:  # BatchNorm1d refuses a batch of one, as ratenet does
-                continue
-            optimizer.zero_grad(set_to_none=True)
-            loss = loss_function(model(X_t[rows]), y_t[rows])
-            loss.backward()
-            optimizer.step()
-        return time.perf_counter() - start
+        # BatchNorm1d refuses a batch of one, as ratenet does: a last batch of one is skipped.
+        return torch_sgd_epoch(torch, model, X, y, min_batch=2)
 
 
 def main() -> None:
