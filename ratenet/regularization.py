@@ -16,6 +16,7 @@ import numpy as np
 
 from neurosim._validation import check_nonnegative, check_positive, check_positive_int
 
+from . import _batchnorm_kernels as _kernels
 from .layers import Dense, Layer, _check_dtype
 
 
@@ -192,7 +193,6 @@ class BatchNorm(Layer):
         self._scale = np.empty(n, dtype=dtype)
         self._shift = np.empty(n, dtype=dtype)
         self._batch_buffers: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        self._centered: np.ndarray | None = None
         self._ones_vector: np.ndarray | None = None
         self._input: np.ndarray | None = None
         self._training = False
@@ -220,7 +220,7 @@ class BatchNorm(Layer):
             raise ValueError(f"BatchNorm({self.n_features}) expects input of shape "
                              f"(n_samples, {self.n_features}), got {x.shape}")
         n = x.shape[0]
-        output, centered, _ = self._buffers_for(n)
+        output = self._buffers_for(n)[0]
         self._training = training
         self._input = x
         if not training:
@@ -237,22 +237,10 @@ class BatchNorm(Layer):
         if n < 2:
             raise ValueError("BatchNorm in training mode needs a batch of at least 2 samples (the "
                              "variance of one sample is undefined); got a batch of 1")
-        # Column sums as a matrix-vector product (one BLAS pass), the variance of the centred
-        # batch as a fused multiply-sum (no temporary); x_hat = centered * inv_std is never
-        # stored: the output and the backward pass fold inv_std into per-feature factors.
-        ones = self._ones(n)
-        np.matmul(ones, x, out=self._mean)
-        self._mean *= 1.0 / n
-        np.subtract(x, self._mean, out=centered)
-        np.einsum("ij,ij->j", centered, centered, out=self._var)
-        self._var *= 1.0 / n
-        np.add(self._var, self.eps, out=self._inv_std)
-        np.sqrt(self._inv_std, out=self._inv_std)
-        np.divide(1.0, self._inv_std, out=self._inv_std)
-        np.multiply(self.gamma, self._inv_std, out=self._scale)
-        np.multiply(centered, self._scale, out=output)
-        output += self.beta
-        self._centered = centered
+        # Three fused sweeps over the batch (ratenet._batchnorm_kernels): sums, centred sum of
+        # squares, output. x_hat is never stored; the backward pass recomputes x - mean.
+        _kernels.train_forward(x, self.gamma, self.beta, self.eps, self._mean, self._var, self._scale,
+                               output)
         m = self.momentum
         self.running_mean *= m
         self.running_mean += (1.0 - m) * self._mean
@@ -273,22 +261,16 @@ class BatchNorm(Layer):
             raise RuntimeError("BatchNorm.backward called before forward")
         n = grad_output.shape[0]
         _, centered, grad_input = self._buffers_for(n)
-        np.matmul(self._ones(n), grad_output, out=self.dbeta)
-        if not self._training:  # x_hat = (x - running_mean) * inv_std, fixed
-            np.subtract(self._input, self.running_mean, out=centered)
-            np.einsum("ij,ij->j", grad_output, centered, out=self.dgamma)
-            self.dgamma *= self._inv_std
-            np.multiply(grad_output, self._scale, out=grad_input)
+        if self._training:
+            _kernels.train_backward(grad_output, self._input, self._mean, self._var, self._scale,
+                                    self.eps, self.dgamma, self.dbeta, grad_input)
             return grad_input
-        # With c = x - mean, k = 1/sqrt(var + eps), x_hat = c k and g = dE/dy:
-        # dgamma = k sum(g c); dx = gamma k (g - sum(g)/n - c k^2 sum(g c)/n)
-        np.einsum("ij,ij->j", grad_output, self._centered, out=self.dgamma)
-        factor = self.dgamma * (self._inv_std * self._inv_std / n)
+        # Evaluation mode: x_hat = (x - running_mean) * inv_std, fixed.
+        np.matmul(self._ones(n), grad_output, out=self.dbeta)
+        np.subtract(self._input, self.running_mean, out=centered)
+        np.einsum("ij,ij->j", grad_output, centered, out=self.dgamma)
         self.dgamma *= self._inv_std
-        np.multiply(self._centered, factor, out=grad_input)
-        np.subtract(grad_output, grad_input, out=grad_input)
-        grad_input -= self.dbeta * (1.0 / n)
-        grad_input *= self._scale  # gamma k
+        np.multiply(grad_output, self._scale, out=grad_input)
         return grad_input
 
     def parameters(self) -> list[np.ndarray]:

@@ -217,6 +217,36 @@ def test_batch_norm_output_has_zero_mean_and_unit_variance_per_unit_in_training(
     np.testing.assert_allclose(without_eps.var(axis=0), 1.0, rtol=1e-12)
 
 
+def test_batch_norm_in_float32_agrees_with_the_textbook_formulas_in_float64():
+    # The fused kernels accumulate the per-feature sums in float64 for either dtype; what is left
+    # is float32 rounding of the mean and of x - mean, an error in x_hat of about
+    # eps32 (1 + |mean| / std) per feature: we allow 8 times that (feature 0 has |mean| = 1e3 std).
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal((128, 40)) * rng.uniform(0.1, 3, 40) + rng.uniform(-5, 5, 40))
+    x[:, 0] = 1e3 + rng.standard_normal(128)
+    g = rng.standard_normal((128, 40))
+    layer = rn.BatchNorm(40, dtype=np.float32)
+    layer.gamma[...] = rng.uniform(0.5, 2, 40)
+    layer.beta[...] = rng.uniform(-1, 1, 40)
+    x32, g32 = x.astype(np.float32), g.astype(np.float32)
+    gamma, beta = layer.gamma.astype(np.float64), layer.beta.astype(np.float64)
+    x, g = x32.astype(np.float64), g32.astype(np.float64)
+    mean, var = x.mean(axis=0), x.var(axis=0)
+    k = 1 / np.sqrt(var + layer.eps)
+    x_hat = (x - mean) * k
+    tolerance = 8 * np.finfo(np.float32).eps * (1 + np.abs(mean) * k)        # per feature
+    y = layer.forward(x32, training=True)
+    dx = layer.backward(g32)
+    assert y.dtype == dx.dtype == np.float32
+    assert np.all(np.abs(y - (gamma * x_hat + beta)) <= tolerance * (gamma * np.abs(x_hat) + 1))
+    dbeta, dgamma = g.sum(axis=0), (g * x_hat).sum(axis=0)
+    assert np.all(np.abs(layer.dbeta - dbeta) <= tolerance * np.abs(g).sum(axis=0))
+    assert np.all(np.abs(layer.dgamma - dgamma) <= tolerance * np.abs(g * x_hat).sum(axis=0) + tolerance)
+    expected_dx = gamma * k * (g - g.mean(axis=0) - x_hat * (g * x_hat).mean(axis=0))
+    scale = gamma * k * (np.abs(g) + np.abs(g).mean(axis=0) + np.abs(x_hat) * np.abs(g * x_hat).mean(axis=0))
+    assert np.all(np.abs(dx - expected_dx) <= tolerance * scale)
+
+
 def test_batch_norm_evaluation_uses_the_running_statistics():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((10, 3)) * [1.0, 2.0, 3.0] + [1.0, 0.0, -1.0]
