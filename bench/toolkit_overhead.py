@@ -14,18 +14,19 @@ within each round (same machine load) and then the median over rounds. Tools and
 alternately, round after round (the order reversed every other round). ratenet's target: at most
 15% added by dropout and by batch norm.
 
-Measured here (2-core AMD EPYC, numpy 2.4 OpenBLAS, torch 2.13 CPU; 5 rounds, medians), added
-epoch time over the plain MLP:
+Measured here (2-core AMD EPYC, numpy 2.4 OpenBLAS, torch 2.13 CPU, 2 threads, quiet machine,
+medians), added epoch time over the plain MLP, after batch norm's training pass moved to fused
+Numba kernels (before: ratenet batch norm +11.7%, both +17.0%):
 
 =============  ===================  ===================  ===================  ===================
-threads        ratenet dropout      ratenet batch norm   PyTorch dropout      PyTorch batch norm
+rounds         ratenet dropout      ratenet batch norm   PyTorch dropout      PyTorch batch norm
 =============  ===================  ===================  ===================  ===================
-1              +5.1%                +7.1%                +25.4%               +4.4%
-2              +7.1%                +8.1%                +37.1%               +4.0%
+3              +6.4%                +7.3%                +45.1%               +7.0%
+5              +8.7%                +8.6%                +35.6%               +3.5%
 =============  ===================  ===================  ===================  ===================
 
-(both layers: ratenet +11.5% / +14.9%, PyTorch +32% / +39%); ratenet's epoch took 0.83-1.02 times
-PyTorch's in every variant (plain 7.3 s with 1 thread, 4.8 s with 2).
+(both layers: ratenet +13.9% / +14.6%, PyTorch +39% / +55%); ratenet's epoch took 0.66-0.92 times
+PyTorch's in every variant (plain 4.7 s vs 5.5 s).
 
 Run (PyTorch is in /work/torchvenv, which also has numpy and scipy)::
 
