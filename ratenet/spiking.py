@@ -177,8 +177,8 @@ class SpikingClassifier:
         filtered : array_like, shape (..., n_hidden, n_times)
             Filtered spike trains (rates, Hz) of the last hidden layer, e.g. a ``"filtered"``
             probe of :meth:`network`'s last population with this classifier's ``tau_s`` and ``n``
-            (shape ``(n_hidden, n_times)`` for one sample, ``(n_samples, n_hidden, n_times)`` when
-            reshaped per trial).
+            (such a probe has shape ``(n_hidden, n_times)`` for one sample and
+            ``(n_samples, n_hidden, n_times)`` for several).
 
         Returns
         -------
