@@ -55,6 +55,15 @@ def _neuron_indices(neurons: object, n_neurons: int) -> np.ndarray:
     return index
 
 
+def _neuron_labels(labels, index: np.ndarray) -> list:
+    """The legend labels of the drawn neurons: ``labels`` checked, or "neuron i" by default."""
+    if labels is None:
+        return [f"neuron {i}" for i in index]
+    if len(labels) != index.size:
+        raise ValueError(f"labels must have one entry per drawn neuron ({index.size}), got {len(labels)}")
+    return labels
+
+
 def _voltage_label(v_unit: str) -> str:
     if v_unit in ("", "1"):
         return "membrane potential v (threshold 1)"
@@ -91,10 +100,7 @@ def voltage(result: SimResult, ax: Axes | None = None, neurons: object = None,
         raise ValueError("result has no voltage traces (it was run with record_v=False); "
                          "simulate with record_v=True to plot them")
     index = _neuron_indices(neurons, result.v.shape[0])
-    if labels is None:
-        labels = [f"neuron {i}" for i in index]
-    elif len(labels) != index.size:
-        raise ValueError(f"labels must have one entry per drawn neuron ({index.size}), got {len(labels)}")
+    labels = _neuron_labels(labels, index)
     ax = _new_axes() if ax is None else ax
     line_kwargs.setdefault("linewidth", 1.0)
     t_ms = np.asarray(result.t) * _MS_PER_S
@@ -213,10 +219,7 @@ def filtered(trains: SpikeTrains, filtered_trains: object, dt: float, ax: Axes |
         raise ValueError(f"filtered_trains must have one row per neuron of trains ({trains.n_neurons}), "
                          f"got shape {values.shape}")
     index = _neuron_indices(neurons, trains.n_neurons)
-    if labels is None:
-        labels = [f"neuron {i}" for i in index]
-    elif len(labels) != index.size:
-        raise ValueError(f"labels must have one entry per drawn neuron ({index.size}), got {len(labels)}")
+    labels = _neuron_labels(labels, index)
     ax = _new_axes() if ax is None else ax
     line_kwargs.setdefault("linewidth", 1.2)
     t_ms = (trains.t_start + np.arange(values.shape[1]) * dt) * _MS_PER_S

@@ -244,8 +244,7 @@ class SpikingClassifier:
             trace = result[probe].reshape(n_trials, -1, times.size)
             hidden_rates.append(trace[:, :, window].mean(axis=2))
         trace = self.readout(result[probes[-1]].reshape(n_trials, -1, times.size))
-        readout, last = self.dense[-1], self.neurons[-1]
-        outputs = hidden_rates[-1] @ (readout.W.astype(np.float64) * last.amplitude).T + readout.b
+        outputs = self.readout(hidden_rates[-1][:, :, None])[:, :, 0]      # of the window's mean rates
         return outputs, trace, times, hidden_rates
 
     def predict(self, X, t_end: float = 0.2, **options) -> np.ndarray:

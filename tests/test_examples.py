@@ -8,25 +8,14 @@ import re
 import sys
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pytest
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-from ratenet import demo  # noqa: E402
+from ratenet import demo
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 FIGURES = ("neurons", "activations", "training", "accuracy", "spiking_network", "spiking_time",
            "spiking_sweep")
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
 
 
 def _load_example(name: str):

@@ -1,22 +1,12 @@
 """Plot helpers: each draws the data it is given (checked through the artists' data), into the Axes
 it is given or a new one, and returns that Axes. Agg backend; every figure is closed."""
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from matplotlib.axes import Axes
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-
-from neurosim import SimResult, SpikeTrains, filter_spikes, lif_rate, plot, psc_kernel  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
+from neurosim import SimResult, SpikeTrains, filter_spikes, lif_rate, plot, psc_kernel
 
 
 def make_result(v_unit="mV", record_v=True):

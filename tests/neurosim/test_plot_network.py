@@ -1,21 +1,11 @@
 """Network plots: the raster stacks every population's spikes in its own band, and the filtered
 traces carry the rate prediction as dashed lines. Checked through the artists' data; Agg backend."""
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-from neurosim import SpikeTrains, SpikingNetwork, plot  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
+from neurosim import SpikeTrains, SpikingNetwork, plot
 
 
 @pytest.fixture(scope="module")

@@ -2,22 +2,12 @@
 early-stopping point is marked where EarlyStopping put it, activation curves are the textbook
 formulas, and bad input is refused."""
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-import ratenet as rn  # noqa: E402
-from ratenet.plot import plot_activation_curves, plot_gradient_norms, plot_learning_curves  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
+import ratenet as rn
+from ratenet.plot import plot_activation_curves, plot_gradient_norms, plot_learning_curves
 
 
 @pytest.fixture(scope="module")
