@@ -11,7 +11,7 @@ from .lif import LIFParameters, PhysicalLIFParameters, simulate_lif
 from .network import NetworkResult, Population, Probe, SpikingNetwork
 from .rates import RateCurve, firing_onset, lif_rate, lif_rate_derivative, periodic_rates, rate_curve
 from .spikes import SpikeTrains
-from .synapse import filter_spikes, psc_kernel
+from .synapse import PSC, filter_spikes, psc_kernel
 
 __version__ = "0.1.0"
 
@@ -19,6 +19,7 @@ __all__ = [
     "HHParameters",
     "LIFParameters",
     "NetworkResult",
+    "PSC",
     "PhysicalLIFParameters",
     "Population",
     "Probe",

@@ -23,6 +23,7 @@ convolution ``sum_spikes h(t_k - t_spike)`` at every grid point ``t_k``.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -33,11 +34,63 @@ from .spikes import SpikeTrains, _grid_position, _step_count
 FILTER_METHODS = ("exact", "euler")
 
 
-def _check_order(n: object) -> int:
+@dataclass(frozen=True)
+class PSC:
+    """A post-synaptic current synapse: its kernel and how it is integrated on a time grid.
+
+    The one value that describes a synapse wherever one is needed (connections, filtered probes,
+    :func:`filter_spikes`, spiking conversions). Its kernel is
+
+        h(t) = t**order exp(-t / tau_s) / (order! tau_s**(order + 1)),   t >= 0,
+
+    of unit area, so a spike of weight ``w`` delivers the charge ``w``.
+
+    Parameters
+    ----------
+    tau_s : float
+        Synaptic time constant (s), > 0. Default 0.005.
+    order : int
+        Order of the kernel, >= 0: 0 exponential (a jump to ``1 / tau_s``, then decay), 1 alpha
+        function (peak at ``tau_s``), ...
+    method : {"exact", "euler"}
+        ``"exact"``: the cascade of first-order stages is propagated exactly from step to step;
+        ``"euler"``: the notes' forward Euler decay ``x <- x - dt x / tau_s`` (stable only for
+        ``dt < 2 tau_s``; first-order error in ``dt``).
+
+    Examples
+    --------
+    >>> PSC(0.005)                       # exponential synapse, 5 ms
+    PSC(tau_s=0.005, order=0, method='exact')
+    >>> PSC(0.002, order=1).kernel(0.002)   # alpha kernel at its peak (1/s)
+    183.93972058572118
+    """
+
+    tau_s: float = 0.005
+    order: int = 0
+    method: str = "exact"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tau_s", check_positive("tau_s", self.tau_s))
+        object.__setattr__(self, "order", _check_order(self.order, "order"))
+        object.__setattr__(self, "method", check_choice("method", self.method, FILTER_METHODS))
+
+    def kernel(self, t: object) -> np.ndarray | float:
+        """``h(t)`` (1/s) at times ``t`` (s) since the spike; see :func:`psc_kernel`."""
+        return psc_kernel(t, self.tau_s, self.order)
+
+    def check_step(self, dt: float) -> None:
+        """Raise ``ValueError`` if the Euler method is unstable at time step ``dt`` (s)."""
+        if self.method == "euler" and dt >= 2 * self.tau_s:
+            raise ValueError(f"the Euler synapse (tau_s={self.tau_s!r} s) is unstable for dt={dt!r} s "
+                             f">= 2 tau_s; use a smaller dt or PSC(..., method='exact')")
+
+
+def _check_order(n: object, name: str = "n") -> int:
     if isinstance(n, bool) or not isinstance(n, int | np.integer):
-        raise TypeError(f"n must be an integer >= 0 (the order of the PSC kernel), got {type(n).__name__}")
+        raise TypeError(f"{name} must be an integer >= 0 (the order of the PSC kernel), got "
+                        f"{type(n).__name__}")
     if n < 0:
-        raise ValueError(f"n must be an integer >= 0 (the order of the PSC kernel), got {n!r}")
+        raise ValueError(f"{name} must be an integer >= 0 (the order of the PSC kernel), got {n!r}")
     return int(n)
 
 
