@@ -29,7 +29,8 @@ import numpy as np
 
 from . import _hh_kernels
 from ._result import SimResult
-from ._validation import (
+from .spikes import SpikeTrains
+from .validation import (
     as_current,
     as_finite_array,
     check_choice,
@@ -38,7 +39,6 @@ from ._validation import (
     check_positive_int,
     time_steps,
 )
-from .spikes import SpikeTrains
 
 METHODS = {"euler": _hh_kernels.METHOD_EULER,
            "exponential_euler": _hh_kernels.METHOD_EXPONENTIAL_EULER}

@@ -38,7 +38,8 @@ import numpy as np
 
 from . import _lif_kernels
 from ._result import SimResult
-from ._validation import (
+from .spikes import SpikeTrains
+from .validation import (
     as_current,
     as_finite_array,
     check_finite,
@@ -47,7 +48,6 @@ from ._validation import (
     check_positive_int,
     time_steps,
 )
-from .spikes import SpikeTrains
 
 #: Spike buffers beyond this many spike times (8 bytes each) are not allocated on a bound alone.
 _MAX_SPIKE_BUFFER = 2**27

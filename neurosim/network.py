@@ -37,7 +37,11 @@ import numba
 import numpy as np
 
 from ._network_kernels import group_by_key, run_network, run_network_parallel
-from ._validation import (
+from .hh import METHODS as HH_METHODS
+from .hh import STABLE_DT as HH_STABLE_DT
+from .hh import HHParameters, hh_steady_state
+from .spikes import SpikeTrains
+from .validation import (
     as_finite_array,
     check_choice,
     check_finite,
@@ -46,10 +50,6 @@ from ._validation import (
     check_positive_int,
     time_steps,
 )
-from .hh import METHODS as HH_METHODS
-from .hh import STABLE_DT as HH_STABLE_DT
-from .hh import HHParameters, hh_steady_state
-from .spikes import SpikeTrains
 
 PROBE_KINDS = ("spikes", "voltage", "filtered", "current")
 SYNAPSE_METHODS = ("euler", "exact")

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._validation import as_finite_array, check_positive
 from .spikes import SpikeTrains
 from .synapse import psc_kernel
+from .validation import as_finite_array, check_positive
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

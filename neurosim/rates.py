@@ -18,7 +18,8 @@ import numpy as np
 from scipy.interpolate import PchipInterpolator
 
 from . import _rate_kernels
-from ._validation import (
+from .spikes import SpikeTrains
+from .validation import (
     as_finite_array,
     check_choice,
     check_finite,
@@ -27,7 +28,6 @@ from ._validation import (
     check_positive_int,
     time_steps,
 )
-from .spikes import SpikeTrains
 
 
 def lif_rate(v_in: object, tau_m: float = 0.02, tau_ref: float = 0.002) -> np.ndarray | float:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ._validation import as_finite_array, check_finite, check_positive
+from .validation import as_finite_array, check_finite, check_positive
 
 # A time within this fraction of a step of a grid point counts as lying on it.
 _GRID_TOLERANCE = 1e-9

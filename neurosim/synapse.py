@@ -28,8 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._synapse_kernels import filter_cascade_euler, filter_cascade_exact
-from ._validation import as_finite_array, check_choice, check_finite, check_positive
 from .spikes import SpikeTrains, _grid_position, _step_count
+from .validation import as_finite_array, check_choice, check_finite, check_positive
 
 FILTER_METHODS = ("exact", "euler")
 

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurosim._validation import check_finite, check_nonnegative, check_positive
-
 from .layers import Layer
+from .validation import check_finite, check_nonnegative, check_positive
 
 
 class Activation(Layer):

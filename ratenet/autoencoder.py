@@ -30,12 +30,11 @@ import sys
 import numpy as np
 from scipy.linalg import blas
 
-from neurosim._validation import check_choice, check_nonnegative, check_positive_int
-
 from .activations import Activation, Sigmoid, get_activation
-from .layers import INITIALIZATIONS, Dense, _check_dtype
+from .layers import INITIALIZATIONS, Dense
 from .losses import MSE, BinaryCrossEntropy
 from .optimizers import SGD, Optimizer, get_optimizer
+from .validation import check_choice, check_dtype, check_nonnegative, check_positive_int
 
 #: Reconstruction losses of :class:`Autoencoder`.
 RECONSTRUCTION_LOSSES = ("cross_entropy", "squared_error")
@@ -150,7 +149,7 @@ class Autoencoder:
         check_choice("init", init, tuple(name for name in INITIALIZATIONS if name != "symmetric"))
         self.init = init
         self.seed = seed
-        self.dtype = _check_dtype(dtype)
+        self.dtype = check_dtype(dtype)
         rng = np.random.default_rng(seed)
         self.encoder = Dense(self.n_visible, self.n_hidden, dtype=self.dtype)
         self.encoder.initialize(rng, init)

@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from neurosim._validation import as_finite_array, check_nonnegative, check_positive_int
+from .validation import as_finite_array, check_nonnegative, check_positive_int
 
 __all__ = [
     "Standardizer",

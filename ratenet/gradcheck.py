@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurosim._validation import check_positive
-
 from .network import Network
+from .validation import check_positive
 
 
 class GradientCheck(float):

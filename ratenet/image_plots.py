@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from neurosim._validation import check_positive_int
+from .validation import check_positive_int
 
 
 def plot_features(weights, image_shape=None, ax=None, *, n_features: int | None = 64,

@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 from scipy.linalg import blas
 
-from neurosim._validation import check_choice, check_nonnegative, check_positive_int
+from .validation import check_choice, check_dtype, check_nonnegative, check_positive_int
 
 #: Weight initialisations that :meth:`Dense.initialize` knows.
 INITIALIZATIONS = ("glorot", "he", "symmetric")
@@ -114,7 +114,7 @@ class Dense(Layer):
         if init is not None:
             check_choice("init", init, INITIALIZATIONS)
         self.init = init
-        self.dtype = _check_dtype(dtype)
+        self.dtype = check_dtype(dtype)
         #: False for the first layer of a network: dE/dX of the data is not needed.
         self.compute_input_gradient = True
         self.W = np.zeros((self.n_out, self.n_in), dtype=self.dtype)
@@ -171,7 +171,7 @@ class Dense(Layer):
 
     def astype(self, dtype) -> None:
         """Convert the layer's parameters (and buffers) to ``dtype`` in place of the old arrays."""
-        dtype = _check_dtype(dtype)
+        dtype = check_dtype(dtype)
         if dtype == self.dtype:
             return
         self.dtype = dtype
@@ -253,16 +253,6 @@ class Dense(Layer):
 
     def __repr__(self) -> str:
         return f"Dense({self.n_in}, {self.n_out})"
-
-
-def _check_dtype(dtype) -> np.dtype:
-    try:
-        dtype = np.dtype(dtype)
-    except TypeError as error:
-        raise TypeError(f"dtype must be float32 or float64, got {dtype!r}") from error
-    if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise ValueError(f"dtype must be float32 or float64, got {dtype}")
-    return dtype
 
 
 def _as_fortran_operand(matrix: np.ndarray) -> tuple[np.ndarray, int]:

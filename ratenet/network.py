@@ -17,11 +17,10 @@ import copy
 
 import numpy as np
 
-from neurosim._validation import check_choice, check_positive_int
-
 from .activations import Activation, get_activation
-from .layers import INITIALIZATIONS, Dense, Layer, _check_dtype
+from .layers import INITIALIZATIONS, Dense, Layer
 from .losses import MSE, BinaryCrossEntropy, Loss, SoftmaxCrossEntropy, get_loss
+from .validation import check_choice, check_dtype, check_positive_int
 
 #: Rows per chunk when predicting: large enough for efficient matrix products, small enough to
 #: keep the buffers in cache-friendly sizes.
@@ -66,7 +65,7 @@ class Network:
             check_choice("init", init, INITIALIZATIONS)
         self.layers = layers
         self.loss = get_loss(loss)
-        self.dtype = _check_dtype(dtype)
+        self.dtype = check_dtype(dtype)
         self.init = init
         self.seed = seed
         self.dense_layers: list[Dense] = [layer for layer in layers if isinstance(layer, Dense)]

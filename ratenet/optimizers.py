@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from neurosim._validation import check_nonnegative, check_positive
+from .validation import check_nonnegative, check_positive
 
 
 class Optimizer:

@@ -19,9 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from neurosim._validation import as_finite_array, check_finite, check_positive, check_positive_int
-
 from .activations import Threshold
+from .validation import as_finite_array, check_finite, check_positive, check_positive_int
 
 __all__ = ["Perceptron", "PerceptronConvergenceWarning", "PerceptronResult"]
 

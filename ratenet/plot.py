@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurosim._validation import check_choice
-
 from .activations import get_activation
+from .validation import check_choice
 
 
 def _axes(ax):

@@ -15,14 +15,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from neurosim._validation import check_choice, check_positive_int
-
 from .activations import Activation, Sigmoid
 from .autoencoder import RECONSTRUCTION_LOSSES, Autoencoder, _check_corruption
 from .layers import Dense
 from .network import Network
 from .optimizers import Optimizer, get_optimizer
 from .rbm import RBM
+from .validation import check_choice, check_positive_int
 
 #: Pre-training methods of :func:`pretrain`.
 METHODS = ("autoencoder", "rbm")

@@ -23,12 +23,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurosim._validation import check_nonnegative, check_positive_int
-
 from .autoencoder import ReconstructionHistory, _check_data, _run_epochs
-from .layers import _check_dtype
 from .losses import _sigmoid
 from .optimizers import SGD, get_optimizer
+from .validation import check_dtype, check_nonnegative, check_positive_int
 
 #: Samples on which fit() evaluates the monitoring quantities after each epoch.
 MONITOR_SAMPLES = 256
@@ -68,7 +66,7 @@ class RBM:
         self.n_hidden = check_positive_int("n_hidden", n_hidden)
         self.weight_scale = check_nonnegative("weight_scale", weight_scale)
         self.seed = seed
-        self.dtype = _check_dtype(dtype)
+        self.dtype = check_dtype(dtype)
         rng = np.random.default_rng(seed)
         self.W = (self.weight_scale * rng.standard_normal((self.n_hidden, self.n_visible))).astype(self.dtype)
         self.hidden_bias = np.zeros(self.n_hidden, dtype=self.dtype)

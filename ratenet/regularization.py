@@ -14,10 +14,9 @@ import numbers
 
 import numpy as np
 
-from neurosim._validation import check_nonnegative, check_positive, check_positive_int
-
 from . import _batchnorm_kernels as _kernels
-from .layers import Dense, Layer, _check_dtype
+from .layers import Dense, Layer
+from .validation import check_dtype, check_nonnegative, check_positive, check_positive_int
 
 
 def _check_rate(rate) -> float:
@@ -173,7 +172,7 @@ class BatchNorm(Layer):
             raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
         self.momentum = float(momentum)
         self.eps = float(check_positive("eps", eps))
-        self.dtype = _check_dtype(dtype)
+        self.dtype = check_dtype(dtype)
         self._allocate()
 
     def _allocate(self, old: dict | None = None) -> None:
@@ -199,7 +198,7 @@ class BatchNorm(Layer):
 
     def astype(self, dtype) -> None:
         """Convert parameters and running statistics to ``dtype`` (new arrays)."""
-        dtype = _check_dtype(dtype)
+        dtype = check_dtype(dtype)
         if dtype == self.dtype:
             return
         old = {name: getattr(self, name) for name in ("gamma", "beta", "running_mean", "running_var")}

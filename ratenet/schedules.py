@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from neurosim._validation import check_choice, check_nonnegative, check_positive, check_positive_int
+from .validation import check_choice, check_nonnegative, check_positive, check_positive_int
 
 
 class Schedule:

@@ -26,9 +26,8 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from neurosim._validation import check_positive_int
-
 from .network import Network
+from .validation import check_positive_int
 
 #: fit() options that grid_search/random_search set themselves.
 _RESERVED_FIT_OPTIONS = ("validation_split", "validation_data", "progress")

@@ -27,11 +27,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from neurosim import Population, SpikingNetwork
-from neurosim._validation import check_choice, check_nonnegative, check_positive, check_positive_int
 
 from .activations import Activation, LIFRate
 from .layers import Dense
 from .network import Network
+from .validation import check_choice, check_nonnegative, check_positive, check_positive_int
 
 INPUT_MODES = ("current", "spikes")
 

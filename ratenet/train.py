@@ -14,13 +14,12 @@ import warnings
 
 import numpy as np
 
-from neurosim._validation import check_choice, check_nonnegative, check_positive_int
-
 from .layers import Dense
 from .network import Network, _accuracy
 from .optimizers import SGD, Optimizer, get_optimizer
 from .regularization import BatchNorm, WeightPenalty
 from .schedules import Schedule
+from .validation import check_choice, check_nonnegative, check_positive_int
 
 
 class History:

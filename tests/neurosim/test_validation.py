@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from neurosim._validation import as_current, check_choice, check_positive, time_steps
+from neurosim.validation import as_current, check_choice, check_positive, time_steps
 
 
 @pytest.mark.parametrize("bad", [0.0, -1e-3, float("nan"), float("inf")])
@@ -39,6 +39,6 @@ def test_check_choice_lists_the_choices():
 
 
 def test_as_finite_array_keeps_scalars_zero_dimensional():
-    from neurosim._validation import as_finite_array
+    from neurosim.validation import as_finite_array
 
     assert as_finite_array("bias", 0.5, ndim=(0, 1)).shape == ()

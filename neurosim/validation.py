@@ -1,7 +1,8 @@
-"""Argument checks shared by the public functions of neurosim (and ratenet).
+"""Argument checks shared by the public functions of neurosim.
 
 Every check names the argument it rejects and says what was expected, so that a user reading the
-error knows which value to change.
+error knows which value to change. The module is public: ratenet builds its own checks
+(:mod:`ratenet.validation`) on these, and a user's own functions may use them too.
 """
 
 from __future__ import annotations
