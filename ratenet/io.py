@@ -547,7 +547,7 @@ def _rebuild_optimizer(entry: dict, arrays: dict[str, np.ndarray],
         if saved is None:
             raise NetworkFileError(f"optimizer array {array_key!r} is missing from the file")
         slot, _, position = key.rpartition(".")
-        if slot not in optimizer._slots or not position.isdigit() or int(position) >= len(params):
+        if slot not in optimizer.slots or not position.isdigit() or int(position) >= len(params):
             raise NetworkFileError(f"optimizer array {array_key!r} does not belong to a "
                                    f"{type(optimizer).__name__} of this network")
         param = params[int(position)]
@@ -557,7 +557,7 @@ def _rebuild_optimizer(entry: dict, arrays: dict[str, np.ndarray],
         state[key] = saved
         keys.append(array_key)
     if shapes:
-        expected = {f"{slot}.{index}" for slot in optimizer._slots for index in range(len(params))}
+        expected = {f"{slot}.{index}" for slot in optimizer.slots for index in range(len(params))}
         if set(shapes) != expected:
             raise NetworkFileError(f"the optimizer state lists arrays {sorted(shapes)}, a "
                                    f"{type(optimizer).__name__} of this network needs {sorted(expected)}")

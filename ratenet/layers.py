@@ -44,6 +44,17 @@ class Layer:
         gradients of the layer's parameters."""
         raise NotImplementedError
 
+    def infer(self, x: np.ndarray, scratch: Scratch) -> np.ndarray:
+        """Output of the layer in evaluation mode (as ``forward(x, training=False)``), computed
+        without changing the layer, so that several threads may call it at once.
+
+        ``scratch`` supplies the output and any temporary arrays (:meth:`Scratch.array`); a
+        network keeps one per thread. A width-preserving layer may write its output over ``x`` when
+        ``scratch.owns(x)``. Layers that do not implement it make a network serialise its
+        predictions (see :meth:`ratenet.Network.forward`).
+        """
+        raise NotImplementedError
+
     def parameters(self) -> list[np.ndarray]:
         """Trainable parameter arrays (updated in place by optimisers). Default: none."""
         return []
@@ -65,6 +76,39 @@ class Layer:
     def __repr__(self) -> str:
         arguments = ", ".join(f"{key}={value!r}" for key, value in self.config().items())
         return f"{type(self).__name__}({arguments})"
+
+
+class Scratch:
+    """Arrays reused across the evaluation passes of one thread (see :meth:`Layer.infer`).
+
+    A network keeps one per thread, so concurrent predictions never write the same array, while
+    the predictions of one thread reuse their arrays from call to call (a fresh large array costs
+    page faults on every call). At most ``max_arrays`` arrays are kept; beyond that the oldest
+    are dropped.
+    """
+
+    def __init__(self, max_arrays: int = 64):
+        self.max_arrays = max_arrays
+        self._arrays: dict[tuple, np.ndarray] = {}
+        self._owned: set[int] = set()
+
+    def array(self, key, shape: tuple[int, ...], dtype) -> np.ndarray:
+        """An uninitialised array of ``shape`` and ``dtype`` reserved for ``key`` (any hashable,
+        e.g. ``(id(layer), "out")``); the same key, shape and dtype give the same array back."""
+        full_key = (key, tuple(shape), np.dtype(dtype).char)
+        array = self._arrays.get(full_key)
+        if array is None:
+            if len(self._arrays) >= self.max_arrays:
+                oldest = next(iter(self._arrays))
+                self._owned.discard(id(self._arrays.pop(oldest)))
+            array = np.empty(shape, dtype=dtype)
+            self._arrays[full_key] = array
+            self._owned.add(id(array))
+        return array
+
+    def owns(self, array: np.ndarray) -> bool:
+        """True when ``array`` came from this scratch (so a layer may overwrite it)."""
+        return id(array) in self._owned
 
 
 class Dense(Layer):
@@ -200,6 +244,15 @@ class Dense(Layer):
         np.copyto(output, self.b)
         _gemm(1.0, x, self.W.T, 1.0, output)
         self._input = x
+        return output
+
+    def infer(self, x: np.ndarray, scratch: Scratch) -> np.ndarray:
+        if x.ndim != 2 or x.shape[1] != self.n_in:
+            raise ValueError(f"Dense({self.n_in}, {self.n_out}) expects input of shape "
+                             f"(n_samples, {self.n_in}), got {x.shape}")
+        output = scratch.array((id(self), "out"), (x.shape[0], self.n_out), self.dtype)
+        np.copyto(output, self.b)
+        _gemm(1.0, x, self.W.T, 1.0, output)
         return output
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray | None:

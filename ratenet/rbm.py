@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from .autoencoder import ReconstructionHistory, _check_data, _run_epochs
-from .losses import _sigmoid
+from .losses import sigmoid
 from .optimizers import SGD, get_optimizer
 from .validation import check_dtype, check_nonnegative, check_positive_int
 
@@ -103,12 +103,12 @@ class RBM:
     def _hidden_probability(self, x: np.ndarray) -> np.ndarray:
         z = x @ self.W.T
         z += self.hidden_bias
-        return _sigmoid(z, out=z)
+        return sigmoid(z, out=z)
 
     def _visible_probability(self, h: np.ndarray) -> np.ndarray:
         a = h @ self.W
         a += self.visible_bias
-        return _sigmoid(a, out=a)
+        return sigmoid(a, out=a)
 
     @staticmethod
     def _sample(probability: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -15,7 +15,7 @@ import numbers
 import numpy as np
 
 from . import _batchnorm_kernels as _kernels
-from .layers import Dense, Layer
+from .layers import Dense, Layer, Scratch
 from .validation import check_dtype, check_nonnegative, check_positive, check_positive_int
 
 
@@ -106,6 +106,10 @@ class Dropout(Layer):
         np.multiply(x, mask, out=output)
         self._mask = mask
         return output
+
+    def infer(self, x: np.ndarray, scratch: Scratch) -> np.ndarray:
+        """The identity (dropout is off in evaluation)."""
+        return x
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
         """dE/dx = dE/dy * mask / (1 - rate) (the identity after an evaluation-mode forward)."""
@@ -246,6 +250,25 @@ class BatchNorm(Layer):
         self.running_var *= m
         self.running_var += ((1.0 - m) * n / (n - 1)) * self._var
         return output
+
+    def infer(self, x: np.ndarray, scratch: Scratch) -> np.ndarray:
+        """``gamma (x - running_mean) / sqrt(running_var + eps) + beta``, the fixed evaluation map."""
+        if x.ndim != 2 or x.shape[1] != self.n_features:
+            raise ValueError(f"BatchNorm({self.n_features}) expects input of shape "
+                             f"(n_samples, {self.n_features}), got {x.shape}")
+        scale = scratch.array((id(self), "scale"), (self.n_features,), self.dtype)
+        shift = scratch.array((id(self), "shift"), (self.n_features,), self.dtype)
+        # the arithmetic of forward(training=False), so both give the same bits
+        np.add(self.running_var, self.eps, out=scale)
+        np.sqrt(scale, out=scale)
+        np.divide(1.0, scale, out=scale)
+        np.multiply(self.gamma, scale, out=scale)
+        np.multiply(self.running_mean, scale, out=shift)
+        np.subtract(self.beta, shift, out=shift)
+        out = x if scratch.owns(x) else scratch.array((id(self), "out"), x.shape, self.dtype)
+        np.multiply(x, scale, out=out)
+        out += shift
+        return out
 
     def _ones(self, n: int) -> np.ndarray:
         ones = self._ones_vector
