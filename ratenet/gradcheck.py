@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._loop import exclusive
 from .network import Network
 from .validation import check_positive
 
@@ -34,30 +35,34 @@ class GradientCheck(float):
 def numerical_gradients(net: Network, X, y, eps: float = 1e-6) -> list[tuple[np.ndarray, np.ndarray]]:
     """Central finite-difference gradients (dW, db) of the loss for every Dense layer.
 
-    Each parameter is perturbed by +/- ``eps`` in turn and restored exactly afterwards. The cost is
-    two forward passes per parameter, so use small networks and batches.
+    Each parameter is perturbed by +/- ``eps`` in turn and restored exactly afterwards (so the
+    network must not train, nor predict in another thread, meanwhile). The cost is two forward
+    passes per parameter, so use small networks and batches.
     """
     eps = check_positive("eps", eps)
     if np.dtype(net.dtype) != np.float64:
         raise ValueError("gradient checks need float64 arithmetic; build the network with "
                          "dtype=np.float64 (finite differences in float32 are dominated by rounding)")
-    X, target = net._check_Xy(X, y)
+    X, target = net.check_Xy(X, y)
     result = []
-    for layer in net.dense_layers:
-        pair = []
-        for param in (layer.W, layer.b):
-            numeric = np.empty_like(param)
-            flat, flat_numeric = param.reshape(-1), numeric.reshape(-1)
-            for index in range(flat.size):
-                original = flat[index]
-                flat[index] = original + eps
-                plus = net._loss_value(X, target)
-                flat[index] = original - eps
-                minus = net._loss_value(X, target)
-                flat[index] = original
-                flat_numeric[index] = (plus - minus) / (2 * eps)
-            pair.append(numeric)
-        result.append((pair[0], pair[1]))
+    with exclusive(net, "numerical_gradients"):  # the parameters are perturbed in place
+        for layer in net.dense_layers:
+            pair = []
+            for param in (layer.W, layer.b):
+                numeric = np.empty_like(param)
+                flat, flat_numeric = param.reshape(-1), numeric.reshape(-1)
+                for index in range(flat.size):
+                    original = flat[index]
+                    try:
+                        flat[index] = original + eps
+                        plus = net.loss_value(X, target)
+                        flat[index] = original - eps
+                        minus = net.loss_value(X, target)
+                    finally:
+                        flat[index] = original
+                    flat_numeric[index] = (plus - minus) / (2 * eps)
+                pair.append(numeric)
+            result.append((pair[0], pair[1]))
     return result
 
 

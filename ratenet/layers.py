@@ -13,8 +13,8 @@ import math
 import warnings
 
 import numpy as np
-from scipy.linalg import blas
 
+from ._blas import gemm
 from .validation import check_choice, check_dtype, check_nonnegative, check_positive_int
 
 #: Weight initialisations that :meth:`Dense.initialize` knows.
@@ -242,7 +242,7 @@ class Dense(Layer):
         output, _ = self._buffers_for(x.shape[0])
         # Z = b + X W^T in one GEMM pass over Z (beta = 1 on the broadcast biases)
         np.copyto(output, self.b)
-        _gemm(1.0, x, self.W.T, 1.0, output)
+        gemm(1.0, x, self.W.T, 1.0, output)
         self._input = x
         return output
 
@@ -252,13 +252,13 @@ class Dense(Layer):
                              f"(n_samples, {self.n_in}), got {x.shape}")
         output = scratch.array((id(self), "out"), (x.shape[0], self.n_out), self.dtype)
         np.copyto(output, self.b)
-        _gemm(1.0, x, self.W.T, 1.0, output)
+        gemm(1.0, x, self.W.T, 1.0, output)
         return output
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray | None:
         """Store dW, db and return dE/dX (None when ``compute_input_gradient`` is False)."""
         x = self._check_backward()
-        _gemm(1.0, grad_output.T, x, 0.0, self.dW)
+        gemm(1.0, grad_output.T, x, 0.0, self.dW)
         np.sum(grad_output, axis=0, out=self.db)
         return self._input_gradient(grad_output)
 
@@ -271,7 +271,7 @@ class Dense(Layer):
         """
         x = self._check_backward()
         grad_input = self._input_gradient(grad_output)
-        _gemm(-learning_rate, grad_output.T, x, 1.0, self.W)
+        gemm(-learning_rate, grad_output.T, x, 1.0, self.W)
         np.sum(grad_output, axis=0, out=self.db)
         self.db *= -learning_rate
         self.b += self.db
@@ -286,7 +286,7 @@ class Dense(Layer):
         if not self.compute_input_gradient:
             return None
         _, grad_input = self._buffers_for(self._input.shape[0])
-        _gemm(1.0, grad_output, self.W, 0.0, grad_input)
+        gemm(1.0, grad_output, self.W, 0.0, grad_input)
         return grad_input
 
     def parameters(self) -> list[np.ndarray]:
@@ -306,33 +306,3 @@ class Dense(Layer):
 
     def __repr__(self) -> str:
         return f"Dense({self.n_in}, {self.n_out})"
-
-
-def _as_fortran_operand(matrix: np.ndarray) -> tuple[np.ndarray, int]:
-    """(array, trans) with op(array) == matrix and array Fortran-ordered, without copying a C- or
-    F-contiguous matrix (the transpose of a C-contiguous matrix is F-contiguous)."""
-    if matrix.flags.f_contiguous:
-        return matrix, 0
-    if matrix.flags.c_contiguous:
-        return matrix.T, 1
-    return np.asfortranarray(matrix), 0
-
-
-def _gemm(alpha: float, a: np.ndarray, b: np.ndarray, beta: float, out: np.ndarray) -> None:
-    """out <- alpha a @ b + beta out, in place, by one BLAS GEMM call.
-
-    ``out`` is C-contiguous, so BLAS (column-major) computes its transpose: out^T = alpha b^T a^T +
-    beta out^T. Operands that are C- or F-contiguous (weights, batches and their transposes) are
-    passed with the matching transpose flag, never copied. numpy's matmul cannot accumulate
-    (beta = 1), which is what folds the bias addition and the SGD update into the product.
-    """
-    gemm = _GEMM[out.dtype.char]
-    first, trans_first = _as_fortran_operand(b.T)
-    second, trans_second = _as_fortran_operand(a.T)
-    result = gemm(alpha, first, second, beta=beta, c=out.T, trans_a=trans_first, trans_b=trans_second,
-                  overwrite_c=1)
-    if not np.shares_memory(result, out):  # pragma: no cover - only for non-contiguous ``out``
-        out.T[...] = result
-
-
-_GEMM = {"f": blas.sgemm, "d": blas.dgemm}
