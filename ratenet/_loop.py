@@ -113,7 +113,8 @@ class Divergence(Exception):
 
 def run_epochs(model, arrays: tuple[np.ndarray, ...], optimizer, *, epochs: int, batch_size: int,
                shuffle: bool, rng: np.random.Generator, step: Callable[[tuple, int], float],
-               end_epoch: Callable[[int, float], tuple[bool, dict]], progress: bool | None, desc: str,
+               measure: Callable[[int, float], dict], record: Callable[[int, dict], bool],
+               progress: bool | None, desc: str,
                divergence_factor: float = DIVERGENCE_FACTOR, on_divergence: str = "raise") -> int:
     """Train ``model`` for up to ``epochs`` passes over ``arrays``; return the epochs completed.
 
@@ -132,9 +133,11 @@ def run_epochs(model, arrays: tuple[np.ndarray, ...], optimizer, *, epochs: int,
     step : callable ``step(batch, batch_index) -> loss``
         One training step on a batch (a tuple of arrays, reused buffers), including the
         optimiser's update; returns the batch's mean loss before the update.
-    end_epoch : callable ``end_epoch(epoch, mean_loss) -> (stop, postfix)``
-        Records the epoch (history, validation, callbacks, schedules); ``stop`` ends the run,
-        ``postfix`` is shown on the progress bar.
+    measure : callable ``measure(epoch, mean_loss) -> logs``
+        The epoch's figures (the mean training loss, validation figures...), computed without
+        changing anything; a value that is not finite counts as a divergence.
+    record : callable ``record(epoch, logs) -> stop``
+        Records the epoch (history, schedules, callbacks); True ends the run.
     progress : bool or None
         A tqdm bar over epochs; None: only when stderr is a terminal.
     desc : str
@@ -178,12 +181,16 @@ def run_epochs(model, arrays: tuple[np.ndarray, ...], optimizer, *, epochs: int,
                     total += value * (stop - start)
                 if not all(np.isfinite(array).all() for array in model.training_state()):
                     raise Divergence(f"the parameters became non-finite in epoch {epoch + 1}")
-                stop_now, postfix = end_epoch(epoch, total / n_samples)
+                logs = measure(epoch, total / n_samples)
+                for key, value in logs.items():
+                    if not math.isfinite(value):
+                        raise Divergence(f"{key} became {value} at the end of epoch {epoch + 1}")
+                stop_now = record(epoch, logs)
                 completed = epoch + 1
                 snapshot.take(epoch)
                 if bar is not None:
                     bar.update(1)
-                    bar.set_postfix({key: f"{value:.4g}" for key, value in postfix.items()})
+                    bar.set_postfix({key: f"{value:.4g}" for key, value in logs.items() if key != "lr"})
                 if stop_now:
                     break
     except Divergence as divergence:

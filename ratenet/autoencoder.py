@@ -381,16 +381,21 @@ class Autoencoder:
         batch_size = batch_size_for(batch_size, X.shape[0])
         history = ReconstructionHistory()
 
-        def end_epoch(epoch: int, error: float) -> tuple[bool, dict]:
-            history.record(epoch, error, optimizer.lr,
-                           None if X_val is None else self.reconstruction_error(X_val))
-            return False, {"error": error}
+        def measure(epoch: int, error: float) -> dict:
+            logs = {"error": error}
+            if X_val is not None:
+                logs["val_error"] = self.reconstruction_error(X_val)
+            return logs
+
+        def record(epoch: int, logs: dict) -> bool:
+            history.record(epoch, logs["error"], optimizer.lr, logs.get("val_error"))
+            return False
 
         with exclusive(self):
             self.history = history
             run_epochs(self, (X,), optimizer, epochs=epochs, batch_size=batch_size, shuffle=shuffle,
                        rng=rng, step=lambda batch, _: self.train_step(batch[0], optimizer, rng),
-                       end_epoch=end_epoch, progress=progress, desc="autoencoder",
+                       measure=measure, record=record, progress=progress, desc="autoencoder",
                        divergence_factor=divergence_factor, on_divergence=on_divergence)
         return history
 

@@ -231,16 +231,22 @@ class RBM:
                 self.persistent_chains = self._sample(X[rows], rng)
             X_monitor = X[np.sort(rng.permutation(n_samples)[:MONITOR_SAMPLES])]
 
-            def end_epoch(epoch: int, error: float) -> tuple[bool, dict]:
-                history.record(epoch, error, optimizer.lr)
+            def measure(epoch: int, error: float) -> dict:
+                logs = {"error": error}
                 if monitor:
-                    history.pseudo_log_likelihood.append(self.pseudo_log_likelihood(X_monitor))
-                return False, {"error": error}
+                    logs["pseudo_log_likelihood"] = self.pseudo_log_likelihood(X_monitor)
+                return logs
+
+            def record(epoch: int, logs: dict) -> bool:
+                history.record(epoch, logs["error"], optimizer.lr)
+                if monitor:
+                    history.pseudo_log_likelihood.append(logs["pseudo_log_likelihood"])
+                return False
 
             self.history = history
             run_epochs(self, (X,), optimizer, epochs=epochs, batch_size=batch_size, shuffle=shuffle,
                        rng=rng, step=lambda batch, _: self.train_step(batch[0], optimizer, rng),
-                       end_epoch=end_epoch, progress=progress, desc="rbm",
+                       measure=measure, record=record, progress=progress, desc="rbm",
                        divergence_factor=divergence_factor, on_divergence=on_divergence)
         return history
 

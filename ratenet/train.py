@@ -347,7 +347,8 @@ def fit(net: Network, X, y, epochs: int = 10, batch_size: int | None = 32, optim
         net.history = epoch_run.history
         epoch_run.begin()
         run_epochs(net, (X, target), optimizer, epochs=epochs, batch_size=batch_size, shuffle=shuffle,
-                   rng=rng, step=epoch_run.step, end_epoch=epoch_run.end_epoch, progress=progress,
+                   rng=rng, step=epoch_run.step, measure=epoch_run.measure, record=epoch_run.record,
+                   progress=progress,
                    desc="fit", divergence_factor=divergence_factor, on_divergence=on_divergence)
         for callback in callbacks:
             if hasattr(callback, "on_train_end"):
@@ -420,7 +421,7 @@ class _EpochRecord:
             self.correct += self.net.loss.accuracy(output, t_batch) * x_batch.shape[0]
         return value
 
-    def end_epoch(self, epoch: int, mean_loss: float) -> tuple[bool, dict]:
+    def measure(self, epoch: int, mean_loss: float) -> dict:
         net = self.net
         logs = {"loss": mean_loss}
         if self.classification:
@@ -433,6 +434,9 @@ class _EpochRecord:
             if self.classification:
                 logs["val_accuracy"] = net.loss.accuracy(output, target_val)
         logs["lr"] = self.optimizer.lr
+        return logs
+
+    def record(self, epoch: int, logs: dict) -> bool:
         self.history.append(epoch, logs, list(self.norm_sums / max(self.norm_count, 1)))
         self._reset_sums()
         if self.schedule is not None:
@@ -440,8 +444,8 @@ class _EpochRecord:
         stop = False
         for callback in self.callbacks:
             hook = getattr(callback, "on_epoch_end", callback)
-            stop = bool(hook(net, epoch, logs)) or stop
-        return stop, {key: value for key, value in logs.items() if key != "lr"}
+            stop = bool(hook(self.net, epoch, logs)) or stop
+        return stop
 
 
 def _augmented(augment, x_batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
