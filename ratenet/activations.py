@@ -56,6 +56,10 @@ class Activation(Layer):
         out = x if scratch.owns(x) else scratch.array((id(self), "out"), x.shape, x.dtype)
         return self.function(x, out=out)
 
+    @classmethod
+    def array_shapes(cls, config: dict) -> dict:
+        return {"parameters": [], "buffers": {}}
+
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
         return grad_output * self.derivative(self._z)
 
@@ -649,16 +653,24 @@ def get_activation(activation: str | Activation, **params) -> Activation:
             raise TypeError("parameters can only be given with an activation name, not an instance")
         return activation
     if isinstance(activation, str):
-        try:
-            cls = _REGISTRY[_normalize_name(activation)]
-        except KeyError:
-            raise ValueError(f"unknown activation {activation!r}; choose one of "
-                             f"{sorted(_REGISTRY)} or pass an Activation instance") from None
+        cls = activation_class(activation)
         try:
             return cls(**params)
         except TypeError as error:
             raise TypeError(f"activation {activation!r} ({cls.__name__}): {error}") from error
     raise TypeError(f"activation must be a name or an Activation, got {type(activation).__name__}")
+
+
+def activation_class(name: str) -> type[Activation]:
+    """The :class:`Activation` subclass registered under ``name`` (case-insensitive); ValueError
+    listing the known names for an unknown one."""
+    if not isinstance(name, str):
+        raise TypeError(f"an activation name must be a string, got {type(name).__name__}")
+    try:
+        return _REGISTRY[_normalize_name(name)]
+    except KeyError:
+        raise ValueError(f"unknown activation {name!r}; choose one of {sorted(_REGISTRY)} or pass an "
+                         "Activation instance") from None
 
 
 def activation_names() -> list[str]:

@@ -73,6 +73,24 @@ class Layer:
         """Constructor arguments as JSON-compatible values. Default: none."""
         return {}
 
+    @classmethod
+    def array_shapes(cls, config: dict) -> dict | None:
+        """Shapes of the parameters and buffers of a layer built from ``config``, without building
+        it: ``{"parameters": [shape, ...], "buffers": {name: shape}}``, or None when the class
+        cannot say. :func:`ratenet.load` checks a file's description with it before allocating
+        anything (a layer whose class returns None is built first, then compared)."""
+        return None
+
+    def check_state(self) -> None:
+        """Raise ValueError when the parameters or buffers hold values the layer cannot use
+        (default: NaN or infinity); :func:`ratenet.load` refuses such a file."""
+        for index, array in enumerate(self.parameters()):
+            if not np.isfinite(array).all():
+                raise ValueError(f"parameter {index} holds NaN or infinite values")
+        for name, array in self.buffers().items():
+            if not np.isfinite(array).all():
+                raise ValueError(f"buffer {name!r} holds NaN or infinite values")
+
     def __repr__(self) -> str:
         arguments = ", ".join(f"{key}={value!r}" for key, value in self.config().items())
         return f"{type(self).__name__}({arguments})"
@@ -303,6 +321,12 @@ class Dense(Layer):
         if self.l1 is not None:
             config["l1"] = self.l1
         return config
+
+    @classmethod
+    def array_shapes(cls, config: dict) -> dict:
+        n_in = check_positive_int("n_in", config["n_in"])
+        n_out = check_positive_int("n_out", config["n_out"])
+        return {"parameters": [(n_out, n_in), (n_out,)], "buffers": {}}
 
     def __repr__(self) -> str:
         return f"Dense({self.n_in}, {self.n_out})"

@@ -43,6 +43,8 @@ class Optimizer:
     name = ""
     #: Names of the state arrays kept per parameter (e.g. Adam's first and second moments).
     slots: tuple[str, ...] = ()
+    #: Slots that hold sums or averages of squares, never negative.
+    nonnegative_slots: tuple[str, ...] = ()
 
     def __init__(self, lr: float):
         self.lr = check_positive("lr", lr)
@@ -135,6 +137,16 @@ class Optimizer:
                     np.copyto(live, saved)
         self.step_count = int(step_count)
         self.lr = lr
+
+    def check_state(self) -> None:
+        """Raise ValueError when the state holds values an update cannot use: NaN, infinity, or a
+        negative sum of squares. :func:`ratenet.load_checkpoint` refuses such a file."""
+        for slot, arrays in (self._state or {}).items():
+            for index, array in enumerate(arrays):
+                if not np.isfinite(array).all():
+                    raise ValueError(f"optimizer state {slot}.{index} holds NaN or infinite values")
+                if slot in self.nonnegative_slots and np.any(array < 0):
+                    raise ValueError(f"optimizer state {slot}.{index} holds negative values")
 
     def reset(self) -> None:
         """Forget the state (velocities, moments, step count)."""
@@ -255,6 +267,7 @@ class Adagrad(Optimizer):
 
     name = "adagrad"
     slots = ("sum_squares",)
+    nonnegative_slots = ("sum_squares",)
 
     def __init__(self, lr: float = 0.01, eps: float = 1e-10):
         super().__init__(lr)
@@ -287,6 +300,7 @@ class RMSProp(Optimizer):
 
     name = "rmsprop"
     slots = ("mean_square",)
+    nonnegative_slots = ("mean_square",)
 
     def __init__(self, lr: float = 0.001, rho: float = 0.9, eps: float = 1e-8):
         super().__init__(lr)
@@ -325,6 +339,7 @@ class Adam(Optimizer):
 
     name = "adam"
     slots = ("first_moment", "second_moment")
+    nonnegative_slots = ("second_moment",)
 
     def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8):
         super().__init__(lr)

@@ -127,6 +127,10 @@ class Dropout(Layer):
     def config(self) -> dict:
         return {"rate": self.rate}
 
+    @classmethod
+    def array_shapes(cls, config: dict) -> dict:
+        return {"parameters": [], "buffers": {}}
+
 
 class BatchNorm(Layer):
     """Batch normalisation (Ioffe & Szegedy 2015) of each unit's pre-activation.
@@ -306,6 +310,17 @@ class BatchNorm(Layer):
 
     def config(self) -> dict:
         return {"n_features": self.n_features, "momentum": self.momentum, "eps": self.eps}
+
+    @classmethod
+    def array_shapes(cls, config: dict) -> dict:
+        n = check_positive_int("n_features", config["n_features"])
+        return {"parameters": [(n,), (n,)], "buffers": {"running_mean": (n,), "running_var": (n,)}}
+
+    def check_state(self) -> None:
+        """Finite parameters and statistics, and a running variance >= 0."""
+        super().check_state()
+        if np.any(self.running_var < 0):
+            raise ValueError("buffer 'running_var' holds negative variances")
 
 
 class WeightPenalty:
