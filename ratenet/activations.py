@@ -273,9 +273,12 @@ class Sparsemax(_VectorActivation):
             shifted = np.subtract(z, row_max, out=np.empty_like(z), where=~at_max)
         shifted[at_max] = 0
         descending = -np.sort(-shifted, axis=-1)
-        cumulative = np.cumsum(descending, axis=-1)
         k = np.arange(1, z.shape[-1] + 1, dtype=z.dtype)
-        in_support = 1 + k * descending > cumulative
+        # Far below the support, sums and products may overflow to -inf; both sides of the test
+        # then do (k z_(k) <= sum_{j<=k} z_(j)), which keeps those entries out, as they should be.
+        with np.errstate(over="ignore"):
+            cumulative = np.cumsum(descending, axis=-1)
+            in_support = 1 + k * descending > cumulative
         support_size = np.sum(in_support, axis=-1, keepdims=True)  # >= 1: the largest is always in
         support_sum = np.take_along_axis(cumulative, support_size - 1, axis=-1)
         tau = (support_sum - 1) / support_size.astype(z.dtype)

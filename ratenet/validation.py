@@ -12,6 +12,7 @@ import numpy as np
 
 from neurosim.validation import (
     as_finite_array,
+    check_axes,
     check_choice,
     check_finite,
     check_nonnegative,
@@ -21,6 +22,7 @@ from neurosim.validation import (
 
 __all__ = [
     "as_finite_array",
+    "check_axes",
     "check_choice",
     "check_dtype",
     "check_finite",
