@@ -105,8 +105,8 @@ class Network:
         # Layers that draw random numbers (Dropout) get their own stream, spawned from the seed
         # after initialisation (so the initial weights do not depend on them).
         for layer in layers:
-            if hasattr(layer, "_attach_rng"):
-                layer._attach_rng(rng.spawn(1)[0])
+            if hasattr(layer, "attach_rng"):
+                layer.attach_rng(rng.spawn(1)[0])
         # Element-wise activations that keep the base class's forward/backward run through
         # network-owned buffers (function(z, out=...), derivative(z, out=...)).
         self._elementwise = [isinstance(layer, Activation)

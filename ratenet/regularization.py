@@ -67,8 +67,9 @@ class Dropout(Layer):
         self._mask: np.ndarray | None = None
         self._buffers: dict[tuple, tuple[np.ndarray, ...]] = {}
 
-    def _attach_rng(self, rng: np.random.Generator) -> None:
-        """Called by the network: use ``rng`` unless the layer was given its own seed."""
+    def attach_rng(self, rng: np.random.Generator) -> None:
+        """Draw the masks from ``rng`` unless the layer was given its own seed (a network hands
+        every layer that has this method a stream spawned from the network's seed)."""
         if not self._seed_given:
             self.rng = rng
 
