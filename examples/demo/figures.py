@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -12,6 +13,10 @@ import ratenet as rn
 
 from .experiment import Data, TrainingRun
 from .settings import COLORS, HH_COLOR, LIF_COLOR, SPIKING, Settings
+
+# Voltage traces of one panel told apart by hue (Okabe-Ito: distinct for colour-blind readers too):
+# weakest input, middle, strongest.
+TRACE_COLORS = ("#0072B2", "#E69F00", "#009E73")
 
 
 def _tidy(ax) -> None:
@@ -47,8 +52,8 @@ def figure_neurons(path: Path, hh_curve: ns.RateCurve, settings: Settings) -> No
     # Voltage traces
     hh_currents = (4.0, 8.0, 20.0)
     hh = ns.simulate_hh(hh_currents, t_end=t_end, dt=1e-5, record_every=5)
-    ns.plot.voltage(hh, ax=axes[0, 0], labels=[f"I = {i:g} µA/cm²" for i in hh_currents], linewidth=1.1)
-    for line, color in zip(axes[0, 0].get_lines()[:3], _shades(HH_COLOR, 3), strict=True):
+    ns.plot.voltage(hh, ax=axes[0, 0], labels=[f"I = {i:g} µA/cm²" for i in hh_currents], linewidth=1.3)
+    for line, color in zip(axes[0, 0].get_lines()[:3], TRACE_COLORS, strict=True):
         line.set_color(color)
     axes[0, 0].legend(fontsize="small", loc="upper center", ncols=3, frameon=False)
     axes[0, 0].set_ylim(-85, 70)
@@ -57,8 +62,8 @@ def figure_neurons(path: Path, hh_curve: ns.RateCurve, settings: Settings) -> No
     lif_inputs = (0.9, 1.5, 3.0)
     lif = ns.simulate_lif(np.array(lif_inputs), t_end=t_end, dt=1e-4)
     ns.plot.voltage(lif, ax=axes[1, 0], threshold=1.0, labels=[f"v_in = {v:g}" for v in lif_inputs],
-                    linewidth=1.1)
-    for line, color in zip(axes[1, 0].get_lines()[:3], _shades(LIF_COLOR, 3), strict=True):
+                    linewidth=1.3)
+    for line, color in zip(axes[1, 0].get_lines()[:3], TRACE_COLORS, strict=True):
         line.set_color(color)
     axes[1, 0].legend(fontsize="small", loc="upper center", ncols=4, frameon=False)
     axes[1, 0].set_ylim(-0.05, 1.35)
@@ -131,33 +136,42 @@ def figure_activations(path: Path, activations: dict, settings: Settings) -> Non
 
 
 def figure_training(path: Path, runs: dict[str, list[TrainingRun]], settings: Settings) -> None:
-    """Validation loss and accuracy against epoch, every seed, converged epochs marked."""
+    """Validation loss against epoch: one small panel per activation, its seeds in its colour over
+    the other activations' runs in grey, the converged epochs marked and the result written in."""
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.6), layout="constrained")
-    for name, group in runs.items():
-        for index, run in enumerate(group):
+    names = list(runs)
+    n_columns = 3
+    n_rows = math.ceil(len(names) / n_columns)
+    fig, axes = plt.subplots(n_rows, n_columns, figsize=(12, 3.1 * n_rows + 0.6), sharex=True, sharey=True,
+                             layout="constrained", squeeze=False)
+    for ax, name in zip(axes.flat, names, strict=False):
+        for other in names:              # the context: every other run, quietly
+            if other != name:
+                for run in runs[other]:
+                    ax.plot(np.arange(1, len(run.val_loss) + 1), run.val_loss, color="0.82", linewidth=0.8)
+        for run in runs[name]:
             epochs = np.arange(1, len(run.val_loss) + 1)
-            label = name if index == 0 else "_nolegend_"
-            left.plot(epochs, run.val_loss, color=COLORS[name], linewidth=1.3, alpha=0.85, label=label)
-            right.plot(epochs, run.val_accuracy, color=COLORS[name], linewidth=1.3, alpha=0.85)
+            ax.plot(epochs, run.val_loss, color=COLORS[name], linewidth=1.8)
             converged = run.epochs_to_converge - 1
-            left.plot(epochs[converged], run.val_loss[converged], "o", color=COLORS[name], markersize=5,
-                      markeredgecolor="white", zorder=3)
-    left.set_yscale("log")
-    left.set_ylabel("validation loss (cross-entropy)")
-    left.set_title(f"validation loss; dots: converged (within {settings.converged_within:.0%} "
-                   "of the run's minimum)", loc="left", fontsize="medium")
-    right.set_ylabel("validation accuracy")
-    right.set_title("validation accuracy", loc="left", fontsize="medium")
-    low = min(min(r.val_accuracy) for group in runs.values() for r in group)
-    right.set_ylim(max(0.0, min(0.8, low)), 1.0)
-    for ax in (left, right):
-        ax.set_xlabel("epoch")
+            ax.plot(epochs[converged], run.val_loss[converged], "o", color=COLORS[name], markersize=6,
+                    markeredgecolor="white", zorder=3)
+        accuracy = np.mean([run.test_accuracy for run in runs[name]])
+        converged = np.mean([run.epochs_to_converge for run in runs[name]])
+        ax.set_title(name, loc="left", color=COLORS[name], fontweight="bold")
+        ax.text(0.97, 0.93, f"test accuracy {accuracy:.1%}\nconverged by epoch {converged:.0f}",
+                transform=ax.transAxes, ha="right", va="top", fontsize="small", color="0.25")
+        ax.set_yscale("log")
         _tidy(ax)
-    left.legend(frameon=False, fontsize="small", ncols=2)
-    fig.suptitle(f"Training: Adam (lr {settings.learning_rate:g}), batches of {settings.batch_size}, "
-                 f"early stopping after {settings.patience} epochs without improvement")
+    for ax in axes.flat[len(names):]:
+        ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel("epoch")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("validation loss")
+    fig.suptitle(f"Training each hidden activation ({len(next(iter(runs.values())))} seed(s) each, in "
+                 "colour; the other activations in grey). Dots: the epoch a run converged "
+                 f"(within {settings.converged_within:.0%} of its lowest loss)", fontsize="medium")
     fig.savefig(path, dpi=settings.dpi)
     plt.close(fig)
 
@@ -231,7 +245,7 @@ def figure_spiking_network(path: Path, run: TrainingRun, data: Data, settings: S
     x, label = data.X_test[index], int(data.y_test[index])
     result, probes, outputs, times = _spiking_demo_network(run.net, x, settings)
     logits = run.net.forward(x[None, :])[0]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.8), layout="constrained", width_ratios=(0.55, 1.3, 1.3))
+    fig, axes = plt.subplots(1, 3, figsize=(15, 5.6), layout="constrained", width_ratios=(0.55, 1.3, 1.3))
     if x.size == 64:
         axes[0].imshow(x.reshape(8, 8), cmap="gray_r", vmin=0, vmax=1)
         axes[0].set_xticks([])
@@ -242,7 +256,7 @@ def figure_spiking_network(path: Path, run: TrainingRun, data: Data, settings: S
         _tidy(axes[0])
     axes[0].set_title(f"test sample {index}: a {label}", loc="left")
     colors = ["0.45", COLORS[run.activation]][-len(probes):]
-    ns.plot.network_raster(result, probes, ax=axes[1], colors=colors)
+    ns.plot.network_raster(result, probes, ax=axes[1], colors=colors, marker_size=4.0)
     inputs = "pixels as Poisson spikes" if len(probes) > 1 else "inputs as constant currents"
     axes[1].set_title(f"spikes ({run.activation} network, seed {run.seed}; {inputs})", loc="left")
     # The true class in the network's colour, the nine others in grey.
