@@ -14,7 +14,7 @@ prints the table of every trial (best first) and writes to OUTDIR:
   the reloaded network predicts the test set identically).
 
 The test set plays no part in the choice: the search holds out 20% of the training set for
-validation (the notes' three-way split).
+validation (the course notes' three-way split).
 """
 
 from __future__ import annotations

@@ -140,3 +140,6 @@ def test_readme_tour_runs_as_written(tmp_path, monkeypatch):
     assert scope["deep"].score(scope["X_test"], scope["y_test"]) > 0.6
     assert (tmp_path / "digits.npz").exists()
     assert len(scope["search"].rows) == 8 and scope["search"].best_score > 0.9
+    assert scope["grid"].best_score_ > 0.9                              # ratenet.sklearn
+    np.testing.assert_allclose(scope["back"].times[0], scope["result"][scope["spikes"]].times[0],
+                               rtol=1e-14)                              # through neo and back
