@@ -42,6 +42,12 @@ def _summary(obj: object) -> str:
     return paragraph.split(". ")[0].rstrip(".:")
 
 
+def _short(sentence: str) -> str:
+    """A heading from a summary sentence: the words before its first colon or comma."""
+    cuts = [index for index in (sentence.find(": "), sentence.find(", ")) if index > 0]
+    return sentence[:min(cuts)] if cuts else sentence
+
+
 def _autosummary(names: list[str]) -> list[str]:
     return [".. autosummary::", "   :toctree: generated", "   :nosignatures:", "",
             *(f"   {name}" for name in names), ""]
@@ -70,7 +76,7 @@ def module_page(module_name: str, title: str | None = None) -> str:
              f".. currentmodule:: {module_name}", "", f".. automodule:: {module_name}",
              "   :no-members:", "   :no-index:", ""]
     for home in sorted(groups):
-        heading = _summary(importlib.import_module(home)) or home
+        heading = _short(_summary(importlib.import_module(home))) or home
         lines += [*_heading(heading, "-"), f"Defined in ``{home}``.", "", *_autosummary(sorted(groups[home]))]
     for name in submodules:
         submodule = getattr(module, name)
@@ -105,10 +111,14 @@ def figure_folder(example: str) -> Path:
 
 
 def figures(example: str) -> list[Path]:
-    """The committed figures of an example, in the order its docstring names them."""
-    found = sorted(figure_folder(example).glob("*.png"))
-    doc = example_docstring(example)
-    return sorted(found, key=lambda path: (doc.find(path.name) if path.name in doc else len(doc), path.name))
+    """The committed figures of an example, in the order its docstring (or, for the demo, its
+    ``summary.md``) names them."""
+    folder = figure_folder(example)
+    found = sorted(folder.glob("*.png"))
+    text = example_docstring(example)
+    if (folder / "summary.md").is_file():
+        text = (folder / "summary.md").read_text(encoding="utf-8")
+    return sorted(found, key=lambda path: (text.find(path.name) if path.name in text else len(text), path.name))
 
 
 def example_docstring(example: str) -> str:
@@ -117,9 +127,7 @@ def example_docstring(example: str) -> str:
 
 
 def example_page(example: str) -> str:
-    doc = example_docstring(example)
-    title, _, body = doc.partition("\n")
-    lines = [f".. _gallery-{example}:", "", *_heading(title.strip().rstrip("."), "="), body.strip(), ""]
+    lines = [f".. _gallery-{example}:", "", *_heading(f"{example}.py", "="), example_docstring(example), ""]
     for path in figures(example):
         relative = Path("..", "..", "..", path.relative_to(ROOT)).as_posix()
         lines += [f".. figure:: {relative}", "   :width: 100%", "", f"   ``{path.name}``", ""]
@@ -139,8 +147,8 @@ def gallery_index() -> str:
              "committed with the code.", "",
              ".. toctree::", "   :hidden:", "", *(f"   {name}" for name in examples()), ""]
     for name in examples():
-        title = example_docstring(name).partition("\n")[0].strip().rstrip(".")
-        lines += [*_heading(f":doc:`{name}`", "-"), title + ".", ""]
+        lead = example_docstring(name).split("\n\n")[0].replace("\n", " ")
+        lines += [*_heading(f":doc:`{name}`", "-"), lead, ""]
         shown = figures(name)[:1]
         for path in shown:
             relative = Path("..", "..", "..", path.relative_to(ROOT)).as_posix()
