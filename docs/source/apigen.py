@@ -118,7 +118,8 @@ def figures(example: str) -> list[Path]:
     text = example_docstring(example)
     if (folder / "summary.md").is_file():
         text = (folder / "summary.md").read_text(encoding="utf-8")
-    return sorted(found, key=lambda path: (text.find(path.name) if path.name in text else len(text), path.name))
+    return sorted(found, key=lambda path: (text.find(path.name) if path.name in text else len(text),
+                                           path.name))
 
 
 def example_docstring(example: str) -> str:
