@@ -8,19 +8,26 @@ are seconds). matplotlib is imported only when needed, so ``import neurosim`` st
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping as _Mapping
+from typing import TYPE_CHECKING as _TYPE_CHECKING
 
 import numpy as np
 
-from .spikes import SpikeTrains
-from .synapse import psc_kernel
-from .validation import as_finite_array, check_positive
+# Imported under private names: ``neurosim.plot`` offers plots only (see ``__all__``).
+from .spikes import SpikeTrains as _SpikeTrains
+from .synapse import psc_kernel as _psc_kernel
+from .validation import as_finite_array as _as_finite_array
+from .validation import check_positive as _check_positive
 
-if TYPE_CHECKING:
+if _TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+
     from matplotlib.axes import Axes
 
     from ._result import SimResult
+    from .spikes import SpikeTrains
+
+__all__ = ["filtered", "filtered_traces", "network_raster", "raster", "rate_curve", "voltage"]
 
 _MS_PER_S = 1e3
 # Beyond this many traces a legend says nothing a reader can use.
@@ -145,7 +152,7 @@ def raster(spikes: SpikeTrains | SimResult, ax: Axes | None = None, neurons: obj
         x: spike times in ms; y: row of each neuron (0 at the bottom).
     """
     trains = spikes.spikes if hasattr(spikes, "spikes") else spikes
-    if not isinstance(trains, SpikeTrains):
+    if not isinstance(trains, _SpikeTrains):
         raise TypeError(f"spikes must be a SpikeTrains or a SimResult, got {type(spikes).__name__}")
     index = _neuron_indices(neurons, trains.n_neurons)
     ax = _new_axes() if ax is None else ax
@@ -156,7 +163,7 @@ def raster(spikes: SpikeTrains | SimResult, ax: Axes | None = None, neurons: obj
         height_points = ax.bbox.height * 72.0 / ax.figure.dpi
         marker_size = float(np.clip(0.8 * height_points / max(index.size, 1), 1.0, 16.0))
     else:
-        marker_size = check_positive("marker_size", marker_size)
+        marker_size = _check_positive("marker_size", marker_size)
     ax.plot(x_ms, rows, linestyle="none", marker="|", markersize=marker_size,
             markeredgewidth=max(0.5, min(1.2, marker_size / 4)), color=color)
     ax.set_xlim(trains.t_start * _MS_PER_S, trains.t_end * _MS_PER_S)
@@ -213,8 +220,8 @@ def filtered(trains: SpikeTrains, filtered_trains: object, dt: float, ax: Axes |
         One line per drawn neuron (x in ms on the grid, y the filtered values), then the spike
         ticks.
     """
-    dt = check_positive("dt", dt)
-    values = as_finite_array("filtered_trains", filtered_trains, ndim=2)
+    dt = _check_positive("dt", dt)
+    values = _as_finite_array("filtered_trains", filtered_trains, ndim=2)
     if values.shape[0] != trains.n_neurons:
         raise ValueError(f"filtered_trains must have one row per neuron of trains ({trains.n_neurons}), "
                          f"got shape {values.shape}")
@@ -246,13 +253,13 @@ def filtered(trains: SpikeTrains, filtered_trains: object, dt: float, ax: Axes |
 
 
 def _kernel_inset(ax: Axes, kernel: Mapping[str, float]) -> Axes:
-    if not isinstance(kernel, Mapping) or "tau_s" not in kernel:
+    if not isinstance(kernel, _Mapping) or "tau_s" not in kernel:
         raise TypeError("kernel must be a mapping like {'tau_s': 0.005, 'n': 1}")
-    tau_s = check_positive("kernel['tau_s']", kernel["tau_s"])
+    tau_s = _check_positive("kernel['tau_s']", kernel["tau_s"])
     order = kernel.get("n", 0)
     t = np.linspace(0.0, (order + 6) * tau_s, 400)
     inset = ax.inset_axes([0.70, 0.55, 0.28, 0.40])
-    inset.plot(t * _MS_PER_S, psc_kernel(t, tau_s=tau_s, n=order), color="0.2", linewidth=1.2)
+    inset.plot(t * _MS_PER_S, _psc_kernel(t, tau_s=tau_s, n=order), color="0.2", linewidth=1.2)
     inset.set_title(f"h(t), τs = {tau_s * _MS_PER_S:g} ms, n = {order}", fontsize="x-small")
     inset.set_xlabel("t (ms)", fontsize="x-small", labelpad=1)
     inset.tick_params(labelsize="x-small", length=2, pad=1)
@@ -300,8 +307,8 @@ def rate_curve(curve: object, ax: Axes | None = None,
         Lines in this order: the interpolant ``curve(x)``, the simulated markers, then the analytic
         line if given. x in ``curve.input_unit``, y in Hz.
     """
-    inputs = as_finite_array("curve.inputs", curve.inputs, ndim=1)
-    rates = as_finite_array("curve.rates", curve.rates, ndim=1)
+    inputs = _as_finite_array("curve.inputs", curve.inputs, ndim=1)
+    rates = _as_finite_array("curve.rates", curve.rates, ndim=1)
     if inputs.shape != rates.shape or inputs.size == 0:
         raise ValueError(f"curve.inputs and curve.rates must be non-empty and of the same shape, got "
                          f"{inputs.shape} and {rates.shape}")
@@ -337,7 +344,7 @@ def rate_curve(curve: object, ax: Axes | None = None,
 
 def _population_trains(item: object, result: object, trial: int) -> tuple[SpikeTrains, str]:
     """The spike trains an entry of ``network_raster``'s ``probes`` stands for, and its label."""
-    if isinstance(item, SpikeTrains):
+    if isinstance(item, _SpikeTrains):
         return item, ""
     kind = getattr(item, "kind", None)
     target = getattr(item, "target", None)
@@ -417,7 +424,7 @@ def network_raster(result: object, probes: Sequence[object], ax: Axes | None = N
         height_points = ax.bbox.height * 72.0 / ax.figure.dpi
         marker_size = float(np.clip(0.8 * height_points / max(total, 1), 0.5, 8.0))
     else:
-        marker_size = check_positive("marker_size", marker_size)
+        marker_size = _check_positive("marker_size", marker_size)
     # Offsets from the bottom: the last population sits lowest.
     offsets = np.concatenate([[0], np.cumsum(sizes[::-1])])[:-1][::-1]
     centres = []
@@ -477,14 +484,14 @@ def filtered_traces(times: object, traces: object, ax: Axes | None = None,
         per trace for the rate prediction. The legend shows the traces, and one "rate network"
         entry for the dashed lines.
     """
-    t = as_finite_array("times", times, ndim=1)
-    values = as_finite_array("traces", traces, ndim=2)
+    t = _as_finite_array("times", times, ndim=1)
+    values = _as_finite_array("traces", traces, ndim=2)
     if values.shape[1] != t.size:
         raise ValueError(f"traces must have shape (n_traces, {t.size}) to match times, got {values.shape}")
     n_traces = values.shape[0]
     prediction = None
     if rate_prediction is not None:
-        prediction = as_finite_array("rate_prediction", rate_prediction, ndim=(1, 2))
+        prediction = _as_finite_array("rate_prediction", rate_prediction, ndim=(1, 2))
         if prediction.shape not in ((n_traces,), values.shape):
             raise ValueError(f"rate_prediction must have shape ({n_traces},) or {values.shape}, "
                              f"got {prediction.shape}")

@@ -2,6 +2,11 @@
 
 Build a network in a few lines, train it by backpropagation, and run an LIF-rate network back as a
 spiking network with neurosim.
+
+"The course notes" in the docstrings are the lecture notes this project follows, from Hodgkin-Huxley
+and LIF neurons through the perceptron (their Chapter 7), backpropagation, optimisers and
+regularisation to autoencoders and RBMs; their symbols are kept (W of shape (n_out, n_in), the
+column formulas transposed for batches in rows).
 """
 
 from . import datasets

@@ -1,7 +1,7 @@
 """Activation functions f(z) and their derivatives f'(z), each computed from the pre-activation z.
 
 Derivatives are taken from z, not from h = f(z): arctan and the firing-rate curves cannot be
-differentiated from h (the notes' remark). Every activation is also a :class:`~ratenet.layers.Layer`,
+differentiated from h (the course notes' remark). Every activation is also a :class:`~ratenet.layers.Layer`,
 so it can stand between Dense layers in a :class:`~ratenet.network.Network`; a string name is looked
 up in a small registry (:func:`get_activation`), and an unknown name is an error that lists the
 choices.

@@ -4,7 +4,7 @@ and the fully connected :class:`Dense` layer.
 A layer maps a batch ``x`` of shape ``(n_samples, n_in)`` to ``(n_samples, n_out)`` in
 :meth:`Layer.forward` and, in :meth:`Layer.backward`, maps ``dE/d(output)`` to ``dE/d(input)``
 while storing the gradients of its own parameters. Batches are rows, as in scikit-learn and
-PyTorch; the notes' column form is the transpose.
+PyTorch; the course notes' column form is the transpose.
 """
 
 from __future__ import annotations

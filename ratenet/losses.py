@@ -106,7 +106,7 @@ class MSE(Loss):
 
 
 class L1Error(Loss):
-    """L1 error of the perceptron rule, E = (1/N) sum_n sum_k |t_nk - y_nk|.
+    """L1 error of the perceptron rule, ``E = (1/N) sum_n sum_k |t_nk - y_nk|``.
 
     Its (sub)gradient is dE/dy = sign(y - t) / N (0 where y = t). With a threshold unit taken as
     having unit derivative, a gradient step on E is the perceptron rule w <- w + lr (t - y) x
@@ -130,7 +130,7 @@ class BinaryCrossEntropy(Loss):
     ----------
     from_logits : bool
         True (default): ``output`` holds logits z and p = sigmoid(z) is fused into the loss,
-        evaluated as E = softplus(z) - t z with softplus(z) = max(z, 0) + log1p(exp(-|z|)), never
+        evaluated as ``E = softplus(z) - t z`` with ``softplus(z) = max(z, 0) + log1p(exp(-|z|))``, never
         overflowing; dE/dz = (sigmoid(z) - t) / N. False: ``output`` holds probabilities (after a
         Sigmoid layer), clipped to [1e-12, 1 - 1e-12] so that log(0) never happens;
         dE/dp = (p - t) / (p (1 - p)) / N.

@@ -1,4 +1,4 @@
-"""The perceptron of the notes' Chapter 7: one threshold unit and its learning rule.
+"""The perceptron of the course notes' Chapter 7: one threshold unit and its learning rule.
 
 The unit computes ``o = step(w . x + b)`` with ``step(z) = 1 for z >= 0, else 0`` (the
 :class:`~ratenet.activations.Threshold` activation). Learning goes through the training samples

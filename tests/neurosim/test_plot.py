@@ -151,3 +151,14 @@ def test_rate_curve_draws_neurosims_own_rate_curve_with_its_onset_jump():
     assert "µA/cm²" in ax.get_xlabel()
     # An unlabelled curve gets a readable legend entry rather than an empty one.
     assert [text.get_text() for text in ax.get_legend().get_texts()] == ["simulated"]
+
+
+def test_the_plot_module_offers_plots_only():
+    import types
+
+    public = {name for name in dir(plot) if not name.startswith("_")}
+    helpers = {name for name in public - set(plot.__all__)
+               if not isinstance(getattr(plot, name), types.ModuleType) and name != "annotations"}
+    assert not helpers, f"neurosim.plot exposes non-plots: {sorted(helpers)}"
+    assert set(plot.__all__) == {"voltage", "raster", "filtered", "rate_curve", "network_raster",
+                                    "filtered_traces"}
