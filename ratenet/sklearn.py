@@ -149,32 +149,6 @@ class _RateNetEstimator(BaseEstimator):
         self.loss_ = self.loss_curve_[-1]
         self.validation_loss_curve_ = list(history.val_loss)
 
-    def __getstate__(self) -> dict:
-        # The network travels as what rebuilds it (its sizes, activation, output, dtype and
-        # weights), not as the object: that object also holds scratch buffers, which would come
-        # back read-only from a memory-mapped pickle (joblib) and are of no use in a file.
-        state = self.__dict__.copy()
-        network = state.pop("network_", None)
-        if network is not None:
-            state["_network_recipe"] = {
-                "sizes": list(network.sizes), "activation": network.activation,
-                "output": network.output, "dtype": np.dtype(network.dtype).name,
-                "weights": [(layer.W, layer.b) for layer in network.dense_layers]}
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        state = dict(state)
-        recipe = state.pop("_network_recipe", None)
-        self.__dict__.update(state)
-        if recipe is not None:
-            network = MLP(recipe["sizes"], activation=recipe["activation"], output=recipe["output"],
-                          dtype=recipe["dtype"])
-            for layer, (W, b) in zip(network.dense_layers, recipe["weights"], strict=True):
-                layer.W[...] = W
-                layer.b[...] = b
-            network.history = state.get("history_")
-            self.network_ = network
-
     def _forward(self, X) -> np.ndarray:
         check_is_fitted(self, "network_")
         X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
