@@ -28,7 +28,16 @@ from .gradcheck import GradientCheck, check_gradients, numerical_gradients
 from .image_plots import plot_features, plot_reconstructions, plot_samples
 from .io import Checkpoint, NetworkFileError, load, load_checkpoint, register_layer
 from .layers import Dense, Layer
-from .losses import MSE, BinaryCrossEntropy, L1Error, Loss, SoftmaxCrossEntropy, get_loss
+from .losses import (
+    MSE,
+    BinaryCrossEntropy,
+    CategoricalLoss,
+    L1Error,
+    Loss,
+    SoftmaxCrossEntropy,
+    SparsemaxLoss,
+    get_loss,
+)
 from .network import MLP, Network
 from .optimizers import SGD, Adagrad, Adam, Momentum, Nesterov, Optimizer, RMSProp, get_optimizer
 from .perceptron import Perceptron, PerceptronConvergenceWarning, PerceptronResult
@@ -52,6 +61,7 @@ __all__ = [
     "BatchNorm",
     "BinaryCrossEntropy",
     "Callback",
+    "CategoricalLoss",
     "Checkpoint",
     "Dense",
     "Dropout",
@@ -91,6 +101,7 @@ __all__ = [
     "Softmax",
     "SoftmaxCrossEntropy",
     "Sparsemax",
+    "SparsemaxLoss",
     "SpikingClassifier",
     "SpikingOutput",
     "StepDecay",

@@ -19,7 +19,7 @@ import numpy as np
 
 from .activations import Activation, get_activation
 from .layers import INITIALIZATIONS, Dense, Layer
-from .losses import MSE, BinaryCrossEntropy, Loss, SoftmaxCrossEntropy, get_loss
+from .losses import MSE, BinaryCrossEntropy, CategoricalLoss, Loss, SoftmaxCrossEntropy, get_loss
 from .validation import check_choice, check_dtype, check_positive_int
 
 #: Rows per chunk when predicting: large enough for efficient matrix products, small enough to
@@ -37,8 +37,8 @@ class Network:
         instances (they remember their input for the backward pass).
     loss : str or Loss, default "mse"
         Loss on the output of the last layer (``"mse"``, ``"binary_cross_entropy"``,
-        ``"softmax_cross_entropy"``, ``"l1"`` or an instance). The cross-entropies take logits,
-        so the network should end with a Dense layer.
+        ``"softmax_cross_entropy"``, ``"sparsemax"``, ``"l1"`` or an instance). The cross-entropies
+        and the sparsemax loss take logits, so the network should end with a Dense layer.
     seed : int or numpy.random.Generator, default 0
         Draws the initial weights of every Dense layer that was not given weights, and is the
         default shuffling seed of :meth:`fit`. Same seed, same network.
@@ -230,8 +230,9 @@ class Network:
         return total / X.shape[0]
 
     def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities, shape (n_samples, n_classes) (softmax of the logits) or, for a
-        binary cross-entropy network, (n_samples, n_outputs) probabilities of label 1."""
+        """Class probabilities, shape (n_samples, n_classes) (softmax of the logits; sparsemax of
+        them for the sparsemax loss) or, for a binary cross-entropy network, (n_samples, n_outputs)
+        probabilities of label 1."""
         if not self.loss.is_classification:
             raise TypeError(f"predict_proba needs a classification loss; this network's loss is "
                             f"{self.loss!r}")
@@ -240,15 +241,16 @@ class Network:
     def predict(self, X) -> np.ndarray:
         """Predictions for ``X``.
 
-        Softmax cross-entropy: integer labels (n_samples,), the argmax of the logits. Binary
-        cross-entropy: 0/1 labels, (n_samples,) for one output, else (n_samples, n_outputs).
+        Softmax cross-entropy or sparsemax loss: integer labels (n_samples,), the argmax of the
+        logits. Binary cross-entropy: 0/1 labels, (n_samples,) for one output, else (n_samples,
+        n_outputs).
         Regression: outputs, (n_samples,) for one output, else (n_samples, n_outputs).
         """
         output = self.forward(X)
         return self._decide(output)
 
     def _decide(self, output: np.ndarray) -> np.ndarray:
-        if isinstance(self.loss, SoftmaxCrossEntropy):
+        if isinstance(self.loss, CategoricalLoss):
             return output.argmax(axis=1)
         if isinstance(self.loss, BinaryCrossEntropy):
             threshold = 0.0 if self.loss.from_logits else 0.5
@@ -373,7 +375,7 @@ def _default_init(following: Layer | None) -> str:
 
 def _accuracy(loss: Loss, output: np.ndarray, target: np.ndarray) -> float:
     """Fraction of samples classified right (output: logits or probabilities of ``loss``)."""
-    if isinstance(loss, SoftmaxCrossEntropy):
+    if isinstance(loss, CategoricalLoss):
         predicted = output.argmax(axis=1)
         true = target if target.ndim == 1 else target.argmax(axis=1)
         return float(np.mean(predicted == true))
