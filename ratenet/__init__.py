@@ -38,6 +38,7 @@ from .losses import (
     SparsemaxLoss,
     get_loss,
 )
+from .maxout import Maxout
 from .network import MLP, Network
 from .optimizers import SGD, Adagrad, Adam, Momentum, Nesterov, Optimizer, RMSProp, get_optimizer
 from .perceptron import Perceptron, PerceptronConvergenceWarning, PerceptronResult
@@ -77,6 +78,7 @@ __all__ = [
     "Loss",
     "MLP",
     "MSE",
+    "Maxout",
     "Momentum",
     "Nesterov",
     "Network",

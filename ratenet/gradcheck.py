@@ -1,6 +1,6 @@
 """Gradient checking: backprop's gradients against central finite differences.
 
-For every parameter w of every Dense layer, the numerical derivative
+For every parameter w of every Dense (or Maxout) layer, the numerical derivative
 ``(E(w + eps) - E(w - eps)) / (2 eps)`` (error O(eps^2)) is compared with the backprop gradient.
 The error of each parameter array is the norm-wise relative error
 ``||g_backprop - g_numeric|| / max(||g_backprop|| + ||g_numeric||, tiny)``, which stays
@@ -21,7 +21,7 @@ class GradientCheck(float):
     Attributes
     ----------
     layers : list of dict
-        Per Dense layer: ``{"layer": index, "W": rel_error_W, "b": rel_error_b}``.
+        Per Dense (or Maxout) layer: ``{"layer": index, "W": rel_error_W, "b": rel_error_b}``.
     """
 
     layers: list[dict]
@@ -32,7 +32,7 @@ class GradientCheck(float):
 
 
 def numerical_gradients(net: Network, X, y, eps: float = 1e-6) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Central finite-difference gradients (dW, db) of the loss for every Dense layer.
+    """Central finite-difference gradients (dW, db) of the loss for every Dense (or Maxout) layer.
 
     Each parameter is perturbed by +/- ``eps`` in turn and restored exactly afterwards. The cost is
     two forward passes per parameter, so use small networks and batches.

@@ -20,7 +20,12 @@ import numpy as np
 from .activations import Activation, get_activation
 from .layers import INITIALIZATIONS, Dense, Layer
 from .losses import MSE, BinaryCrossEntropy, CategoricalLoss, Loss, SoftmaxCrossEntropy, get_loss
+from .maxout import Maxout
 from .validation import check_choice, check_dtype, check_positive_int
+
+#: Layers with weights W and biases b that the network initialises, chains by n_in/n_out and lists
+#: in ``dense_layers`` (gradient checks, norms and penalties go over them).
+WEIGHT_LAYERS = (Dense, Maxout)
 
 #: Rows per chunk when predicting: large enough for efficient matrix products, small enough to
 #: keep the buffers in cache-friendly sizes.
@@ -68,12 +73,13 @@ class Network:
         self.dtype = check_dtype(dtype)
         self.init = init
         self.seed = seed
-        self.dense_layers: list[Dense] = [layer for layer in layers if isinstance(layer, Dense)]
+        self.dense_layers: list[Dense | Maxout] = [layer for layer in layers
+                                                   if isinstance(layer, WEIGHT_LAYERS)]
         if not self.dense_layers:
-            raise ValueError("layers must include at least one Dense layer")
+            raise ValueError("layers must include at least one Dense (or Maxout) layer")
         previous = None
         for layer in layers:
-            if isinstance(layer, Dense):
+            if isinstance(layer, WEIGHT_LAYERS):
                 if previous is not None and layer.n_in != previous.n_out:
                     raise ValueError(f"{layer!r} follows {previous!r}: n_in={layer.n_in} must equal "
                                      f"the previous layer's n_out={previous.n_out}")
@@ -86,13 +92,13 @@ class Network:
         self.n_outputs = self.dense_layers[-1].n_out
         rng = np.random.default_rng(seed)
         for index, layer in enumerate(layers):
-            if isinstance(layer, Dense):
+            if isinstance(layer, WEIGHT_LAYERS):
                 layer.astype(self.dtype)
                 layer.compute_input_gradient = index > 0
                 if not layer.weights_given:
                     # the activation that follows, looking past BatchNorm/Dropout
                     following = next((other for other in layers[index + 1:]
-                                      if isinstance(other, Dense | Activation)), None)
+                                      if isinstance(other, (*WEIGHT_LAYERS, Activation))), None)
                     layer.initialize(rng, layer.init or init or _default_init(following))
             elif hasattr(layer, "astype"):  # e.g. BatchNorm's gamma, beta and running statistics
                 layer.astype(self.dtype)

@@ -15,7 +15,7 @@ import numbers
 import numpy as np
 
 from . import _batchnorm_kernels as _kernels
-from .layers import Dense, Layer
+from .layers import Layer
 from .validation import check_dtype, check_nonnegative, check_positive, check_positive_int
 
 
@@ -286,10 +286,11 @@ class BatchNorm(Layer):
 
 
 class WeightPenalty:
-    """The penalty ``sum_layers (l2 * ||W||^2 + l1 * sum|W|)`` on a network's Dense weights.
+    """The penalty ``sum_layers (l2 * ||W||^2 + l1 * sum|W|)`` on the weights of a network's Dense
+    (and Maxout) layers.
 
     Its gradient is ``2 l2 W + l1 sign(W)`` (the notes' weight decay: the gradient 2 lambda theta
-    of lambda ||theta||^2). A Dense layer's own ``weight_decay``/``l1`` override the global values.
+    of lambda ||theta||^2). A layer's own ``weight_decay``/``l1`` override the global values.
     Biases are left out unless ``include_bias``.
 
     Parameters
@@ -310,9 +311,7 @@ class WeightPenalty:
         weight_decay = check_nonnegative("weight_decay", weight_decay)
         l1 = check_nonnegative("l1", l1)
         self.terms: list[tuple[np.ndarray, np.ndarray, float, float]] = []
-        for layer in net.layers:
-            if not isinstance(layer, Dense):
-                continue
+        for layer in net.dense_layers:  # Dense and Maxout layers
             l2_layer = weight_decay if layer.weight_decay is None else layer.weight_decay
             l1_layer = l1 if layer.l1 is None else layer.l1
             if l2_layer == 0 and l1_layer == 0:
