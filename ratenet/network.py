@@ -284,6 +284,26 @@ class Network:
 
         return fit(self, X, y, epochs=epochs, batch_size=batch_size, optimizer=optimizer, **options)
 
+    def set_population_statistics(self, X, batch_size: int = PREDICT_CHUNK) -> list:
+        """Give every BatchNorm layer the mean and unbiased variance of its input over ``X``, the
+        population statistics that the evaluation mode then uses instead of the running averages.
+
+        Call it after training, with the training inputs ``X`` (n_samples >= 2, n_inputs); see
+        :func:`ratenet.regularization.population_statistics` for how they are computed. On any
+        error no layer is changed.
+
+        Returns
+        -------
+        list of (position, mean, variance)
+            Per BatchNorm layer: its index in ``layers`` and the statistics installed (float64).
+        """
+        from .regularization import population_statistics
+
+        statistics = population_statistics(self.layers, self._check_X(X), batch_size=batch_size)
+        for position, mean, variance in statistics:
+            self.layers[position].set_running_statistics(mean, variance)
+        return statistics
+
     def save(self, path, optimizer=None, **options):
         """Write the network (and optionally ``optimizer``) to one ``.npz`` file; see
         :func:`ratenet.io.save` for ``rng=`` and ``metadata=``. :func:`ratenet.load` reads it back.
