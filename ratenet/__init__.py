@@ -45,6 +45,7 @@ from .perceptron import Perceptron, PerceptronConvergenceWarning, PerceptronResu
 from .plot import plot_activation_curves, plot_gradient_norms, plot_learning_curves
 from .pretrain import LayerPretraining, Pretraining, pretrain
 from .rbm import RBM
+from .rbm_likelihood import LogLikelihood, LogPartition
 from .regularization import BatchNorm, Dropout, WeightPenalty
 from .schedules import ExponentialDecay, ReduceOnPlateau, Schedule, StepDecay
 from .search import SearchResult, grid_search, random_search
@@ -75,6 +76,8 @@ __all__ = [
     "Layer",
     "LayerPretraining",
     "Linear",
+    "LogLikelihood",
+    "LogPartition",
     "Loss",
     "MLP",
     "MSE",
