@@ -24,6 +24,7 @@ from .activations import (
     register_activation,
 )
 from .autoencoder import Autoencoder, ReconstructionHistory
+from .debugging import DebugCheck, SmallDataReport, debug_on_small_data
 from .gradcheck import GradientCheck, check_gradients, numerical_gradients
 from .image_plots import plot_features, plot_reconstructions, plot_samples
 from .io import Checkpoint, NetworkFileError, load, load_checkpoint, register_layer
@@ -65,6 +66,7 @@ __all__ = [
     "Callback",
     "CategoricalLoss",
     "Checkpoint",
+    "DebugCheck",
     "Dense",
     "Dropout",
     "EarlyStopping",
@@ -101,6 +103,7 @@ __all__ = [
     "SGD",
     "Schedule",
     "SearchResult",
+    "SmallDataReport",
     "Sigmoid",
     "SoftLIFRate",
     "Softmax",
@@ -116,6 +119,7 @@ __all__ = [
     "activation_names",
     "check_gradients",
     "datasets",
+    "debug_on_small_data",
     "fit",
     "get_activation",
     "get_loss",
