@@ -153,6 +153,7 @@ class Maxout(Layer):
             buffers = {"pieces": np.empty(shape, dtype=self.dtype),
                        "output": np.empty((n_samples, self.n_out), dtype=self.dtype),
                        "winners": np.empty((n_samples, self.n_out), dtype=np.intp),
+                       "better": np.empty((n_samples, self.n_out), dtype=bool),
                        "won": np.empty(shape, dtype=bool),
                        "grad_pieces": np.empty(shape, dtype=self.dtype),
                        "grad_input": np.empty((n_samples, self.n_in), dtype=self.dtype)}
@@ -170,9 +171,17 @@ class Maxout(Layer):
         # all k pieces in one GEMM: (n, n_in) @ (n_in, k n_out)
         np.matmul(x, self.W.reshape(self.k * self.n_out, self.n_in).T, out=flat)
         flat += self.b.reshape(-1)
-        self._winners = np.argmax(pieces, axis=1, out=buffers["winners"])
-        self._input = x
-        return np.max(pieces, axis=1, out=buffers["output"])
+        # max and argmax over the pieces, one contiguous (n, n_out) slice at a time (numpy's argmax
+        # along a middle axis is ~50x slower than these passes); ties keep the first piece
+        output, winners, better = buffers["output"], buffers["winners"], buffers["better"]
+        np.copyto(output, pieces[:, 0, :])
+        winners.fill(0)
+        for piece in range(1, self.k):
+            np.greater(pieces[:, piece, :], output, out=better)
+            np.copyto(winners, piece, where=better)
+            np.maximum(output, pieces[:, piece, :], out=output)
+        self._input, self._winners = x, winners
+        return output
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray | None:
         """Store dW, db and return dE/dX (None when ``compute_input_gradient`` is False)."""

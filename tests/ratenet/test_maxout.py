@@ -157,3 +157,18 @@ def test_maxout_networks_are_refused_where_maxout_has_no_meaning():
         rn.pretrain(net, np.random.default_rng(0).random((10, 4)), epochs=1)
     with pytest.raises(ValueError, match="no spiking equivalent"):
         rn.to_spiking(net)
+
+
+def test_tied_pieces_send_the_gradient_to_the_first_piece_only():
+    # all pieces equal: the max is each of them, and a subgradient must count the unit once
+    rng = np.random.default_rng(6)
+    weights, X, upstream = rng.normal(size=(3, 4)), rng.normal(size=(5, 4)), rng.normal(size=(5, 3))
+    layer = rn.Maxout(4, 3, k=3, weights=np.stack([weights] * 3))
+    layer.forward(X)
+    grad_input = layer.backward(upstream)
+    dense = rn.Dense(4, 3, weights=weights)
+    dense.forward(X)
+    np.testing.assert_allclose(grad_input, dense.backward(upstream), rtol=1e-14)
+    np.testing.assert_allclose(layer.dW[0], dense.dW, rtol=1e-14)
+    assert not layer.dW[1:].any() and not layer.db[1:].any()
+    np.testing.assert_array_equal(layer.winning_pieces(), 0)
