@@ -20,7 +20,7 @@ from .losses import MSE, BinaryCrossEntropy, L1Error, Loss, SoftmaxCrossEntropy,
 from .network import WEIGHT_LAYERS, Network
 from .optimizers import Adam, Optimizer, get_optimizer
 from .regularization import Dropout
-from .validation import as_finite_array, check_positive, check_positive_int
+from .validation import check_positive, check_positive_int
 
 #: Samples on which the initial loss is measured (at most; drawn at random).
 INITIAL_LOSS_SAMPLES = 1000
@@ -165,13 +165,7 @@ def debug_on_small_data(net: Network, X, y, *, n_samples: int = 20, gradient_sam
     optimizer.reset()
 
     twin = float64_copy(net, seed=seed)
-    X_all = as_finite_array("X", X, ndim=2)
-    if X_all.shape[1] != twin.n_inputs:
-        raise ValueError(f"X must have shape (n_samples, {twin.n_inputs}) for this network, got "
-                         f"{X_all.shape}")
-    y_all = twin.loss.prepare_target(y, twin.n_outputs, np.float64)
-    if y_all.shape[0] != X_all.shape[0]:
-        raise ValueError(f"X and y hold different numbers of samples ({X_all.shape[0]} vs {y_all.shape[0]})")
+    X_all, y_all = twin.check_Xy(X, y)
     rng = np.random.default_rng(seed)
     subset = rng.permutation(X_all.shape[0])[:n_samples]
     if subset.size < 2:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._loop import exclusive
 from .network import Network
 from .validation import check_positive, check_positive_int
 
@@ -34,19 +35,22 @@ class GradientCheck(float):
 def numerical_gradients(net: Network, X, y, eps: float = 1e-6) -> list[tuple[np.ndarray, np.ndarray]]:
     """Central finite-difference gradients (dW, db) of the loss for every Dense (or Maxout) layer.
 
-    Each parameter is perturbed by +/- ``eps`` in turn and restored exactly afterwards. The cost is
-    two forward passes per parameter, so use small networks and batches.
+    Each parameter is perturbed by +/- ``eps`` in turn and restored exactly afterwards (so the
+    network must not train, nor predict in another thread, meanwhile). The cost is two forward
+    passes per parameter, so use small networks and batches.
     """
     eps = check_positive("eps", eps)
     X, target = _check_float64(net, X, y)
     result = []
-    for layer in net.dense_layers:
-        pair = []
-        for param in (layer.W, layer.b):
-            numeric = np.empty_like(param)
-            numeric.reshape(-1)[...] = _finite_differences(net, X, target, param, np.arange(param.size), eps)
-            pair.append(numeric)
-        result.append((pair[0], pair[1]))
+    with exclusive(net, "numerical_gradients"):  # the parameters are perturbed in place
+        for layer in net.dense_layers:
+            pair = []
+            for param in (layer.W, layer.b):
+                numeric = np.empty_like(param)
+                numeric.reshape(-1)[...] = _finite_differences(net, X, target, param, np.arange(param.size),
+                                                               eps)
+                pair.append(numeric)
+            result.append((pair[0], pair[1]))
     return result
 
 
@@ -54,7 +58,7 @@ def _check_float64(net: Network, X, y) -> tuple[np.ndarray, np.ndarray]:
     if np.dtype(net.dtype) != np.float64:
         raise ValueError("gradient checks need float64 arithmetic; build the network with "
                          "dtype=np.float64 (finite differences in float32 are dominated by rounding)")
-    return net._check_Xy(X, y)
+    return net.check_Xy(X, y)
 
 
 def _finite_differences(net: Network, X: np.ndarray, target: np.ndarray, param: np.ndarray,
@@ -64,11 +68,13 @@ def _finite_differences(net: Network, X: np.ndarray, target: np.ndarray, param: 
     numeric = np.empty(entries.size)
     for position, index in enumerate(entries):
         original = flat[index]
-        flat[index] = original + eps
-        plus = net._loss_value(X, target)
-        flat[index] = original - eps
-        minus = net._loss_value(X, target)
-        flat[index] = original
+        try:
+            flat[index] = original + eps
+            plus = net.loss_value(X, target)
+            flat[index] = original - eps
+            minus = net.loss_value(X, target)
+        finally:
+            flat[index] = original
         numeric[position] = (plus - minus) / (2 * eps)
     return numeric
 
@@ -116,15 +122,16 @@ def check_gradients(net: Network, X, y, eps: float = 1e-6, *, max_entries: int |
     _, analytic = net.loss_and_gradients(X, y)
     rng = np.random.default_rng(seed)
     layers = []
-    for index, (layer, gradients) in enumerate(zip(net.dense_layers, analytic, strict=True)):
-        errors = {}
-        for name, param, gradient in (("W", layer.W, gradients[0]), ("b", layer.b, gradients[1])):
-            entries = np.arange(param.size)
-            if max_entries is not None and param.size > max_entries:
-                entries = np.sort(rng.choice(param.size, size=max_entries, replace=False))
-            numeric = _finite_differences(net, checked_X, target, param, entries, eps)
-            errors[name] = relative_error(gradient.reshape(-1)[entries], numeric)
-        layers.append({"layer": index, **errors})
+    with exclusive(net, "check_gradients"):  # the parameters are perturbed in place
+        for index, (layer, gradients) in enumerate(zip(net.dense_layers, analytic, strict=True)):
+            errors = {}
+            for name, param, gradient in (("W", layer.W, gradients[0]), ("b", layer.b, gradients[1])):
+                entries = np.arange(param.size)
+                if max_entries is not None and param.size > max_entries:
+                    entries = np.sort(rng.choice(param.size, size=max_entries, replace=False))
+                numeric = _finite_differences(net, checked_X, target, param, entries, eps)
+                errors[name] = relative_error(gradient.reshape(-1)[entries], numeric)
+            layers.append({"layer": index, **errors})
     result = GradientCheck(max(max(d["W"], d["b"]) for d in layers))
     result.layers = layers
     return result

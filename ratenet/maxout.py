@@ -19,7 +19,7 @@ import warnings
 
 import numpy as np
 
-from .layers import INITIALIZATIONS, Layer
+from .layers import INITIALIZATIONS, Layer, Scratch
 from .validation import check_choice, check_dtype, check_nonnegative, check_positive_int
 
 
@@ -162,26 +162,35 @@ class Maxout(Layer):
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """max over pieces of ``X @ W[p].T + b[p]``, shape (n_samples, n_in) -> (n_samples, n_out)."""
+        self._check_input(x)
+        buffers = self._buffers_for(x.shape[0])
+        self._affine_pieces(x, buffers["pieces"])
+        self._winners = _max_over_pieces(buffers["pieces"], buffers["output"], buffers["winners"],
+                                         buffers["better"])
+        self._input = x
+        return buffers["output"]
+
+    def infer(self, x: np.ndarray, scratch: Scratch) -> np.ndarray:
+        """The output of :meth:`forward` in scratch arrays, the layer untouched (thread-safe)."""
+        self._check_input(x)
+        n_samples = x.shape[0]
+        pieces = scratch.array((id(self), "pieces"), (n_samples, self.k, self.n_out), self.dtype)
+        output = scratch.array((id(self), "out"), (n_samples, self.n_out), self.dtype)
+        self._affine_pieces(x, pieces)
+        _max_over_pieces(pieces, output)
+        return output
+
+    def _check_input(self, x: np.ndarray) -> None:
         if x.ndim != 2 or x.shape[1] != self.n_in:
             raise ValueError(f"Maxout({self.n_in}, {self.n_out}, k={self.k}) expects input of shape "
                              f"(n_samples, {self.n_in}), got {x.shape}")
-        buffers = self._buffers_for(x.shape[0])
-        pieces = buffers["pieces"]
+
+    def _affine_pieces(self, x: np.ndarray, pieces: np.ndarray) -> None:
+        """pieces[n, p, j] = X[n] . W[p, j] + b[p, j]: all k pieces in one GEMM,
+        (n, n_in) @ (n_in, k n_out)."""
         flat = pieces.reshape(x.shape[0], self.k * self.n_out)
-        # all k pieces in one GEMM: (n, n_in) @ (n_in, k n_out)
         np.matmul(x, self.W.reshape(self.k * self.n_out, self.n_in).T, out=flat)
         flat += self.b.reshape(-1)
-        # max and argmax over the pieces, one contiguous (n, n_out) slice at a time (numpy's argmax
-        # along a middle axis is ~50x slower than these passes); ties keep the first piece
-        output, winners, better = buffers["output"], buffers["winners"], buffers["better"]
-        np.copyto(output, pieces[:, 0, :])
-        winners.fill(0)
-        for piece in range(1, self.k):
-            np.greater(pieces[:, piece, :], output, out=better)
-            np.copyto(winners, piece, where=better)
-            np.maximum(output, pieces[:, piece, :], out=output)
-        self._input, self._winners = x, winners
-        return output
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray | None:
         """Store dW, db and return dE/dX (None when ``compute_input_gradient`` is False)."""
@@ -210,6 +219,13 @@ class Maxout(Layer):
     def gradients(self) -> list[np.ndarray]:
         return [self.dW, self.db]
 
+    @classmethod
+    def array_shapes(cls, config: dict) -> dict:
+        n_in = check_positive_int("n_in", config["n_in"])
+        n_out = check_positive_int("n_out", config["n_out"])
+        k = check_positive_int("k", config.get("k", 2))
+        return {"parameters": [(k, n_out, n_in), (k, n_out)], "buffers": {}}
+
     def config(self) -> dict:
         config = {"n_in": self.n_in, "n_out": self.n_out, "k": self.k, "init": self.init,
                   "dtype": np.dtype(self.dtype).name}
@@ -221,3 +237,20 @@ class Maxout(Layer):
 
     def __repr__(self) -> str:
         return f"Maxout({self.n_in}, {self.n_out}, k={self.k})"
+
+
+def _max_over_pieces(pieces: np.ndarray, output: np.ndarray, winners: np.ndarray | None = None,
+                     better: np.ndarray | None = None) -> np.ndarray | None:
+    """output = max over axis 1 of ``pieces`` (n, k, n_out), and, when ``winners`` is given, the
+    index of the winning piece in it (ties keep the first piece; ``better`` is a boolean (n, n_out)
+    scratch array). One contiguous (n, n_out) slice at a time: numpy's argmax along a middle axis
+    is several times slower than these k passes."""
+    np.copyto(output, pieces[:, 0, :])
+    if winners is not None:
+        winners.fill(0)
+    for piece in range(1, pieces.shape[1]):
+        if winners is not None:
+            np.greater(pieces[:, piece, :], output, out=better)
+            np.copyto(winners, piece, where=better)
+        np.maximum(output, pieces[:, piece, :], out=output)
+    return winners

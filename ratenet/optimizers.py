@@ -13,6 +13,7 @@ batch size is chosen in ``fit`` (``batch_size=None`` for the full batch, ``1`` f
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -20,34 +21,74 @@ from .validation import check_nonnegative, check_positive
 
 
 class Optimizer:
-    """Base class. Subclasses implement :meth:`_update_one` and list their state in ``_slots``.
+    """Base class. Subclasses implement :meth:`_update_one` and name their state arrays in
+    :attr:`slots`.
 
     Parameters
     ----------
     lr : float
         Learning rate (step size) alpha, > 0. Schedules change it between epochs.
+
+    Attributes
+    ----------
+    step_count : int
+        Steps taken since the state was created (Adam's bias correction uses it). The optimiser
+        counts its own steps: :meth:`update` counts one, and so does :meth:`step_applied` for a
+        step that a model folded into its backward products.
+    state : dict of list of ndarray, or None
+        The state arrays by slot name (one array per parameter), None before the first step.
+        They are the optimiser's own arrays (not copies).
     """
 
     name = ""
-    _slots: tuple[str, ...] = ()
+    #: Names of the state arrays kept per parameter (e.g. Adam's first and second moments).
+    slots: tuple[str, ...] = ()
+    #: Slots that hold sums or averages of squares, never negative.
+    nonnegative_slots: tuple[str, ...] = ()
 
     def __init__(self, lr: float):
         self.lr = check_positive("lr", lr)
         self.step_count = 0
         self._state: dict[str, list[np.ndarray]] | None = None
+        self._scratch: list[np.ndarray] = []
+
+    @property
+    def state(self) -> dict[str, list[np.ndarray]] | None:
+        return self._state
+
+    @property
+    def fused_learning_rate(self) -> float | None:
+        """The learning rate when a step of this optimiser is plain gradient descent with no state
+        (``w <- w - lr g``), which a model may fold into its backward matrix products instead of
+        storing the gradients; None for every optimiser with state. A model that folds a step
+        reports it with :meth:`step_applied`."""
+        return None
+
+    def step_applied(self) -> None:
+        """Count a step that a model applied itself (see :attr:`fused_learning_rate`)."""
+        if self.fused_learning_rate is None:
+            raise TypeError(f"{type(self).__name__} keeps state: its steps cannot be applied by the "
+                            "model; call update(params, grads)")
+        self.step_count += 1
 
     def update(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
         """Apply one step to ``params`` in place, given ``grads`` of the same shapes."""
         if len(params) != len(grads):
             raise ValueError(f"params and grads differ in length ({len(params)} vs {len(grads)})")
-        if self._state is None or len(self._state["scratch"]) != len(params) or any(
-                s.shape != p.shape or s.dtype != p.dtype for s, p in zip(self._state["scratch"], params,
-                                                                         strict=True)):
-            self._state = {slot: [np.zeros_like(p) for p in params] for slot in (*self._slots, "scratch")}
+        if not _fits(self._state, self.slots, params):
+            if self._state is not None:
+                warnings.warn(f"{type(self).__name__}: its state belongs to parameters of other shapes "
+                              "(another network?); the state and the step count start afresh",
+                              stacklevel=2)
+                self.step_count = 0
+            self._state = {slot: [np.zeros_like(p) for p in params] for slot in self.slots}
+        if not _fits({"scratch": self._scratch}, ("scratch",), params):
+            self._scratch = [np.empty_like(p) for p in params]
         self.step_count += 1
+        state = self._state
         for index, (param, grad) in enumerate(zip(params, grads, strict=True)):
-            slots = {slot: self._state[slot][index] for slot in self._slots}
-            self._update_one(param, grad, self._state["scratch"][index], **slots)
+            slots = {slot: state[slot][index] for slot in self.slots}
+            self._update_one(param, grad, self._scratch[index], **slots)
 
     def _update_one(self, param, grad, scratch, **slots) -> None:
         raise NotImplementedError
@@ -56,30 +97,61 @@ class Optimizer:
         """Hyper-parameters, step count and state arrays (``"<slot>.<index>"``), JSON/npz-ready."""
         state = {"name": self.name, "step_count": self.step_count, **self.config()}
         if self._state is not None:
-            for slot in self._slots:
+            for slot in self.slots:
                 for index, array in enumerate(self._state[slot]):
                     state[f"{slot}.{index}"] = array.copy()
         return state
 
     def load_state_dict(self, state: dict, params: list[np.ndarray]) -> None:
-        """Restore what :meth:`state_dict` returned, for the parameter list ``params``."""
-        for key, value in self.config().items():
-            setattr(self, key, type(value)(state.get(key, value)))
-        self.step_count = int(state.get("step_count", 0))
-        self._state = {slot: [np.zeros_like(p) for p in params] for slot in (*self._slots, "scratch")}
-        for slot in self._slots:
+        """Restore what :meth:`state_dict` returned, for the parameter list ``params``.
+
+        Raises ``ValueError`` when a saved array does not fit its parameter; the optimiser is then
+        left as it was.
+        """
+        arrays = {slot: [np.zeros_like(p) for p in params] for slot in self.slots}
+        for slot in self.slots:
             for index, param in enumerate(params):
                 key = f"{slot}.{index}"
                 if key in state:
                     array = np.asarray(state[key], dtype=param.dtype)
                     if array.shape != param.shape:
                         raise ValueError(f"optimizer state {key} has shape {array.shape}, "
-                                         f"parameter has {param.shape}")
-                    self._state[slot][index][...] = array
+                                         f"parameter {index} has {param.shape}")
+                    arrays[slot][index][...] = array
+        for key, value in self.config().items():
+            setattr(self, key, type(value)(state.get(key, value)))
+        self.step_count = int(state.get("step_count", 0))
+        self._state = arrays
+
+    def restore(self, state: dict[str, list[np.ndarray]] | None, step_count: int, lr: float) -> None:
+        """Set the state arrays (copied in, by slot), step count and learning rate, e.g. back to a
+        snapshot that the training loop took. ``state=None`` forgets the state."""
+        if state is None:
+            self._state = None
+        else:
+            if self._state is None or not all(_fits(self._state, (slot,), state[slot])
+                                              for slot in self.slots):
+                self._state = {slot: [np.empty_like(array) for array in state[slot]] for slot in self.slots}
+            for slot in self.slots:
+                for live, saved in zip(self._state[slot], state[slot], strict=True):
+                    np.copyto(live, saved)
+        self.step_count = int(step_count)
+        self.lr = lr
+
+    def check_state(self) -> None:
+        """Raise ValueError when the state holds values an update cannot use: NaN, infinity, or a
+        negative sum of squares. :func:`ratenet.load_checkpoint` refuses such a file."""
+        for slot, arrays in (self._state or {}).items():
+            for index, array in enumerate(arrays):
+                if not np.isfinite(array).all():
+                    raise ValueError(f"optimizer state {slot}.{index} holds NaN or infinite values")
+                if slot in self.nonnegative_slots and np.any(array < 0):
+                    raise ValueError(f"optimizer state {slot}.{index} holds negative values")
 
     def reset(self) -> None:
         """Forget the state (velocities, moments, step count)."""
         self._state = None
+        self._scratch = []
         self.step_count = 0
 
     def config(self) -> dict:
@@ -103,6 +175,10 @@ class SGD(Optimizer):
 
     def __init__(self, lr: float = 0.01):
         super().__init__(lr)
+
+    @property
+    def fused_learning_rate(self) -> float | None:
+        return self.lr if type(self) is SGD else None
 
     def _update_one(self, param, grad, scratch):
         np.multiply(grad, -self.lr, out=scratch)
@@ -143,7 +219,7 @@ class Momentum(Optimizer):
     """
 
     name = "momentum"
-    _slots = ("velocity",)
+    slots = ("velocity",)
 
     def __init__(self, lr: float = 0.01, beta: float = 0.9, dampened: bool = False):
         super().__init__(lr)
@@ -177,7 +253,7 @@ class Nesterov(Optimizer):
     """
 
     name = "nesterov"
-    _slots = ("velocity",)
+    slots = ("velocity",)
 
     def __init__(self, lr: float = 0.01, beta: float = 0.9):
         super().__init__(lr)
@@ -215,7 +291,8 @@ class Adagrad(Optimizer):
     """
 
     name = "adagrad"
-    _slots = ("sum_squares",)
+    slots = ("sum_squares",)
+    nonnegative_slots = ("sum_squares",)
 
     def __init__(self, lr: float = 0.01, eps: float = 1e-10, eps_inside_sqrt: bool = False):
         super().__init__(lr)
@@ -254,7 +331,8 @@ class RMSProp(Optimizer):
     """
 
     name = "rmsprop"
-    _slots = ("mean_square",)
+    slots = ("mean_square",)
+    nonnegative_slots = ("mean_square",)
 
     def __init__(self, lr: float = 0.001, rho: float = 0.9, eps: float = 1e-8,
                  eps_inside_sqrt: bool = False):
@@ -303,7 +381,8 @@ class Adam(Optimizer):
     """
 
     name = "adam"
-    _slots = ("first_moment", "second_moment")
+    slots = ("first_moment", "second_moment")
+    nonnegative_slots = ("second_moment",)
 
     def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8):
         super().__init__(lr)
@@ -336,6 +415,16 @@ def _check_bool(name: str, value) -> bool:
     if not isinstance(value, bool | np.bool_):
         raise TypeError(f"{name} must be True or False, got {value!r}")
     return bool(value)
+
+
+def _fits(state: dict | None, slots: tuple[str, ...], params: list[np.ndarray]) -> bool:
+    """True when ``state`` holds, for every slot, one array of each parameter's shape and dtype."""
+    if state is None:
+        return False
+    return all(len(state[slot]) == len(params)
+               and all(array.shape == param.shape and array.dtype == param.dtype
+                       for array, param in zip(state[slot], params, strict=True))
+               for slot in slots)
 
 
 def _check_unit_interval(name: str, value) -> float:

@@ -11,15 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .activations import get_activation
-from .validation import check_choice
-
-
-def _axes(ax):
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        _, ax = plt.subplots(figsize=(6.0, 4.0), layout="constrained")
-    return ax
+from .validation import check_axes, check_choice
 
 
 def _history(history):
@@ -62,7 +54,7 @@ def plot_learning_curves(history, metric: str = "loss", ax=None, *, title: str |
     if not train and not validation:
         raise ValueError(f"history has no {metric!r} values (accuracy is recorded only for "
                          "classification losses)")
-    ax = _axes(ax)
+    ax = check_axes(ax)
     epochs = np.asarray(history.epochs) + 1
     if train:
         ax.plot(epochs, train, color="C0", label=f"training {metric}")
@@ -126,7 +118,7 @@ def plot_gradient_norms(history, ax=None, *, log: bool = True, title: str | None
     import matplotlib
 
     colors = matplotlib.colormaps[cmap](np.linspace(0.0, 0.9, n_layers))
-    ax = _axes(ax)
+    ax = check_axes(ax)
     epochs = np.asarray(history.epochs) + 1
     for index in range(n_layers):
         ax.plot(epochs, norms[:, index], color=colors[index], label=labels[index])
@@ -163,7 +155,7 @@ def plot_activation_curves(activations=("sigmoid", "tanh", "relu"), z=None, ax=N
     z = np.linspace(-5.0, 5.0, 801) if z is None else np.asarray(z, dtype=float)
     if z.ndim != 1 or z.size < 2 or not np.all(np.isfinite(z)):
         raise ValueError("z must be a finite 1-D array of at least two pre-activations")
-    ax = _axes(ax)
+    ax = check_axes(ax)
     for activation in activations:
         function = get_activation(activation)
         values = function.derivative(z) if derivative else function(z)

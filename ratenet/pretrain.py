@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .activations import Activation, Sigmoid
-from .autoencoder import RECONSTRUCTION_LOSSES, Autoencoder, _check_corruption
+from .autoencoder import RECONSTRUCTION_LOSSES, Autoencoder
 from .layers import Dense
 from .maxout import Maxout
 from .network import Network
 from .optimizers import Optimizer, get_optimizer
 from .rbm import RBM
-from .validation import check_choice, check_positive_int
+from .validation import check_choice, check_fraction, check_positive_int
 
 #: Pre-training methods of :func:`pretrain`.
 METHODS = ("autoencoder", "rbm")
@@ -151,7 +151,7 @@ def pretrain(net: Network, X, method: str = "autoencoder", epochs: int = 10,
     method = check_choice("method", method, METHODS)
     check_choice("loss", loss, ("auto", *RECONSTRUCTION_LOSSES))
     epochs = check_positive_int("epochs", epochs)
-    corruption = _check_corruption(corruption)
+    corruption = check_fraction("corruption", corruption)
     if optimizer is not None and not isinstance(get_optimizer(optimizer), Optimizer):
         raise TypeError("optimizer must be a name or an Optimizer")  # pragma: no cover
     hidden = _hidden_layers(net, method)

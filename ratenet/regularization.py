@@ -15,7 +15,7 @@ import numbers
 import numpy as np
 
 from . import _batchnorm_kernels as _kernels
-from .layers import Layer
+from .layers import Layer, Scratch
 from .validation import check_dtype, check_nonnegative, check_positive, check_positive_int
 
 
@@ -107,6 +107,10 @@ class Dropout(Layer):
         self._mask = mask
         return output
 
+    def infer(self, x: np.ndarray, scratch: Scratch) -> np.ndarray:
+        """The identity (dropout is off in evaluation)."""
+        return x
+
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
         """dE/dx = dE/dy * mask / (1 - rate) (the identity after an evaluation-mode forward)."""
         if self._mask is None:
@@ -122,6 +126,10 @@ class Dropout(Layer):
 
     def config(self) -> dict:
         return {"rate": self.rate}
+
+    @classmethod
+    def array_shapes(cls, config: dict) -> dict:
+        return {"parameters": [], "buffers": {}}
 
 
 class BatchNorm(Layer):
@@ -250,6 +258,25 @@ class BatchNorm(Layer):
         self.running_var += ((1.0 - m) * n / (n - 1)) * self._var
         return output
 
+    def infer(self, x: np.ndarray, scratch: Scratch) -> np.ndarray:
+        """``gamma (x - running_mean) / sqrt(running_var + eps) + beta``, the fixed evaluation map."""
+        if x.ndim != 2 or x.shape[1] != self.n_features:
+            raise ValueError(f"BatchNorm({self.n_features}) expects input of shape "
+                             f"(n_samples, {self.n_features}), got {x.shape}")
+        scale = scratch.array((id(self), "scale"), (self.n_features,), self.dtype)
+        shift = scratch.array((id(self), "shift"), (self.n_features,), self.dtype)
+        # the arithmetic of forward(training=False), so both give the same bits
+        np.add(self.running_var, self.eps, out=scale)
+        np.sqrt(scale, out=scale)
+        np.divide(1.0, scale, out=scale)
+        np.multiply(self.gamma, scale, out=scale)
+        np.multiply(self.running_mean, scale, out=shift)
+        np.subtract(self.beta, shift, out=shift)
+        out = x if scratch.owns(x) else scratch.array((id(self), "out"), x.shape, self.dtype)
+        np.multiply(x, scale, out=out)
+        out += shift
+        return out
+
     def _ones(self, n: int) -> np.ndarray:
         ones = self._ones_vector
         if ones is None or ones.shape[0] != n:
@@ -311,6 +338,17 @@ class BatchNorm(Layer):
     def config(self) -> dict:
         return {"n_features": self.n_features, "momentum": self.momentum, "eps": self.eps}
 
+    @classmethod
+    def array_shapes(cls, config: dict) -> dict:
+        n = check_positive_int("n_features", config["n_features"])
+        return {"parameters": [(n,), (n,)], "buffers": {"running_mean": (n,), "running_var": (n,)}}
+
+    def check_state(self) -> None:
+        """Finite parameters and statistics, and a running variance >= 0."""
+        super().check_state()
+        if np.any(self.running_var < 0):
+            raise ValueError("buffer 'running_var' holds negative variances")
+
 
 def population_statistics(layers: list[Layer], X: np.ndarray, *,
                           batch_size: int = 1024) -> list[tuple[int, np.ndarray, np.ndarray]]:
@@ -355,6 +393,7 @@ def population_statistics(layers: list[Layer], X: np.ndarray, *,
     if not positions:
         raise ValueError("the network has no BatchNorm layer: there are no population statistics to set")
     found: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    scratch = Scratch()
     for position in positions:
         count = 0
         mean = np.zeros(layers[position].n_features)
@@ -364,6 +403,8 @@ def population_statistics(layers: list[Layer], X: np.ndarray, *,
             for below in range(position):
                 if below in found:
                     h = layers[below].normalize(h, *found[below])
+                elif type(layers[below]).infer is not Layer.infer:
+                    h = layers[below].infer(h, scratch)   # evaluation mode, the layer untouched
                 else:
                     h = layers[below].forward(h, training=False)
             chunk = np.asarray(h, dtype=np.float64)

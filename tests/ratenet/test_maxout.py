@@ -172,3 +172,34 @@ def test_tied_pieces_send_the_gradient_to_the_first_piece_only():
     np.testing.assert_allclose(layer.dW[0], dense.dW, rtol=1e-14)
     assert not layer.dW[1:].any() and not layer.db[1:].any()
     np.testing.assert_array_equal(layer.winning_pieces(), 0)
+
+
+def test_inference_leaves_the_layer_untouched_and_matches_forward():
+    rng = np.random.default_rng(7)
+    layer = rn.Maxout(4, 3, k=3, weights=rng.normal(size=(3, 3, 4)), bias=rng.normal(size=(3, 3)))
+    X_train, X_other = rng.normal(size=(6, 4)), rng.normal(size=(6, 4))
+    expected = layer.forward(X_other).copy()
+    layer.forward(X_train)
+    winners = layer.winning_pieces()
+    np.testing.assert_array_equal(layer.infer(X_other, rn.layers.Scratch()), expected)
+    np.testing.assert_array_equal(layer.winning_pieces(), winners)   # the training cache is intact
+
+
+def test_a_maxout_network_predicts_from_several_threads_at_once():
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(8)
+    net = rn.Network([rn.Maxout(16, 64, k=3), rn.Maxout(64, 32, k=2), rn.Dense(32, 4)],
+                     loss="softmax_cross_entropy", seed=0)
+    batches = [rng.normal(size=(200, 16)) for _ in range(8)]
+    serial = [net.forward(batch) for batch in batches]
+    with ThreadPoolExecutor(4) as pool:
+        parallel = list(pool.map(net.forward, batches * 3))
+    for index, output in enumerate(parallel):
+        np.testing.assert_array_equal(output, serial[index % len(batches)])
+
+
+def test_array_shapes_from_the_config_match_the_layer():
+    layer = rn.Maxout(5, 7, k=4, l1=0.1)
+    shapes = rn.Maxout.array_shapes(layer.config())
+    assert shapes == {"parameters": [param.shape for param in layer.parameters()], "buffers": {}}
