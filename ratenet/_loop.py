@@ -76,7 +76,7 @@ class Snapshot:
         self._state: dict[str, list[np.ndarray]] | None = None
         self._step_count = 0
         self._learning_rate = optimizer.lr
-        #: Epoch (0-based) whose end the snapshot holds; None: the start of the call.
+        #: Number (from 1) of the epoch whose end the snapshot holds; None: the start of the call.
         self.epoch: int | None = None
 
     def take(self, epoch: int | None) -> None:
@@ -104,7 +104,7 @@ class Snapshot:
 
     def describe(self) -> str:
         return ("the start of this call" if self.epoch is None
-                else f"the end of epoch {self.epoch + 1}")
+                else f"the end of epoch {self.epoch}")
 
 
 class Divergence(Exception):
@@ -134,6 +134,7 @@ def run_epochs(model, arrays: tuple[np.ndarray, ...], optimizer, *, epochs: int,
         One training step on a batch (a tuple of arrays, reused buffers), including the
         optimiser's update; returns the batch's mean loss before the update.
     measure : callable ``measure(epoch, mean_loss) -> logs``
+        (``epoch``: the epoch's number, from 1; likewise for ``record``)
         The epoch's figures (the mean training loss, validation figures...), computed without
         changing anything; a value that is not finite counts as a divergence.
     record : callable ``record(epoch, logs) -> stop``
@@ -158,7 +159,7 @@ def run_epochs(model, arrays: tuple[np.ndarray, ...], optimizer, *, epochs: int,
     completed = 0
     try:
         with np.errstate(over="ignore", invalid="ignore"):  # a runaway value is caught below
-            for epoch in range(epochs):
+            for epoch in range(1, epochs + 1):
                 if shuffle and not full_batch:
                     order = rng.permutation(n_samples)
                 total = 0.0
@@ -175,18 +176,18 @@ def run_epochs(model, arrays: tuple[np.ndarray, ...], optimizer, *, epochs: int,
                     if reference is None:
                         reference = max(value, 1.0) if math.isfinite(value) else 1.0
                     if not value <= divergence_factor * reference:  # also catches NaN
-                        raise Divergence(f"the loss reached {value:.4g} at epoch {epoch + 1}, mini-batch "
+                        raise Divergence(f"the loss reached {value:.4g} at epoch {epoch}, mini-batch "
                                          f"{batch_index + 1} of {n_batches} (the limit is "
                                          f"{divergence_factor:g} x {reference:.4g})")
                     total += value * (stop - start)
                 if not all(np.isfinite(array).all() for array in model.training_state()):
-                    raise Divergence(f"the parameters became non-finite in epoch {epoch + 1}")
+                    raise Divergence(f"the parameters became non-finite in epoch {epoch}")
                 logs = measure(epoch, total / n_samples)
                 for key, value in logs.items():
                     if not math.isfinite(value):
-                        raise Divergence(f"{key} became {value} at the end of epoch {epoch + 1}")
+                        raise Divergence(f"{key} became {value} at the end of epoch {epoch}")
                 stop_now = record(epoch, logs)
-                completed = epoch + 1
+                completed = epoch
                 snapshot.take(epoch)
                 if bar is not None:
                     bar.update(1)

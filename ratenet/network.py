@@ -365,9 +365,40 @@ class Network:
         return 1.0 - residual / total if total > 0 else float("nan" if residual else 1.0)
 
     def fit(self, X, y, epochs: int = 10, batch_size: int | None = 32, optimizer="adam", **options):
-        """Train by mini-batch gradient descent; see :func:`ratenet.train.fit` for every option.
+        """Train by mini-batch gradient descent (:func:`ratenet.fit`).
 
-        Returns the :class:`~ratenet.train.History` (also kept as ``self.history``).
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_inputs)
+        y : array-like
+            Targets for the network's loss: integer labels (or one-hot rows) for softmax
+            cross-entropy, 0/1 for binary cross-entropy, values of shape (n_samples, n_outputs)
+            for MSE.
+        epochs : int, default 10
+            Passes over the training data (numbered from 1 in the History).
+        batch_size : int or None, default 32
+            Samples per step; None: full-batch gradient descent.
+        optimizer : str or Optimizer, default "adam"
+            A name (``"sgd"``, ``"momentum"``, ``"nesterov"``, ``"adagrad"``, ``"rmsprop"``,
+            ``"adam"``) or an instance, which keeps its state between calls.
+        **options
+            Everything else :func:`ratenet.fit` takes: ``validation_split``, ``validation_data``,
+            ``shuffle``, ``seed``, ``schedule``, ``callbacks`` (e.g. :class:`~ratenet.EarlyStopping`),
+            ``progress``, ``gradient_norm_samples``, ``weight_decay``, ``l1``,
+            ``regularize_bias``, ``augment``, ``divergence_factor``, ``on_divergence``.
+
+        Returns
+        -------
+        History
+            Also kept as ``self.history``.
+
+        Raises
+        ------
+        FloatingPointError
+            On runaway training; the weights and optimizer state are put back first (see
+            :func:`ratenet.fit`).
+        RuntimeError
+            When this network is already training in another thread.
         """
         from .train import fit
 

@@ -15,7 +15,8 @@ import warnings
 import numpy as np
 
 from ._loop import DIVERGENCE_FACTOR, batch_size_for, check_divergence_options, exclusive, run_epochs
-from .network import Network
+from .losses import SoftmaxCrossEntropy
+from .network import MLP, Network
 from .optimizers import get_optimizer
 from .regularization import BatchNorm, WeightPenalty
 from .schedules import Schedule
@@ -24,6 +25,10 @@ from .validation import check_choice, check_nonnegative, check_positive_int
 
 class History:
     """What happened during :func:`fit`, one entry per epoch.
+
+    Epochs are numbered from 1, everywhere in ratenet (``epochs``, ``best_epoch``, the ``epoch`` a
+    callback or a schedule receives, the plots, the messages): the entry of epoch ``e`` in each
+    list is at index ``e - 1``.
 
     Attributes
     ----------
@@ -40,7 +45,7 @@ class History:
         shrinks towards the input show vanishing gradients; growing ones, exploding gradients.
         The norms are those of the data loss (before any weight penalty is added).
     best_epoch : int or None
-        Epoch (0-based) whose weights :class:`EarlyStopping` selected (and restored when
+        Number (from 1) of the epoch whose weights :class:`EarlyStopping` selected (and restored when
         ``restore_best``); None without early stopping.
     """
 
@@ -52,7 +57,7 @@ class History:
         self.val_accuracy: list[float] = []
         self.learning_rate: list[float] = []
         self.gradient_norms: list[list[float]] = []
-        #: Epoch (0-based) whose weights an :class:`EarlyStopping` callback kept, else None.
+        #: Number (from 1) of the epoch whose weights an :class:`EarlyStopping` callback kept.
         self.best_epoch: int | None = None
 
     def append(self, epoch: int, logs: dict, gradient_norms: list[float]) -> None:
@@ -130,9 +135,9 @@ class EarlyStopping(Callback):
     best : float
         Best monitored value.
     best_epoch : int or None
-        Epoch (0-based) of ``best``; also stored as ``net.history.best_epoch``.
+        Number (from 1) of the epoch of ``best``; also stored as ``net.history.best_epoch``.
     stopped_epoch : int or None
-        Epoch at which training was stopped (None if it ran all epochs).
+        Number of the epoch after which training was stopped (None if it ran all epochs).
 
     Notes
     -----
@@ -259,7 +264,8 @@ def fit(net: Network, X, y, epochs: int = 10, batch_size: int | None = 32, optim
         Learning-rate schedule applied after every epoch (``StepDecay``, ``ExponentialDecay``,
         ``ReduceOnPlateau``).
     callbacks : list, optional
-        Objects with ``on_epoch_end(net, epoch, logs)`` or callables with that signature; a truthy
+        Objects with ``on_epoch_end(net, epoch, logs)`` (``epoch`` counts from 1) or callables with
+        that signature; a truthy
         return value stops training. ``logs`` holds ``loss``, ``accuracy``, ``val_loss``,
         ``val_accuracy`` (when defined) and ``lr``. Objects may also have ``on_train_begin(net)``
         and ``on_train_end(net)`` (e.g. :class:`EarlyStopping` restores the best weights there),
@@ -329,6 +335,7 @@ def fit(net: Network, X, y, epochs: int = 10, batch_size: int | None = 32, optim
     divergence_factor, on_divergence = check_divergence_options(divergence_factor, on_divergence)
     penalty = WeightPenalty(net, weight_decay, l1, include_bias=bool(regularize_bias))
     X, target = net.check_Xy(X, y)
+    _warn_unused_outputs(net, target)
     rng = np.random.default_rng(net.seed if seed is None else seed)
     (X, target), validation = _split_validation(net, X, target, validation_split, validation_data, rng)
     n_samples = X.shape[0]
@@ -354,6 +361,22 @@ def fit(net: Network, X, y, epochs: int = 10, batch_size: int | None = 32, optim
             if hasattr(callback, "on_train_end"):
                 callback.on_train_end(net)
     return epoch_run.history
+
+
+def _warn_unused_outputs(net: Network, target: np.ndarray) -> None:
+    """Warn when integer labels use a small part of a softmax network's outputs: most often the
+    output size was left out of an MLP's sizes (``MLP([64, 100])`` has 100 classes, no hidden layer)."""
+    if not isinstance(net.loss, SoftmaxCrossEntropy) or target.ndim != 1:
+        return
+    n_classes = int(target.max()) + 1
+    if net.n_outputs > max(2 * n_classes, 2):
+        hint = ""
+        if isinstance(net, MLP) and len(net.sizes) == 2:
+            hint = (f": an MLP's last size is its number of classes, so MLP({net.sizes}) has no hidden "
+                    f"layer; {net.sizes[1]} hidden units for {n_classes} classes is "
+                    f"MLP([{net.sizes[0]}, {net.sizes[1]}, {n_classes}])")
+        warnings.warn(f"the network has {net.n_outputs} outputs (classes) but y holds labels "
+                      f"0..{n_classes - 1}{hint}", UserWarning, stacklevel=3)
 
 
 def _split_validation(net: Network, X: np.ndarray, target: np.ndarray, validation_split, validation_data,

@@ -89,6 +89,12 @@ def test_plots_given_something_other_than_axes_name_ax(plot):
         plot("the axes", history, net)
 
 
+def test_an_mlp_without_its_output_size_says_so():
+    split = rn.datasets.digits()
+    with pytest.warns(UserWarning, match=r"MLP\(\[64, 100, 10\]\)"):
+        rn.MLP([64, 100]).fit(split.X_train[:50], split.y_train[:50], epochs=1, progress=False)
+
+
 def test_early_stopping_on_a_key_the_logs_lack_fails_before_training():
     net = rn.MLP([2, 3, 2], seed=0)
     before = net.dense_layers[0].W.copy()

@@ -119,7 +119,7 @@ def test_optimizer_arguments_are_validated():
 # ------------------------------------------------------------------------------------ schedules
 def _run(schedule, values, lr=1.0, key="val_loss"):
     rates = []
-    for epoch, value in enumerate(values):
+    for epoch, value in enumerate(values, start=1):  # epochs are numbered from 1
         lr = schedule.next_learning_rate(epoch, lr, {key: value, "loss": value})
         rates.append(lr)
     return rates
@@ -127,8 +127,8 @@ def _run(schedule, values, lr=1.0, key="val_loss"):
 
 def test_step_decay_halves_every_step_size_epochs():
     rates = _run(rn.StepDecay(step_size=3, factor=0.5), [0] * 7)
-    # after epochs 0..6: lr for epochs 1..7 = 0.5 ** ((epoch + 1) // 3)
-    assert rates == [0.5 ** ((epoch + 1) // 3) for epoch in range(7)]
+    # after epochs 1..7: the rate of the next epoch e + 1 is 0.5 ** (e // 3)
+    assert rates == [0.5 ** (epoch // 3) for epoch in range(1, 8)]
 
 
 def test_exponential_decay():

@@ -404,10 +404,10 @@ def test_early_stopping_on_digits_keeps_an_epoch_within_one_point_of_the_best_te
     net, history, accuracy = run([stopper])
     assert stopper.stopped_epoch is not None and len(history) < len(full_history)
     np.testing.assert_array_equal(accuracy, full_accuracy[:len(accuracy)])  # same seeded run
-    best = history.best_epoch
-    assert best == int(np.argmin(history.val_loss))
-    assert net.score(split.X_test, split.y_test) == accuracy[best]  # the weights were restored
-    assert max(full_accuracy) - accuracy[best] <= 0.01
+    best = history.best_epoch  # numbered from 1
+    assert best == int(np.argmin(history.val_loss)) + 1
+    assert net.score(split.X_test, split.y_test) == accuracy[best - 1]  # the weights were restored
+    assert max(full_accuracy) - accuracy[best - 1] <= 0.01
 
 
 def test_early_stopping_restores_batch_norm_buffers_and_works_with_plateau_halving():
@@ -425,9 +425,9 @@ def test_early_stopping_restores_batch_norm_buffers_and_works_with_plateau_halvi
     assert stopper.mode == "max" and history.best_epoch == stopper.best_epoch
     assert min(history.learning_rate) < history.learning_rate[0]  # the plateau halving happened
     assert stopper.best == max(history.val_accuracy)
-    assert history.best_epoch == int(np.argmax(history.val_accuracy))
-    assert history.best_epoch < len(history) - 1  # so restoring changes something
-    for saved, current in zip(snapshots[history.best_epoch],
+    assert history.best_epoch == int(np.argmax(history.val_accuracy)) + 1
+    assert history.best_epoch < len(history)  # so restoring changes something
+    for saved, current in zip(snapshots[history.best_epoch - 1],
                               (*net.parameters(), net.layers[1].running_mean), strict=True):
         np.testing.assert_array_equal(current, saved)
 

@@ -204,7 +204,7 @@ def test_divergence_after_good_epochs_restores_the_last_good_epoch_with_the_opti
 
     def record_then_explode(net, epoch, logs):
         ends.append((_state(net, optimizer), optimizer.step_count, optimizer.lr))
-        if epoch == 2:  # the next epoch runs away
+        if epoch == 3:  # the next epoch runs away
             optimizer.lr = 1e12
 
     with pytest.raises(FloatingPointError, match="end of epoch 3"):
