@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .layers import Layer, Scratch
-from .losses import sigmoid, softmax
+from .losses import sigmoid, softmax, sparsemax
 from .validation import check_finite, check_nonnegative, check_positive
 
 
@@ -267,23 +267,7 @@ class Sparsemax(_VectorActivation):
     name = "sparsemax"
 
     def function(self, z, out=None):
-        row_max = np.max(z, axis=-1, keepdims=True)
-        at_max = z == row_max  # shifted to exactly 0, so that an infinite maximum gives no inf - inf
-        with np.errstate(over="ignore"):
-            shifted = np.subtract(z, row_max, out=np.empty_like(z), where=~at_max)
-        shifted[at_max] = 0
-        descending = -np.sort(-shifted, axis=-1)
-        k = np.arange(1, z.shape[-1] + 1, dtype=z.dtype)
-        # Far below the support, sums and products may overflow to -inf; both sides of the test
-        # then do (k z_(k) <= sum_{j<=k} z_(j)), which keeps those entries out, as they should be.
-        with np.errstate(over="ignore"):
-            cumulative = np.cumsum(descending, axis=-1)
-            in_support = 1 + k * descending > cumulative
-        support_size = np.sum(in_support, axis=-1, keepdims=True)  # >= 1: the largest is always in
-        support_sum = np.take_along_axis(cumulative, support_size - 1, axis=-1)
-        tau = (support_sum - 1) / support_size.astype(z.dtype)
-        out = np.subtract(shifted, tau, out=out)
-        return np.maximum(out, 0, out=out)
+        return sparsemax(z, out=out)
 
     def backward(self, grad_output):
         support = (self._h > 0).astype(grad_output.dtype)

@@ -195,18 +195,14 @@ class BinaryCrossEntropy(Loss):
         return {"from_logits": self.from_logits}
 
 
-class SoftmaxCrossEntropy(Loss):
-    """Softmax followed by categorical cross-entropy, fused, on logits z of shape (N, K).
-
-    E = (1/N) sum_n [logsumexp(z_n) - z_n,t_n] = -(1/N) sum_n log softmax(z_n)_t_n, computed after
-    subtracting each row's maximum so that exp never overflows; dE/dz = (softmax(z) - onehot(t)) / N
-    (the notes' y - t).
+class CategoricalLoss(Loss):
+    """Base of the losses over K exclusive classes, on the logits z of shape (N, K).
 
     Targets are integer labels in [0, K), shape (n_samples,), or one-hot / probability rows of
-    shape (n_samples, K).
+    shape (n_samples, K). A network with such a loss predicts the argmax of its outputs, and its
+    accuracy is that of the argmax.
     """
 
-    name = "softmax_cross_entropy"
     is_classification = True
 
     def prepare_target(self, y, n_outputs, dtype):
@@ -230,6 +226,28 @@ class SoftmaxCrossEntropy(Loss):
         if np.any(target < 0) or not np.allclose(target.sum(axis=1), 1):
             raise ValueError("one-hot y rows must be non-negative and sum to 1")
         return target
+
+    def decision(self, output):
+        """Integer labels, the argmax of the logits, shape (n_samples,)."""
+        return output.argmax(axis=1)
+
+    def accuracy(self, output, target):
+        true = target if target.ndim == 1 else target.argmax(axis=1)
+        return float(np.mean(output.argmax(axis=1) == true))
+
+
+class SoftmaxCrossEntropy(CategoricalLoss):
+    """Softmax followed by categorical cross-entropy, fused, on logits z of shape (N, K).
+
+    E = (1/N) sum_n [logsumexp(z_n) - z_n,t_n] = -(1/N) sum_n log softmax(z_n)_t_n, computed after
+    subtracting each row's maximum so that exp never overflows; dE/dz = (softmax(z) - onehot(t)) / N
+    (the notes' y - t).
+
+    Targets are integer labels in [0, K), shape (n_samples,), or one-hot / probability rows of
+    shape (n_samples, K).
+    """
+
+    name = "softmax_cross_entropy"
 
     def value_and_gradient(self, output, target, out=None):
         n_samples = output.shape[0]
@@ -255,13 +273,56 @@ class SoftmaxCrossEntropy(Loss):
     def output_to_probability(self, output):
         return softmax(output)
 
-    def decision(self, output):
-        """Integer labels, the argmax of the logits, shape (n_samples,)."""
-        return output.argmax(axis=1)
 
-    def accuracy(self, output, target):
-        true = target if target.ndim == 1 else target.argmax(axis=1)
-        return float(np.mean(output.argmax(axis=1) == true))
+class SparsemaxLoss(CategoricalLoss):
+    """The sparsemax loss of Martins & Astudillo (2016), on logits z of shape (N, K).
+
+    For a target distribution q (one-hot for a label k) and p = sparsemax(z), the Euclidean
+    projection of z onto the probability simplex (:class:`~ratenet.Sparsemax`), with support
+    S(z) = {j : p_j > 0} and threshold tau(z):
+
+        L(z; q) = -q . z + 1/2 sum_{j in S(z)} (z_j^2 - tau(z)^2) + 1/2 ||q||^2
+                = 1/2 ||q||^2 - q . z + z . p - 1/2 ||p||^2,
+
+    averaged over the samples (for a label k, -z_k + 1/2 sum_S (z_j^2 - tau^2) + 1/2, the paper's
+    Eq. 19). It is convex, differentiable, non-negative, zero exactly when p = q, and its gradient
+    is the notes' "probability minus target": dL/dz = sparsemax(z) - q (divided by N here, for the
+    mean). Unlike softmax cross-entropy it stops pushing once the right class's probability is 1:
+    trained networks give exact zeros to the classes they rule out.
+
+    ``predict`` gives the argmax of z (which is also that of sparsemax(z)); ``predict_proba`` gives
+    sparsemax(z), rows summing to 1 with exact zeros. Targets are integer labels in [0, K) or
+    probability rows of shape (n_samples, K), as for :class:`SoftmaxCrossEntropy`.
+
+    References
+    ----------
+    A. F. T. Martins and R. F. Astudillo, "From softmax to sparsemax: a sparse model of attention
+    and multi-label classification", ICML 2016, arXiv:1602.02068 (Section 3, Eqs. 18-19).
+    """
+
+    name = "sparsemax"
+
+    def value_and_gradient(self, output, target, out=None):
+        n_samples, n_classes = output.shape
+        # L is unchanged when a constant is added to a row of z (the two z-terms shift by the same
+        # amount), so it is evaluated on z - max z, as sparsemax itself is.
+        shifted = output - output.max(axis=1, keepdims=True)
+        out = sparsemax(shifted, out=out)
+        # 1/2 ||q||^2 - q.z + z.p - 1/2 ||p||^2, with p in ``out``
+        value = float(np.vdot(shifted, out)) - 0.5 * float(np.vdot(out, out))
+        if target.ndim == 1:
+            rows = np.arange(n_samples)
+            value += 0.5 * n_samples - float(shifted[rows, target].sum())
+            out[rows, target] -= 1
+        else:
+            value += 0.5 * float(np.vdot(target, target)) - float(np.vdot(target, shifted))
+            out -= target
+        out /= n_samples
+        # rounding can leave -1e-17 for a sample the network gets exactly right
+        return max(value / n_samples, 0.0), out
+
+    def output_to_probability(self, output):
+        return sparsemax(np.asarray(output))
 
 
 def softmax(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -279,6 +340,31 @@ def softmax(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     np.exp(out, out=out)
     out /= np.sum(out, axis=-1, keepdims=True)
     return out
+
+
+def sparsemax(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Sparsemax over the last axis of ``z``: the Euclidean projection onto the probability simplex
+    (Martins & Astudillo 2016, Algorithm 1), ``max(z - tau(z), 0)`` with the threshold tau making
+    each row sum to 1; see :class:`ratenet.Sparsemax`. Infinite logits are handled as by
+    :func:`softmax`. ``out`` may be ``z`` itself.
+    """
+    row_max = np.max(z, axis=-1, keepdims=True)
+    at_max = z == row_max  # shifted to exactly 0, so that an infinite maximum gives no inf - inf
+    with np.errstate(over="ignore"):
+        shifted = np.subtract(z, row_max, out=np.empty_like(z), where=~at_max)
+    shifted[at_max] = 0
+    descending = -np.sort(-shifted, axis=-1)
+    k = np.arange(1, z.shape[-1] + 1, dtype=z.dtype)
+    # Far below the support, sums and products may overflow to -inf; both sides of the test
+    # then do (k z_(k) <= sum_{j<=k} z_(j)), which keeps those entries out, as they should be.
+    with np.errstate(over="ignore"):
+        cumulative = np.cumsum(descending, axis=-1)
+        in_support = 1 + k * descending > cumulative
+    support_size = np.sum(in_support, axis=-1, keepdims=True)  # >= 1: the largest is always in
+    support_sum = np.take_along_axis(cumulative, support_size - 1, axis=-1)
+    tau = (support_sum - 1) / support_size.astype(z.dtype)
+    out = np.subtract(shifted, tau, out=out)
+    return np.maximum(out, 0, out=out)
 
 
 def sigmoid(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -309,16 +395,18 @@ def _finite_float_array(y, dtype) -> np.ndarray:
 
 
 _LOSSES: dict[str, type[Loss]] = {cls.name: cls for cls in (MSE, L1Error, BinaryCrossEntropy,
-                                                            SoftmaxCrossEntropy)}
+                                                            SoftmaxCrossEntropy, SparsemaxLoss)}
 _ALIASES = {"bce": "binary_cross_entropy", "cross_entropy": "softmax_cross_entropy",
-            "categorical_cross_entropy": "softmax_cross_entropy", "l1_error": "l1"}
+            "categorical_cross_entropy": "softmax_cross_entropy", "l1_error": "l1",
+            "sparsemax_loss": "sparsemax"}
 
 
 def get_loss(loss: str | Loss) -> Loss:
     """Return a :class:`Loss` for a registry name or pass an instance through.
 
     Names: ``"mse"``, ``"binary_cross_entropy"`` (``"bce"``), ``"softmax_cross_entropy"``
-    (``"cross_entropy"``), ``"l1"``. An unknown name raises ValueError listing them.
+    (``"cross_entropy"``), ``"sparsemax"`` (``"sparsemax_loss"``), ``"l1"``. An unknown name raises
+    ValueError listing them.
     """
     if isinstance(loss, Loss):
         return loss

@@ -24,9 +24,14 @@ from ._loop import exclusive
 from .activations import Activation, get_activation
 from .layers import INITIALIZATIONS, Dense, Layer, Scratch
 from .losses import MSE, BinaryCrossEntropy, Loss, SoftmaxCrossEntropy, get_loss
+from .maxout import Maxout
 from .optimizers import Optimizer
-from .regularization import WeightPenalty
+from .regularization import WeightPenalty, population_statistics
 from .validation import check_choice, check_dtype, check_positive_int, check_samples
+
+#: Layers with weights W and biases b that the network initialises, chains by n_in/n_out and lists
+#: in ``dense_layers`` (gradient checks, norms and penalties go over them).
+WEIGHT_LAYERS = (Dense, Maxout)
 
 #: Rows per chunk when predicting: large enough for efficient matrix products, small enough to
 #: keep the buffers in cache-friendly sizes.
@@ -43,8 +48,8 @@ class Network:
         instances (they remember their input for the backward pass).
     loss : str or Loss, default "mse"
         Loss on the output of the last layer (``"mse"``, ``"binary_cross_entropy"``,
-        ``"softmax_cross_entropy"``, ``"l1"`` or an instance). The cross-entropies take logits,
-        so the network should end with a Dense layer.
+        ``"softmax_cross_entropy"``, ``"sparsemax"``, ``"l1"`` or an instance). The cross-entropies
+        and the sparsemax loss take logits, so the network should end with a Dense layer.
     seed : int or numpy.random.Generator, default 0
         Draws the initial weights of every Dense layer that was not given weights, and is the
         default shuffling seed of :meth:`fit`. Same seed, same network.
@@ -74,12 +79,13 @@ class Network:
         self.dtype = check_dtype(dtype)
         self.init = init
         self.seed = seed
-        self.dense_layers: list[Dense] = [layer for layer in layers if isinstance(layer, Dense)]
+        self.dense_layers: list[Dense | Maxout] = [layer for layer in layers
+                                                   if isinstance(layer, WEIGHT_LAYERS)]
         if not self.dense_layers:
-            raise ValueError("layers must include at least one Dense layer")
+            raise ValueError("layers must include at least one Dense (or Maxout) layer")
         previous = None
         for layer in layers:
-            if isinstance(layer, Dense):
+            if isinstance(layer, WEIGHT_LAYERS):
                 if previous is not None and layer.n_in != previous.n_out:
                     raise ValueError(f"{layer!r} follows {previous!r}: n_in={layer.n_in} must equal "
                                      f"the previous layer's n_out={previous.n_out}")
@@ -92,13 +98,13 @@ class Network:
         self.n_outputs = self.dense_layers[-1].n_out
         rng = np.random.default_rng(seed)
         for index, layer in enumerate(layers):
-            if isinstance(layer, Dense):
+            if isinstance(layer, WEIGHT_LAYERS):
                 layer.astype(self.dtype)
                 layer.compute_input_gradient = index > 0
                 if not layer.weights_given:
                     # the activation that follows, looking past BatchNorm/Dropout
                     following = next((other for other in layers[index + 1:]
-                                      if isinstance(other, Dense | Activation)), None)
+                                      if isinstance(other, (*WEIGHT_LAYERS, Activation))), None)
                     layer.initialize(rng, layer.init or init or _default_init(following))
             elif hasattr(layer, "astype"):  # e.g. BatchNorm's gamma, beta and running statistics
                 layer.astype(self.dtype)
@@ -330,9 +336,9 @@ class Network:
         return [array for layer in self.layers for array in (*layer.parameters(), *layer.buffers().values())]
 
     def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities, shape (n_samples, n_classes) (softmax of the logits) or, for a
-        binary cross-entropy network, (n_samples, n_outputs) probabilities of label 1. Thread-safe
-        as :meth:`forward`."""
+        """Class probabilities, shape (n_samples, n_classes) (softmax of the logits; sparsemax of
+        them for the sparsemax loss) or, for a binary cross-entropy network, (n_samples, n_outputs)
+        probabilities of label 1. Thread-safe as :meth:`forward`."""
         if not self.loss.is_classification:
             raise TypeError(f"predict_proba needs a classification loss; this network's loss is "
                             f"{self.loss!r}")
@@ -341,9 +347,9 @@ class Network:
     def predict(self, X) -> np.ndarray:
         """Predictions for ``X``; thread-safe as :meth:`forward`.
 
-        Softmax cross-entropy: integer labels (n_samples,), the argmax of the logits. Binary
-        cross-entropy: 0/1 labels, (n_samples,) for one output, else (n_samples, n_outputs).
-        Regression: outputs, (n_samples,) for one output, else (n_samples, n_outputs).
+        Softmax cross-entropy or sparsemax loss: integer labels (n_samples,), the argmax of the
+        logits. Binary cross-entropy: 0/1 labels, (n_samples,) for one output, else (n_samples,
+        n_outputs). Regression: outputs, (n_samples,) for one output, else (n_samples, n_outputs).
         """
         return self.loss.decision(self.forward(X))
 
@@ -397,6 +403,27 @@ class Network:
         from .train import fit
 
         return fit(self, X, y, epochs=epochs, batch_size=batch_size, optimizer=optimizer, **options)
+
+    def set_population_statistics(self, X, batch_size: int = PREDICT_CHUNK) -> list:
+        """Give every BatchNorm layer the mean and unbiased variance of its input over ``X``, the
+        population statistics that the evaluation mode then uses instead of the running averages.
+
+        Call it after training, with the training inputs ``X`` (n_samples >= 2, n_inputs); see
+        :func:`ratenet.regularization.population_statistics` for how they are computed. On any
+        error no layer is changed. Like :meth:`fit`, it changes the network's training state (the
+        running statistics): it raises RuntimeError while the network trains in another thread.
+
+        Returns
+        -------
+        list of (position, mean, variance)
+            Per BatchNorm layer: its index in ``layers`` and the statistics installed (float64).
+        """
+        X = self.check_X(X)
+        with exclusive(self, "set_population_statistics"):
+            statistics = population_statistics(self.layers, X, batch_size=batch_size)
+            for position, mean, variance in statistics:
+                self.layers[position].set_running_statistics(mean, variance)
+        return statistics
 
     def save(self, path, optimizer=None, **options):
         """Write the network (and optionally ``optimizer``) to one ``.npz`` file; see

@@ -188,8 +188,7 @@ class SGD(Optimizer):
 class Momentum(Optimizer):
     """Gradient descent with momentum, in either of the notes' two forms.
 
-    Classic (``dampened=False``, Polyak 1964; PyTorch's ``SGD(momentum=beta)`` up to where lr
-    enters): V <- beta V - lr dE/dw; w <- w + V.
+    Classic (``dampened=False``, Polyak 1964): V <- beta V - lr dE/dw; w <- w + V.
     Dampened (``dampened=True``, an exponential moving average of the gradient):
     V <- beta V - (1 - beta) dE/dw; w <- w + lr V. Its steps are (1 - beta) times the classic ones
     for the same lr.
@@ -200,6 +199,23 @@ class Momentum(Optimizer):
     beta : float in [0, 1), default 0.9
         Momentum coefficient (0.9 as in Sutskever et al. 2013 and the notes).
     dampened : bool, default False
+
+    Notes
+    -----
+    PyTorch's ``torch.optim.SGD(lr, momentum=mu, dampening=d)`` keeps a buffer in gradient units,
+    ``v <- mu v + (1 - d) g`` with ``v = g`` on the first step (no dampening then), and steps
+    ``w <- w - lr v``. Where the conventions differ:
+
+    - Classic form, PyTorch's ``dampening=0``: with a constant learning rate the two give the same
+      parameters at every step (``V = -lr v``). When lr changes between steps (a schedule), they
+      differ: here V accumulates steps already scaled by the lr in force when each gradient
+      arrived, while PyTorch multiplies the whole buffer, old gradients included, by the current lr.
+    - Dampened form, PyTorch's ``dampening=beta``: here ``-V`` starts at ``(1 - beta) g_1``,
+      PyTorch's ``v`` at ``g_1``, so their buffers differ by ``beta^t g_1`` at step t and the
+      parameters by ``lr g_1 (beta + beta^2 + ... + beta^t)`` (here behind PyTorch), which
+      approaches ``lr g_1 beta / (1 - beta)``: PyTorch's first step is the full gradient, the
+      moving average here starts from zero (as Adam's first moment does, without Adam's bias
+      correction).
     """
 
     name = "momentum"
@@ -256,70 +272,97 @@ class Nesterov(Optimizer):
 
 
 class Adagrad(Optimizer):
-    """Adagrad (Duchi, Hazan & Singer 2011): G <- G + g^2; w <- w - lr g / (sqrt(G) + eps).
+    """Adagrad (Duchi, Hazan & Singer 2011): G <- G + g^2, then, with ``eps_inside_sqrt=False``
+    (default), w <- w - lr g / (sqrt(G) + eps), or with ``eps_inside_sqrt=True``,
+    w <- w - lr g / sqrt(G + eps).
 
     Parameters
     ----------
     lr : float, default 0.01
     eps : float, default 1e-10
         Defaults as in PyTorch's Adagrad.
+    eps_inside_sqrt : bool, default False
+        Where eps enters the denominator. False: ``sqrt(G) + eps``, PyTorch's and Keras's form and
+        Goodfellow, Bengio & Courville (2016), Algorithm 8.4. True: ``sqrt(G + eps)``, the notes'
+        form. The two agree when ``G >> eps``; they differ for coordinates whose gradients have
+        been ~0 so far: the step is bounded by ``lr |g| / eps`` outside and ``lr |g| / sqrt(eps)``
+        inside, so the same eps means a far stronger floor inside (use ``eps`` about the square of
+        the outside value for the same floor, e.g. 1e-20 for 1e-10).
     """
 
     name = "adagrad"
     slots = ("sum_squares",)
     nonnegative_slots = ("sum_squares",)
 
-    def __init__(self, lr: float = 0.01, eps: float = 1e-10):
+    def __init__(self, lr: float = 0.01, eps: float = 1e-10, eps_inside_sqrt: bool = False):
         super().__init__(lr)
         self.eps = check_nonnegative("eps", eps)
+        self.eps_inside_sqrt = _check_bool("eps_inside_sqrt", eps_inside_sqrt)
 
     def _update_one(self, param, grad, scratch, sum_squares):
         np.square(grad, out=scratch)
         sum_squares += scratch
-        np.sqrt(sum_squares, out=scratch)
-        scratch += self.eps
+        _root_mean_square_plus_eps(sum_squares, self.eps, self.eps_inside_sqrt, out=scratch)
         np.divide(grad, scratch, out=scratch)
         scratch *= self.lr
         param -= scratch
 
     def config(self):
-        return {"lr": self.lr, "eps": self.eps}
+        return {"lr": self.lr, "eps": self.eps, "eps_inside_sqrt": self.eps_inside_sqrt}
 
 
 class RMSProp(Optimizer):
-    """RMSProp (Tieleman & Hinton 2012, lecture 6e): S <- rho S + (1 - rho) g^2;
-    w <- w - lr g / (sqrt(S) + eps).
+    """RMSProp (Tieleman & Hinton 2012, lecture 6e): S <- rho S + (1 - rho) g^2, then, with
+    ``eps_inside_sqrt=False`` (default), w <- w - lr g / (sqrt(S) + eps), or with
+    ``eps_inside_sqrt=True``, w <- w - lr g / sqrt(S + eps).
 
     Parameters
     ----------
     lr : float, default 0.001
     rho : float in [0, 1), default 0.9
-        Decay of the mean square (the lecture's 0.9).
+        Decay of the mean square (the lecture's 0.9; PyTorch's ``alpha``).
     eps : float, default 1e-8
+    eps_inside_sqrt : bool, default False
+        Where eps enters the denominator. False: ``sqrt(S) + eps``, PyTorch's ``RMSprop`` (with
+        ``momentum=0, centered=False``). True: ``sqrt(S + eps)``, the notes' form and Goodfellow,
+        Bengio & Courville (2016), Algorithm 8.5 (with eps = 1e-6); TensorFlow 1's
+        ``RMSPropOptimizer`` too. The same eps is a far stronger floor inside the root (see
+        :class:`Adagrad`).
     """
 
     name = "rmsprop"
     slots = ("mean_square",)
     nonnegative_slots = ("mean_square",)
 
-    def __init__(self, lr: float = 0.001, rho: float = 0.9, eps: float = 1e-8):
+    def __init__(self, lr: float = 0.001, rho: float = 0.9, eps: float = 1e-8,
+                 eps_inside_sqrt: bool = False):
         super().__init__(lr)
         self.rho = _check_unit_interval("rho", rho)
         self.eps = check_nonnegative("eps", eps)
+        self.eps_inside_sqrt = _check_bool("eps_inside_sqrt", eps_inside_sqrt)
 
     def _update_one(self, param, grad, scratch, mean_square):
         mean_square *= self.rho
         np.square(grad, out=scratch)
         scratch *= 1 - self.rho
         mean_square += scratch
-        np.sqrt(mean_square, out=scratch)
-        scratch += self.eps
+        _root_mean_square_plus_eps(mean_square, self.eps, self.eps_inside_sqrt, out=scratch)
         np.divide(grad, scratch, out=scratch)
         scratch *= self.lr
         param -= scratch
 
     def config(self):
-        return {"lr": self.lr, "rho": self.rho, "eps": self.eps}
+        return {"lr": self.lr, "rho": self.rho, "eps": self.eps, "eps_inside_sqrt": self.eps_inside_sqrt}
+
+
+def _root_mean_square_plus_eps(accumulator, eps: float, inside: bool, out):
+    """``sqrt(accumulator + eps)`` when ``inside``, else ``sqrt(accumulator) + eps``, into ``out``."""
+    if inside:
+        np.add(accumulator, eps, out=out)
+        return np.sqrt(out, out=out)
+    np.sqrt(accumulator, out=out)
+    out += eps
+    return out
 
 
 class Adam(Optimizer):
@@ -366,6 +409,12 @@ class Adam(Optimizer):
 
     def config(self):
         return {"lr": self.lr, "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
+
+
+def _check_bool(name: str, value) -> bool:
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def _fits(state: dict | None, slots: tuple[str, ...], params: list[np.ndarray]) -> bool:

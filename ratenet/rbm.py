@@ -17,6 +17,10 @@ started at the data and run k steps (Hinton 2002), PCD from chains that persist 
 (Tieleman 2008). Following Hinton's practical guide (2010), the statistics use the hidden
 probabilities rather than samples wherever that lowers the noise without biasing the estimate, and
 the visible units of the chains are sampled.
+
+The log-likelihood itself, ``log p(x) = -F(x) - log Z``, needs the partition function:
+:meth:`RBM.log_likelihood` computes it exactly for small models or estimates it by annealed
+importance sampling (:mod:`ratenet.rbm_likelihood`).
 """
 
 from __future__ import annotations
@@ -27,7 +31,23 @@ from ._loop import DIVERGENCE_FACTOR, batch_size_for, check_divergence_options, 
 from .autoencoder import ReconstructionHistory
 from .losses import sigmoid
 from .optimizers import SGD, Optimizer, get_optimizer
-from .validation import check_dtype, check_nonnegative, check_positive_int, check_samples
+from .rbm_likelihood import (
+    MAX_EXACT_UNITS,
+    LogLikelihood,
+    LogPartition,
+    ais_log_partition,
+    base_rate_visible_bias,
+    exact_log_partition,
+)
+from .rbm_likelihood import log_likelihood as rbm_log_likelihood
+from .validation import (
+    as_finite_array,
+    check_choice,
+    check_dtype,
+    check_nonnegative,
+    check_positive_int,
+    check_samples,
+)
 
 #: Samples on which fit() evaluates the monitoring quantities after each epoch.
 MONITOR_SAMPLES = 256
@@ -158,6 +178,98 @@ class RBM:
             # log sigmoid(d) = -softplus(-d)
             total -= _softplus(free_energy - flipped_free_energy)
         return float(total.mean())
+
+    # ------------------------------------------------------------------------------ likelihood
+    def log_partition_function(self, method: str = "exact", *, n_runs: int = 100, n_steps: int = 14500,
+                               seed=0, base_rate=None, max_units: int = MAX_EXACT_UNITS) -> LogPartition:
+        """log Z (nats), exactly or estimated by annealed importance sampling.
+
+        Parameters
+        ----------
+        method : {"exact", "ais"}, default "exact"
+            ``"exact"`` enumerates the 2^n states of the smaller layer (refused past ``max_units``
+            units, with a message pointing to ``"ais"``); ``"ais"`` anneals ``n_runs`` runs through
+            ``n_steps`` distributions from a base-rate model (Salakhutdinov & Murray 2008).
+        n_runs, n_steps : int, default 100 and 14500
+            AIS runs and intermediate distributions (the paper's values); see
+            :func:`ratenet.rbm_likelihood.ais_log_partition` for the cost.
+        seed : int or numpy.random.Generator, default 0
+            AIS only. The same seed at every call (common random numbers) makes successive
+            estimates during training differ by less noise than independent ones.
+        base_rate : array-like, shape (n_visible,), optional
+            AIS only: the base model's visible marginals, probabilities in (0, 1). Default: the
+            base model keeps this RBM's visible biases.
+        max_units : int, default 20
+            ``"exact"`` only: the largest layer it enumerates.
+
+        Returns
+        -------
+        LogPartition
+            A float with ``standard_error`` (0 for ``"exact"``) and, for AIS, diagnostics.
+        """
+        check_choice("method", method, ("exact", "ais"))
+        if method == "exact":
+            return exact_log_partition(self.W, self.hidden_bias, self.visible_bias, max_units=max_units)
+        base = None if base_rate is None else self._base_bias(base_rate)
+        return ais_log_partition(self.W, self.hidden_bias, self.visible_bias, base_visible_bias=base,
+                                 n_runs=n_runs, n_steps=n_steps, seed=seed)
+
+    def log_likelihood(self, X, method: str = "exact", *, n_runs: int = 100, n_steps: int = 14500,
+                       seed=0, max_units: int = MAX_EXACT_UNITS) -> LogLikelihood:
+        """Mean log-likelihood per sample, ``mean_n log p(x_n) = -mean_n F(x_n) - log Z`` (nats).
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_visible)
+            Binary data (every entry 0 or 1): a likelihood is defined for states, not for grey
+            levels (binarise them first, e.g. ``X > 0.5``).
+        method : {"exact", "ais"}, default "exact"
+            How log Z is obtained (:meth:`log_partition_function`). ``"exact"`` is for models whose
+            smaller layer has at most ``max_units`` (20) units; a larger model raises a ValueError
+            that says to use ``"ais"``.
+        n_runs, n_steps, seed, max_units
+            As for :meth:`log_partition_function`. The AIS base-rate model's visible marginals
+            are those of ``X``, smoothed (:func:`ratenet.rbm_likelihood.base_rate_visible_bias`).
+
+        Returns
+        -------
+        LogLikelihood
+            A float (the mean over samples) with ``standard_error`` (that of the AIS log Z; 0 for
+            ``"exact"``), ``per_sample`` log p(x) and the ``log_partition`` used.
+
+        Examples
+        --------
+        Monitoring training: continue :meth:`fit` one epoch at a time with the same optimiser
+        and generator (so that the epochs are those of one long run), and estimate the
+        log-likelihood of held-out data after each:
+
+        >>> rng, optimizer, curve = np.random.default_rng(0), rn.SGD(lr=0.1), []
+        >>> for epoch in range(20):
+        ...     rbm.fit(X_train, epochs=1, optimizer=optimizer, seed=rng, progress=False)
+        ...     curve.append(rbm.log_likelihood(X_valid, method="ais", n_steps=1000, seed=0))
+
+        ``n_steps=1000`` keeps each estimate cheap; the fixed AIS ``seed`` makes the curve smooth.
+        Use the paper's 14,500 steps for the figure you report.
+        """
+        x = self._check_visible(X)
+        if np.any((x != 0) & (x != 1)):
+            raise ValueError("X must be binary (0 or 1) for a log-likelihood: an RBM assigns "
+                             "probabilities to binary states; binarise the data first (e.g. X > 0.5)")
+        check_choice("method", method, ("exact", "ais"))
+        if method == "exact":
+            log_partition = self.log_partition_function("exact", max_units=max_units)
+        else:
+            log_partition = ais_log_partition(self.W, self.hidden_bias, self.visible_bias,
+                                              base_visible_bias=base_rate_visible_bias(x), n_runs=n_runs,
+                                              n_steps=n_steps, seed=seed)
+        return rbm_log_likelihood(self.W, self.hidden_bias, self.visible_bias, x, log_partition)
+
+    def _base_bias(self, base_rate) -> np.ndarray:
+        rate = as_finite_array("base_rate", base_rate, ndim=1)
+        if rate.shape != (self.n_visible,) or np.any((rate <= 0) | (rate >= 1)):
+            raise ValueError(f"base_rate must hold {self.n_visible} probabilities in (0, 1) (the base "
+                             f"model's visible marginals), got shape {rate.shape}")
+        return np.log(rate) - np.log1p(-rate)
 
     # ------------------------------------------------------------------------------- training
     def parameters(self) -> list[np.ndarray]:
