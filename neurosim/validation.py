@@ -3,14 +3,77 @@
 Every check names the argument it rejects and says what was expected, so that a user reading the
 error knows which value to change. The module is public: ratenet builds its own checks
 (:mod:`ratenet.validation`) on these, and a user's own functions may use them too.
+
+One guard goes beyond a single argument:
+
+- **Memory.** Every large allocation is estimated first and passed to :func:`check_allocation`,
+  which refuses anything above :data:`MAX_ALLOCATION_BYTES` (2 GiB by default) with a
+  ``ValueError`` that names the argument to change and the way out. To allow more, raise the
+  limit for the whole process: ``neurosim.validation.MAX_ALLOCATION_BYTES = 8 * 2**30`` (it is
+  read at every check), or set the environment variable ``NEUROSIM_MAX_ALLOCATION_BYTES`` before
+  importing neurosim.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from numbers import Real
 
 import numpy as np
+
+#: The largest allocation (bytes) that one array or one call may make before :func:`check_allocation`
+#: refuses it: 2 GiB, or ``NEUROSIM_MAX_ALLOCATION_BYTES`` from the environment at import. Assign a
+#: new value to this module attribute to change it for the process.
+MAX_ALLOCATION_BYTES: int = 2 * 2**30
+if os.environ.get("NEUROSIM_MAX_ALLOCATION_BYTES"):
+    MAX_ALLOCATION_BYTES = int(float(os.environ["NEUROSIM_MAX_ALLOCATION_BYTES"]))
+
+def check_allocation(name: str, n_bytes: float, advice: str, *, what: str = "") -> int:
+    """Refuse an allocation of about ``n_bytes`` bytes when it exceeds :data:`MAX_ALLOCATION_BYTES`.
+
+    Call it with the estimate BEFORE allocating anything, so that a refused call leaves no
+    half-built state behind.
+
+    Parameters
+    ----------
+    name : str
+        The argument the user should change (e.g. ``"record_v"``, ``"dt"``), named in the error.
+    n_bytes : float
+        Estimated size of the allocation (bytes), >= 0. A float is accepted so that estimates like
+        ``n_neurons * n_steps * 8.0`` cannot overflow.
+    advice : str
+        The way out, e.g. ``"pass record_v=False or record_every >= 4"``.
+    what : str, optional
+        What would be allocated (e.g. ``"a 10000 x 100000 voltage trace"``), for the message.
+
+    Returns
+    -------
+    int
+        ``n_bytes`` rounded up, when it is within the limit.
+
+    Raises
+    ------
+    ValueError
+        ``"<name>: <what> would need 7.45 GiB, more than the limit of 2 GiB
+        (neurosim.validation.MAX_ALLOCATION_BYTES); <advice>"``.
+    """
+    n_bytes = float(n_bytes)
+    if not n_bytes >= 0:                      # also NaN
+        raise ValueError(f"the memory estimate for {name} must be a number >= 0, got {n_bytes!r}")
+    limit = MAX_ALLOCATION_BYTES
+    if n_bytes > limit:
+        subject = f"{what} " if what else "this call "
+        raise ValueError(f"{name}: {subject}would need {_format_bytes(n_bytes)}, more than the limit of "
+                         f"{_format_bytes(limit)} (neurosim.validation.MAX_ALLOCATION_BYTES); {advice}")
+    return int(np.ceil(n_bytes))
+
+
+def _format_bytes(n_bytes: float) -> str:
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n_bytes >= size:
+            return f"{n_bytes / size:.3g} {unit}"
+    return f"{n_bytes:.0f} bytes"
 
 
 def check_positive(name: str, value: object) -> float:
@@ -57,8 +120,14 @@ def as_finite_array(name: str, value: object, *, ndim: int | tuple[int, ...] | N
     """Return ``value`` as a contiguous array of ``dtype``; raise if it is not finite or of the
     wrong number of dimensions."""
     try:
-        array = np.asarray(value, dtype=dtype, order="C")
+        raw = np.asarray(value)
+        if np.iscomplexobj(raw):
+            raise TypeError(f"{name} must be real; got complex values (their imaginary part would be lost)")
+        array = np.asarray(raw, dtype=dtype, order="C")
     except (TypeError, ValueError) as error:
+        if "complex" in str(error):
+            raise TypeError(f"{name} must be real; got complex values (their imaginary part would be "
+                            "lost)") from None
         raise TypeError(f"{name} must be numeric array-like, got {type(value).__name__}") from error
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, int) else ndim

@@ -42,3 +42,42 @@ def test_as_finite_array_keeps_scalars_zero_dimensional():
     from neurosim.validation import as_finite_array
 
     assert as_finite_array("bias", 0.5, ndim=(0, 1)).shape == ()
+
+
+# --------------------------------------------------------------------------- memory guard
+
+def test_check_allocation_names_the_argument_the_estimate_and_the_way_out():
+    from neurosim.validation import check_allocation
+
+    assert check_allocation("dt", 1000.5, "use a larger dt") == 1001
+    with pytest.raises(ValueError, match=r"record_v: a 10 x 10 trace would need 7\.45 GiB.*limit of 2 GiB"
+                                         r".*MAX_ALLOCATION_BYTES.*pass record_v=False"):
+        check_allocation("record_v", 8e9, "pass record_v=False", what="a 10 x 10 trace")
+
+
+def test_the_allocation_limit_is_read_at_every_check(monkeypatch):
+    from neurosim import validation
+
+    monkeypatch.setattr(validation, "MAX_ALLOCATION_BYTES", 100)
+    with pytest.raises(ValueError, match="100 bytes"):
+        validation.check_allocation("dt", 101, "use a larger dt")
+    monkeypatch.setattr(validation, "MAX_ALLOCATION_BYTES", 8 * 2**30)
+    assert validation.check_allocation("record_v", 4 * 2**30, "") == 4 * 2**30
+
+
+def test_the_allocation_limit_comes_from_the_environment_at_import():
+    import subprocess
+    import sys
+
+    code = "import neurosim.validation as v; print(v.MAX_ALLOCATION_BYTES)"
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            env={**__import__("os").environ, "NEUROSIM_MAX_ALLOCATION_BYTES": "5e9"})
+    assert int(output.stdout) == 5_000_000_000
+
+
+@pytest.mark.parametrize("value", [[1.0, 2j], np.array([1 + 0j]), [[1.0], [2 + 1j]]])
+def test_complex_input_is_rejected_not_truncated(value):
+    from neurosim.validation import as_finite_array
+
+    with pytest.raises(TypeError, match="x must be real; got complex"):
+        as_finite_array("x", value)
