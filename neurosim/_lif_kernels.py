@@ -37,7 +37,7 @@ CHUNK_SIZE = 512
 #: The refractory "alarm" of the constant-input kernel is set at most this many membrane time
 #: constants ahead (longer waits are re-armed), so that exp() of the alarm stays far from overflow.
 _MAX_ALARM_TAU = 30.0
-#: ... and at most this many steps ahead (the size of the table of alarm start values).
+#: ... and at most this many steps ahead.
 _MAX_ALARM_STEPS = 4096
 
 
@@ -149,8 +149,10 @@ def run_time_varying(v, refractory_left, current, step_start, step_stop, dt, tau
         Normalized input; ``n_columns`` is 1 (constant) or the run's total number of steps.
     step_start, step_stop : int
         Global step indices; step ``k`` covers ``[k dt, (k + 1) dt)``.
-    dt, tau_m, tau_ref : float
-        Step, membrane time constant and refractory period (s).
+    dt : float
+        Step (s).
+    tau_m, tau_ref : ndarray, shape (n_neurons,)
+        Membrane time constant and refractory period of each neuron (s).
     record : bool
         Whether to write ``v_record``.
     record_every : int
@@ -180,7 +182,9 @@ def _run_one_neuron(neuron, v, refractory_left, current, step_start, step_stop, 
                     spike_counts):
     """Steps neuron ``neuron`` of :func:`run_time_varying` through its time loop."""
     time_varying = current.shape[1] > 1
-    decay = math.exp(-dt / tau_m)
+    neuron_tau_m = tau_m[neuron]
+    neuron_tau_ref = tau_ref[neuron]
+    decay = math.exp(-dt / neuron_tau_m)
     membrane = v[neuron]
     refractory = refractory_left[neuron]
     for step in range(step_start, step_stop):
@@ -188,7 +192,7 @@ def _run_one_neuron(neuron, v, refractory_left, current, step_start, step_stop, 
             v_record[neuron, step // record_every] = membrane
         v_in = current[neuron, step] if time_varying else current[neuron, 0]
         membrane, refractory, n_spikes, first_spike, period = lif_step(
-            membrane, refractory, v_in, dt, decay, tau_m, tau_ref)
+            membrane, refractory, v_in, dt, decay, neuron_tau_m, neuron_tau_ref)
         if n_spikes > 0:
             _store_spikes(neuron, step * dt, n_spikes, first_spike, period, spike_offsets,
                           spike_capacity, spike_times, spike_counts)
@@ -198,11 +202,11 @@ def _run_one_neuron(neuron, v, refractory_left, current, step_start, step_stop, 
 
 @njit(cache=True)
 def _alarm_table(dt, tau_m):
-    """Start values of the refractory alarm. With the update ``u <- u decay + 2 (1 - decay)``,
-    ``u`` started at ``table[n] = 2 - exp((n - 0.5) dt / tau_m)`` crosses 1 half-way through update
-    ``n`` (``n >= 1``; index 0 unused). Waits beyond the table (or beyond ``_MAX_ALARM_TAU``
-    membrane time constants, which keeps exp() far from overflow) ring at the last entry and are
-    re-armed."""
+    """Start values of the refractory alarm for membrane time constant ``tau_m``: with the update
+    ``u <- u decay + 2 (1 - decay)``, ``u`` started at ``table[n] = 2 - exp((n - 0.5) dt / tau_m)``
+    crosses 1 half-way through update ``n`` (``n >= 1``; index 0 unused). Waits beyond the table (or
+    beyond ``_MAX_ALARM_TAU`` membrane time constants, which keeps exp() far from overflow) ring at
+    the last entry and are re-armed."""
     size = max(2, min(_MAX_ALARM_STEPS, int(_MAX_ALARM_TAU * tau_m / dt)) + 1)
     table = np.empty(size)
     for updates in range(size):
@@ -211,19 +215,26 @@ def _alarm_table(dt, tau_m):
 
 
 @njit(cache=True, inline="always")
-def _alarm_voltage(wait, dt, table):
-    """Alarm start value for a refractory period that ends ``wait`` seconds from now (> 0)."""
-    return table[max(1, min(math.ceil(wait / dt), table.shape[0] - 1))]
+def _alarm_voltage(wait, dt, tau_m, table):
+    """Alarm start value for a refractory period that ends ``wait`` seconds from now (> 0): read
+    from ``table`` (:func:`_alarm_table` of this ``tau_m``) when it is not empty, else computed the
+    same way."""
+    if table.shape[0] > 0:
+        return table[max(1, min(math.ceil(wait / dt), table.shape[0] - 1))]
+    longest = max(1, min(_MAX_ALARM_STEPS, int(_MAX_ALARM_TAU * tau_m / dt)))
+    updates = max(1, min(math.ceil(wait / dt), longest))
+    return 2.0 - math.exp(min((updates - 0.5) * dt / tau_m, 700.0))
 
 
 @njit(cache=True, inline="always")
 def _advance_block(fast_v, previous, drive, decay):
-    """The common step of a block, ``v <- v decay + drive`` (kept in ``previous``); a loop of its own
-    so that LLVM vectorizes it. Returns whether any ``v`` reached 1."""
+    """The common step of a block, ``v <- v decay + drive`` (the old ``v`` kept in ``previous``;
+    ``decay`` per neuron); a loop of its own so that LLVM vectorizes it. Returns whether any ``v``
+    reached 1."""
     any_event = False
     for j in range(fast_v.shape[0]):
         old = fast_v[j]
-        new = old * decay + drive[j]
+        new = old * decay[j] + drive[j]
         previous[j] = old
         fast_v[j] = new
         any_event |= new >= 1.0
@@ -252,24 +263,32 @@ def run_constant_input(v, refractory_left, v_in, step_start, step_stop, dt, tau_
       makes ring early or late changes nothing).
     """
     n_chunks = (v.shape[0] + CHUNK_SIZE - 1) // CHUNK_SIZE
-    alarm_table = _alarm_table(dt, tau_m)
     for chunk in range(worker, n_chunks, n_workers):
         _run_constant_chunk(chunk, v, refractory_left, v_in, step_start, step_stop, dt, tau_m,
                             tau_ref, record, record_every, v_record, spike_offsets, spike_capacity,
-                            spike_times, spike_counts, alarm_table)
+                            spike_times, spike_counts)
 
 
 @njit(cache=True)
 def _run_constant_chunk(chunk, v, refractory_left, v_in, step_start, step_stop, dt, tau_m, tau_ref,
                         record, record_every, v_record, spike_offsets, spike_capacity, spike_times,
-                        spike_counts, alarm_table):
+                        spike_counts):
     """Steps block ``chunk`` (neurons ``chunk * CHUNK_SIZE`` on) of :func:`run_constant_input`."""
     n_neurons = v.shape[0]
-    decay = math.exp(-dt / tau_m)
-    drive_gain = -math.expm1(-dt / tau_m)
-    alarm_drive = 2.0 * drive_gain
     low = chunk * CHUNK_SIZE
     size = min(n_neurons, low + CHUNK_SIZE) - low
+    block_tau_m = tau_m[low:low + size]
+    block_tau_ref = tau_ref[low:low + size]
+    decay = np.empty(size)
+    drive_gain = np.empty(size)
+    uniform = True
+    for j in range(size):
+        decay[j] = math.exp(-dt / block_tau_m[j])
+        drive_gain[j] = -math.expm1(-dt / block_tau_m[j])
+        uniform &= block_tau_m[j] == block_tau_m[0]
+    # One table of alarm start values when the block shares one tau_m (the usual case); otherwise
+    # each alarm computes its own start value (one exp per refractory period).
+    alarm_table = _alarm_table(dt, block_tau_m[0]) if uniform else np.empty(0)
     fast_v = np.empty(size)
     drive = np.empty(size)
     previous = np.empty(size)
@@ -280,12 +299,12 @@ def _run_constant_chunk(chunk, v, refractory_left, v_in, step_start, step_stop, 
         neuron = low + j
         if refractory_left[neuron] > 0.0:
             refractory_end[j] = t_first + refractory_left[neuron]
-            fast_v[j] = _alarm_voltage(refractory_left[neuron], dt, alarm_table)
-            drive[j] = alarm_drive
+            fast_v[j] = _alarm_voltage(refractory_left[neuron], dt, block_tau_m[j], alarm_table)
+            drive[j] = 2.0 * drive_gain[j]
         else:
             refractory_end[j] = -1.0
             fast_v[j] = v[low + j]
-            drive[j] = v_in[neuron] * drive_gain
+            drive[j] = v_in[neuron] * drive_gain[j]
 
     for step in range(step_start, step_stop):
         if record and step % record_every == 0:
@@ -298,7 +317,7 @@ def _run_constant_chunk(chunk, v, refractory_left, v_in, step_start, step_stop, 
                     v_record[low + j, sample] = 0.0
                 else:  # refractory over, alarm not yet rung (rounding): exact value from its end
                     v_record[low + j, sample] = min(
-                        -v_in[low + j] * math.expm1(-(t_now - refractory_end[j]) / tau_m),
+                        -v_in[low + j] * math.expm1(-(t_now - refractory_end[j]) / block_tau_m[j]),
                         BELOW_THRESHOLD)
         if not _advance_block(fast_v, previous, drive, decay):
             continue
@@ -309,28 +328,29 @@ def _run_constant_chunk(chunk, v, refractory_left, v_in, step_start, step_stop, 
             neuron = low + j
             if refractory_end[j] >= 0.0:
                 if refractory_end[j] > t_next:  # alarm rang early: still refractory, re-arm
-                    fast_v[j] = _alarm_voltage(refractory_end[j] - t_next, dt, alarm_table)
+                    fast_v[j] = _alarm_voltage(refractory_end[j] - t_next, dt, block_tau_m[j], alarm_table)
                     continue
                 # Integrate exactly from the end of the refractory period to the end of the step.
                 origin = refractory_end[j]
                 span = t_next - origin
                 membrane, refractory, n_spikes, first_spike, period = lif_step(
-                    0.0, 0.0, v_in[neuron], span, math.exp(-span / tau_m), tau_m, tau_ref)
+                    0.0, 0.0, v_in[neuron], span, math.exp(-span / block_tau_m[j]), block_tau_m[j],
+                    block_tau_ref[j])
             else:
                 origin = step * dt
                 membrane, refractory, n_spikes, first_spike, period = lif_step(
-                    previous[j], 0.0, v_in[neuron], dt, decay, tau_m, tau_ref)
+                    previous[j], 0.0, v_in[neuron], dt, decay[j], block_tau_m[j], block_tau_ref[j])
             if n_spikes > 0:
                 _store_spikes(neuron, origin, n_spikes, first_spike, period, spike_offsets,
                               spike_capacity, spike_times, spike_counts)
             if refractory > 0.0:
                 refractory_end[j] = t_next + refractory
-                fast_v[j] = _alarm_voltage(refractory, dt, alarm_table)
-                drive[j] = alarm_drive
+                fast_v[j] = _alarm_voltage(refractory, dt, block_tau_m[j], alarm_table)
+                drive[j] = 2.0 * drive_gain[j]
             else:
                 refractory_end[j] = -1.0
                 fast_v[j] = membrane
-                drive[j] = v_in[neuron] * drive_gain
+                drive[j] = v_in[neuron] * drive_gain[j]
 
     # Hand the state back in the common form (v, refractory_left) at t_stop.
     t_stop = step_stop * dt
@@ -346,7 +366,8 @@ def _run_constant_chunk(chunk, v, refractory_left, v_in, step_start, step_stop, 
             origin = refractory_end[j]
             span = t_stop - origin
             membrane, refractory, n_spikes, first_spike, period = lif_step(
-                0.0, 0.0, v_in[neuron], span, math.exp(-span / tau_m), tau_m, tau_ref)
+                0.0, 0.0, v_in[neuron], span, math.exp(-span / block_tau_m[j]), block_tau_m[j],
+                block_tau_ref[j])
             if n_spikes > 0:
                 _store_spikes(neuron, origin, n_spikes, first_spike, period, spike_offsets,
                               spike_capacity, spike_times, spike_counts)

@@ -18,6 +18,7 @@ import numpy as np
 from scipy.interpolate import PchipInterpolator
 
 from . import _rate_kernels
+from .lif import DEFAULT_TAU_M, DEFAULT_TAU_REF
 from .spikes import SpikeTrains
 from .validation import (
     as_finite_array,
@@ -30,7 +31,8 @@ from .validation import (
 )
 
 
-def lif_rate(v_in: object, tau_m: float = 0.02, tau_ref: float = 0.002) -> np.ndarray | float:
+def lif_rate(v_in: object, tau_m: float = DEFAULT_TAU_M,
+             tau_ref: float = DEFAULT_TAU_REF) -> np.ndarray | float:
     """Analytic firing rate of the normalized LIF neuron, in Hz.
 
     Parameters
@@ -56,8 +58,8 @@ def lif_rate(v_in: object, tau_m: float = 0.02, tau_ref: float = 0.002) -> np.nd
     return rate if rate.ndim else float(rate)
 
 
-def lif_rate_derivative(v_in: object, tau_m: float = 0.02,
-                        tau_ref: float = 0.002) -> np.ndarray | float:
+def lif_rate_derivative(v_in: object, tau_m: float = DEFAULT_TAU_M,
+                        tau_ref: float = DEFAULT_TAU_REF) -> np.ndarray | float:
     """Derivative dG/dv_in of :func:`lif_rate`, in Hz per unit of normalized input.
 
     For ``v_in > 1``, ``G' = tau_m G^2 / (v_in (v_in - 1))``; it is 0 below threshold and grows
@@ -507,7 +509,7 @@ def firing_onset(model: object, low: float, high: float, tol: float = 0.01, *, t
 
 def _default_params(model: object, model_params: dict) -> dict:
     if isinstance(model, str) and model == "lif":
-        return {"tau_m": 0.02, "tau_ref": 0.002, **model_params}
+        return {"tau_m": DEFAULT_TAU_M, "tau_ref": DEFAULT_TAU_REF, **model_params}
     return dict(model_params)
 
 
@@ -569,8 +571,8 @@ def rate_curve(model: object, currents: object, t_end: float = 1.2, dt: float | 
         unknown = set(model_params) - {"tau_m", "tau_ref"}
         if unknown:
             raise TypeError(f"the analytic LIF curve takes only tau_m and tau_ref, got {sorted(unknown)}")
-        curve = _analytic_lif_curve(currents, model_params.get("tau_m", 0.02),
-                                    model_params.get("tau_ref", 0.002), label=label)
+        curve = _analytic_lif_curve(currents, model_params.get("tau_m", DEFAULT_TAU_M),
+                                    model_params.get("tau_ref", DEFAULT_TAU_REF), label=label)
         return curve
     _, name = _simulator(model)
     run = _check_run(t_end, dt, t_skip, model)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._synapse_kernels import filter_cascade_euler, filter_cascade_exact
-from .spikes import SpikeTrains, _grid_position, _step_count
+from .spikes import SpikeTrains, grid_position, step_count
 from .validation import as_finite_array, check_choice, check_finite, check_positive, check_time_constant
 
 FILTER_METHODS = ("exact", "euler")
@@ -190,13 +190,13 @@ def filter_spikes(trains: SpikeTrains | np.ndarray, dt: float, tau_s: float = 0.
     if method == "euler" and dt >= 2 * tau_s:
         raise ValueError(f"method='euler' is unstable for dt={dt!r} s >= 2 tau_s = {2 * tau_s!r} s; "
                          "use dt < 2 tau_s (dt < tau_s to avoid oscillation) or method='exact'")
-    n_t = _step_count(end - trains.t_start, dt)
+    n_t = step_count(end - trains.t_start, dt)
 
     # Each spike is first felt at the grid point at or after it, after an offset in [0, dt).
     # Concatenated, the per-neuron sorted trains are already grouped by neuron.
     sizes = np.array([train.size for train in trains.times], dtype=np.int64)
     spike_times = np.concatenate(trains.times) if trains.n_neurons else np.zeros(0)
-    position, on_grid = _grid_position(spike_times, trains.t_start, dt)
+    position, on_grid = grid_position(spike_times, trains.t_start, dt)
     step = np.ceil(position).astype(np.int64)
     keep = step < n_t
     neuron = np.repeat(np.arange(trains.n_neurons), sizes)[keep]

@@ -159,3 +159,16 @@ def test_isis_sum_to_the_span_from_first_to_last_spike(trains):
         assert np.all(isis >= 0)
         if train.size >= 2:
             assert isis.sum() == pytest.approx(train[-1] - train[0], rel=1e-9, abs=1e-12)
+
+
+def test_from_slots_reads_each_neurons_slot_and_checks_the_buffer():
+    buffer = np.array([0.1, 0.2, 9.0, 0.05, 9.0, 9.0])
+    trains = SpikeTrains.from_slots(buffer, offsets=[0, 3, 4], counts=[2, 1, 0], t_end=1.0)
+    assert [t.tolist() for t in trains.times] == [[0.1, 0.2], [0.05], []]
+    assert not trains.times[0].flags.writeable
+    with pytest.raises(ValueError, match="sorted"):
+        SpikeTrains.from_slots(np.array([0.2, 0.1]), offsets=[0], counts=[2], t_end=1.0)
+    with pytest.raises(ValueError, match="within"):
+        SpikeTrains.from_slots(np.array([0.2, 1.5]), offsets=[0], counts=[2], t_end=1.0)
+    with pytest.raises(ValueError, match="slot"):
+        SpikeTrains.from_slots(np.array([0.2]), offsets=[0], counts=[2], t_end=1.0)
