@@ -14,9 +14,43 @@ exact period ``tau_ref + tau_m ln(v_in / (v_in - 1))``. Hence, for an input that
 each step, the spike times are those of the continuous model up to rounding, at any ``dt``.
 
 Reuse. :func:`lif_step` advances one neuron by one step and is the building block of both kernels
-below; the spiking network simulator calls it for populations driven by synaptic currents. It takes
+below; the spiking network simulator calls it for populations driven by synaptic currents.
+:func:`lif_noisy_step` is its counterpart with Gaussian white noise (see "Noise" below), shared in
+the same way by :func:`run_noisy` and the network. It takes
 and returns scalars only, so LLVM inlines it into the caller's loop. (Helpers that take arrays are
 ``inline="always"``: a Numba call with array arguments costs ~100 ns, more than the spike itself.)
+
+Noise. With Gaussian white noise in Brunel's (2000) convention,
+``tau_m dv/dt = v_in - v + sigma sqrt(tau_m) xi(t)`` (``sigma`` in units of the threshold), the
+free membrane is an Ornstein-Uhlenbeck process, and its value after a time ``h`` is exactly
+
+    v(h) = v_in + (v(0) - v_in) exp(-h/tau_m) + sigma sqrt((1 - exp(-2h/tau_m)) / 2) N(0, 1),
+
+so each step draws the end point from its exact distribution (stationary variance sigma^2 / 2).
+The path may cross the threshold inside the step and come back below it; checking the threshold
+only at step ends then misses spikes (about 10% of the rate at dt = 0.1 ms). Given both ends, the
+process is a bridge, and in the time-changed coordinates ``u = sigma^2 (exp(2t/tau_m) - 1) / 2``,
+``y = exp(t/tau_m) (v - v_in)`` it is a Brownian bridge and the threshold a slightly curved line.
+For the chord of that line the crossing probability is exact:
+
+    P(crossing | v0, v1) = exp(-2 (1 - v0) (1 - v1) / (sigma^2 sinh(h / tau_m))),
+
+which becomes the Brownian bridge's ``exp(-2 (1 - v0)(1 - v1) tau_m / (sigma^2 h))`` as h -> 0.
+The error left is the curvature of the threshold over one step, of relative order
+``(h/tau_m)^2 |1 - v_in|`` against the step's noise ``sigma sqrt(h/tau_m)``: negligible at the
+usual steps (it is below the statistical error of the tests at dt = 1 ms). A crossing's time is
+drawn from its exact conditional law for the same chord: mapped by ``r = u / (1 - u/U)`` (``U``
+the step's span of ``u``), the bridge hits the chord when a free Brownian motion hits the line
+``alpha + beta r / U`` (``alpha``, ``beta`` the distances below threshold at the two ends), whose
+hitting time given a hit is inverse Gaussian with mean ``alpha U / |beta|`` and shape ``alpha^2``
+(sampled as Michael, Schucany & Haas 1976). After the spike the neuron is refractory, then
+integrates afresh from the reset; the end point drawn before the spike is discarded.
+
+Random numbers are counter-based: the ``j``-th number of neuron ``i`` in step ``k`` is a hash of
+(seed, i, k, j) (SplitMix64's mixing function on a 64-bit key per neuron). A run's noise therefore
+depends only on the seed, not on the number of threads, on how the run is split into segments
+(progress bars) or on which other neurons are simulated, and a rerun (to enlarge spike buffers)
+reproduces it exactly. Normal variates are Box-Muller transforms of two such numbers.
 """
 
 from __future__ import annotations
@@ -373,3 +407,186 @@ def _run_constant_chunk(chunk, v, refractory_left, v_in, step_start, step_stop, 
                               spike_capacity, spike_times, spike_counts)
             v[neuron] = membrane
             refractory_left[neuron] = refractory
+
+
+# --------------------------------------------------------------------------- noise
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)       # SplitMix64's increment, 2^64 / golden ratio
+_MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX_2 = np.uint64(0x94D049BB133111EB)
+_TWO_PI = 2.0 * math.pi
+#: Crossing probabilities exp(-exponent) below exp(-40) = 4e-18 are treated as 0 (no draw).
+_NEVER_CROSSES = 40.0
+#: Noise amplitudes below this are 0 (the deterministic step), so that sigma^2 never underflows.
+_NEGLIGIBLE_SIGMA = 1e-100
+#: Spikes per step that the scratch of :func:`run_noisy` holds (tau_ref >= dt / 63 never fills it).
+MAX_SPIKES_PER_STEP = 64
+
+
+@njit(cache=True, inline="always")
+def _mix64(z):
+    """SplitMix64's finalizer: a bijective hash of a uint64 whose bits look independent."""
+    z = (z ^ (z >> np.uint64(30))) * _MIX_1
+    z = (z ^ (z >> np.uint64(27))) * _MIX_2
+    return z ^ (z >> np.uint64(31))
+
+
+@njit(cache=True)
+def noise_keys(seed_bits, neurons):
+    """The noise key of each neuron: ``uint64`` keys for :func:`lif_noisy_step`.
+
+    Parameters
+    ----------
+    seed_bits : uint64
+        64 well-mixed bits from the user's seed (e.g. ``np.random.SeedSequence(seed)
+        .generate_state(1, np.uint64)[0]``).
+    neurons : ndarray of int64, shape (n,)
+        Neuron indices (distinct indices give independent noise; a network gives each trial's
+        neurons their own indices, e.g. ``trial * n_neurons + neuron``).
+
+    Returns
+    -------
+    ndarray of uint64, shape (n,)
+    """
+    keys = np.empty(neurons.shape[0], dtype=np.uint64)
+    for i in range(neurons.shape[0]):
+        keys[i] = _mix64(seed_bits + (np.uint64(neurons[i]) + np.uint64(1)) * _GOLDEN)
+    return keys
+
+
+@njit(cache=True, inline="always")
+def _stream_start(key, step):
+    """The random stream of one neuron (``key``) in one step: a SplitMix64 state."""
+    return _mix64(key ^ _mix64((np.uint64(step) + np.uint64(1)) * _GOLDEN))
+
+
+@njit(cache=True, inline="always")
+def _next_uniform(state):
+    """``(state, u)`` with ``u`` uniform on [0, 1) (53 bits), one SplitMix64 step."""
+    state = state + _GOLDEN
+    return state, float(_mix64(state) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@njit(cache=True, inline="always")
+def _next_normal(state):
+    """``(state, z)`` with ``z`` standard normal (Box-Muller on two uniforms)."""
+    state, u1 = _next_uniform(state)
+    state, u2 = _next_uniform(state)
+    return state, math.sqrt(-2.0 * math.log(1.0 - u1)) * math.cos(_TWO_PI * u2)
+
+
+@njit(cache=True, inline="always")
+def _crossing_time(state, v0, v1, span, decay, one_minus_decay2, sigma, tau_m):
+    """Time (s, in ``[0, span]``) at which the membrane first reached 1 in a free stretch of length
+    ``span`` from ``v0`` (< 1) to ``v1``, given that it did; see the module notes.
+
+    ``decay = exp(-span/tau_m)``, ``one_minus_decay2 = 1 - decay**2``. Returns ``(state, time)``.
+    """
+    alpha = 1.0 - v0                               # distance below threshold at the start
+    beta = abs((1.0 - v1) / decay)                 # ... at the end, in the time-changed frame
+    u_span = 0.5 * sigma * sigma * one_minus_decay2 / (decay * decay)
+    shape = alpha * alpha
+    state, z = _next_normal(state)
+    y = z * z
+    if y == 0.0:
+        hit = math.inf
+    elif beta == 0.0 or alpha * u_span * y > 1e12 * beta * 2.0 * shape:
+        hit = shape / y                            # driftless limit (Levy distribution)
+    else:
+        mean = alpha * u_span / beta
+        phi = mean * y / (2.0 * shape)
+        hit = mean / (1.0 + phi + math.sqrt(phi * (2.0 + phi)))
+        state, u = _next_uniform(state)
+        if u * (mean + hit) > mean:
+            hit = mean * mean / hit
+    fraction = 1.0 if hit == math.inf else hit / (u_span + hit)      # u_cross / u_span
+    time = 0.5 * tau_m * math.log1p(one_minus_decay2 / (decay * decay) * fraction)
+    return state, min(max(time, 0.0), span)
+
+
+@njit(cache=True)
+def lif_noisy_step(v, refractory_left, v_in, sigma, dt, decay, tau_m, tau_ref, key, step, spike_times):
+    """Advance one normalized LIF neuron with white-noise input by one step of length ``dt``.
+
+    The model is ``tau_m dv/dt = v_in - v + sigma sqrt(tau_m) xi(t)``, threshold 1, reset 0,
+    refractory period ``tau_ref`` (Brunel's convention; ``sigma`` in units of the threshold). The
+    free membrane moves by the exact Ornstein-Uhlenbeck update, and crossings of the threshold
+    inside the step are drawn from the Brownian-bridge crossing probability (module notes). With
+    ``sigma == 0`` (or below 1e-100) this is :func:`lif_step`.
+
+    Parameters
+    ----------
+    v : float
+        Membrane potential at the start of the step (normalized, < 1; 0 while refractory).
+    refractory_left : float
+        Refractory time still to serve at the start of the step (s), >= 0.
+    v_in : float
+        Mean normalized input over the step (threshold 1).
+    sigma : float
+        Noise amplitude (units of the threshold), >= 0; the free membrane's stationary standard
+        deviation is ``sigma / sqrt(2)``.
+    dt : float
+        Step length (s), > 0.
+    decay : float
+        ``exp(-dt / tau_m)``, computed once per run by the caller.
+    tau_m, tau_ref : float
+        Membrane time constant (s, > 0) and refractory period (s, >= 0).
+    key : uint64
+        The neuron's noise key (:func:`noise_keys`).
+    step : int
+        Global index of the step; with ``key`` it selects the random numbers, so the same
+        (key, step) always gives the same noise.
+    spike_times : ndarray of float64, shape (capacity,)
+        Scratch that receives the time of each spike after the start of the step (s, in
+        ``[0, dt]``), in order. Only the first ``capacity`` are written when more spikes occur
+        (possible only when ``tau_ref < dt``); the count returned includes them all.
+
+    Returns
+    -------
+    v : float
+        Membrane potential at the end of the step (0 while refractory, always < 1).
+    refractory_left : float
+        Refractory time left at the end of the step (s).
+    n_spikes : int
+        Spikes fired during the step.
+    """
+    if sigma < _NEGLIGIBLE_SIGMA:
+        v, refractory_left, n_spikes, first_spike, period = lif_step(
+            v, refractory_left, v_in, dt, decay, tau_m, tau_ref)
+        for j in range(min(n_spikes, spike_times.shape[0])):
+            spike_times[j] = first_spike + j * period
+        return v, refractory_left, n_spikes
+    if refractory_left >= dt:
+        return 0.0, refractory_left - dt, 0
+    state = _stream_start(key, step)
+    n_spikes = 0
+    start = refractory_left                        # the free stretch starts here ...
+    v0 = 0.0 if refractory_left > 0.0 else v       # ... from here
+    while True:
+        span = dt - start
+        if span <= 0.0:
+            return v0, 0.0, n_spikes
+        stretch_decay = decay if start == 0.0 else math.exp(-span / tau_m)
+        one_minus_decay2 = (1.0 - stretch_decay) * (1.0 + stretch_decay)
+        if one_minus_decay2 <= 0.0:                # a stretch too short to move the membrane
+            return v0, 0.0, n_spikes
+        state, z = _next_normal(state)
+        v1 = v_in + (v0 - v_in) * stretch_decay + sigma * math.sqrt(0.5 * one_minus_decay2) * z
+        if v1 < 1.0:
+            # P(crossed | v0, v1) = exp(-2 (1 - v0)(1 - v1) / (sigma^2 sinh(span / tau_m))).
+            exponent = 4.0 * (1.0 - v0) * (1.0 - v1) * stretch_decay / (sigma * sigma * one_minus_decay2)
+            if exponent > _NEVER_CROSSES:
+                return v1, 0.0, n_spikes
+            state, u = _next_uniform(state)
+            if u >= math.exp(-exponent):
+                return v1, 0.0, n_spikes
+        state, to_spike = _crossing_time(state, v0, v1, span, stretch_decay, one_minus_decay2, sigma,
+                                         tau_m)
+        spike = start + to_spike
+        if n_spikes < spike_times.shape[0]:
+            spike_times[n_spikes] = spike
+        n_spikes += 1
+        if dt - spike < tau_ref:                   # the step ends inside the refractory period
+            return 0.0, tau_ref - (dt - spike), n_spikes
+        start = spike + tau_ref
+        v0 = 0.0
