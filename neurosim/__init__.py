@@ -9,7 +9,16 @@ from ._result import SimResult
 from .hh import HHParameters, hh_steady_state, simulate_hh
 from .lif import LIFParameters, PhysicalLIFParameters, simulate_lif
 from .network import NetworkResult, Population, Probe, SpikingNetwork
-from .rates import RateCurve, firing_onset, lif_rate, lif_rate_derivative, periodic_rates, rate_curve
+from .rates import (
+    RateCurve,
+    firing_onset,
+    lif_rate,
+    lif_rate_derivative,
+    lif_rate_noisy,
+    lif_rate_noisy_derivative,
+    periodic_rates,
+    rate_curve,
+)
 from .spikes import SpikeTrains
 from .synapse import PSC, filter_spikes, psc_kernel
 from .validation import UnitsWarning
@@ -34,6 +43,8 @@ __all__ = [
     "hh_steady_state",
     "lif_rate",
     "lif_rate_derivative",
+    "lif_rate_noisy",
+    "lif_rate_noisy_derivative",
     "periodic_rates",
     "plot",
     "psc_kernel",

@@ -590,3 +590,51 @@ def lif_noisy_step(v, refractory_left, v_in, sigma, dt, decay, tau_m, tau_ref, k
             return 0.0, tau_ref - (dt - spike), n_spikes
         start = spike + tau_ref
         v0 = 0.0
+
+
+@njit(cache=True, nogil=True)
+def run_noisy(v, refractory_left, current, sigma, keys, step_start, step_stop, dt, tau_m, tau_ref,
+              record, record_every, v_record, spike_offsets, spike_capacity, spike_times, spike_counts,
+              lost, worker, n_workers):
+    """Simulate unconnected LIF neurons with white-noise input over steps ``[step_start, step_stop)``.
+
+    Each step is :func:`lif_noisy_step`. Same arguments as :func:`run_time_varying`, and:
+
+    sigma : ndarray, shape (n_neurons,)
+        Noise amplitude of each neuron (units of the threshold), >= 0.
+    keys : ndarray of uint64, shape (n_neurons,)
+        Noise keys (:func:`noise_keys`).
+    lost : ndarray of int64, shape (n_neurons,)
+        Counts, in place, the spikes whose times did not fit a step's scratch of
+        :data:`MAX_SPIKES_PER_STEP` (only possible when ``tau_ref < dt / 63``); the caller raises.
+    """
+    scratch = np.empty(MAX_SPIKES_PER_STEP)
+    time_varying = current.shape[1] > 1
+    for neuron in range(worker, v.shape[0], n_workers):
+        neuron_tau_m = tau_m[neuron]
+        neuron_tau_ref = tau_ref[neuron]
+        neuron_sigma = sigma[neuron]
+        key = keys[neuron]
+        decay = math.exp(-dt / neuron_tau_m)
+        membrane = v[neuron]
+        refractory = refractory_left[neuron]
+        base = spike_offsets[neuron]
+        capacity = spike_capacity[neuron]
+        count = spike_counts[neuron]
+        for step in range(step_start, step_stop):
+            if record and step % record_every == 0:
+                v_record[neuron, step // record_every] = membrane
+            v_in = current[neuron, step] if time_varying else current[neuron, 0]
+            membrane, refractory, n_spikes = lif_noisy_step(
+                membrane, refractory, v_in, neuron_sigma, dt, decay, neuron_tau_m, neuron_tau_ref, key,
+                step, scratch)
+            if n_spikes > 0:
+                written = min(n_spikes, scratch.shape[0])
+                lost[neuron] += n_spikes - written
+                for j in range(written):
+                    if count < capacity:
+                        spike_times[base + count] = step * dt + scratch[j]
+                    count += 1
+        v[neuron] = membrane
+        refractory_left[neuron] = refractory
+        spike_counts[neuron] = count

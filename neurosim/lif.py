@@ -313,14 +313,20 @@ class PhysicalLIFParameters:
 
 def simulate_lif(current: object, t_end: float, dt: float = 1e-3, *, tau_m: object = None,
                  tau_ref: object = None, params: LIFParameters | PhysicalLIFParameters | None = None,
-                 v_init: object = None, record_v: bool = True, record_every: int = 1,
-                 progress: bool = False) -> SimResult:
-    """Simulate unconnected LIF neurons with exact sub-step spike timing.
+                 noise: object = None, seed: object = None, v_init: object = None, record_v: bool = True,
+                 record_every: int = 1, progress: bool = False) -> SimResult:
+    """Simulate unconnected LIF neurons with exact sub-step spike timing, optionally with noise.
 
     The input is held constant over each step, and for such an input the result is the exact
     solution of the model (up to rounding): the spike time inside a step is solved from the
     exponential, the refractory period starts at the spike and is carried across steps, and
     several spikes per step are produced when ``tau_ref < dt``.
+
+    With ``noise=sigma`` each neuron also receives Gaussian white noise, Brunel's
+    ``tau_m dv/dt = v_in - v + sigma sqrt(tau_m) xi(t)``: the membrane's step is the exact
+    Ornstein-Uhlenbeck update, and threshold crossings inside a step are drawn from the
+    Brownian-bridge crossing probability, so that the rate matches :func:`neurosim.lif_rate_noisy`
+    without the bias of checking the threshold at step ends only (see :mod:`neurosim._lif_kernels`).
 
     Parameters
     ----------
@@ -338,7 +344,13 @@ def simulate_lif(current: object, t_end: float, dt: float = 1e-3, *, tau_m: obje
         normalized neuron, one value or one per neuron. Not allowed together with ``params``.
     params : LIFParameters or PhysicalLIFParameters, optional
         The neurons' parameters (scalars or per neuron); a :class:`PhysicalLIFParameters` switches
-        currents to nA and voltages (``v_init``, the returned ``v``) to mV.
+        currents to nA and voltages (``v_init``, the returned ``v``, ``noise``) to mV.
+    noise : float or array_like of shape (n_neurons,), optional
+        White-noise amplitude ``sigma`` (>= 0), in units of the threshold (mV with physical
+        ``params``); the free membrane's standard deviation is ``sigma / sqrt(2)``. Default: none.
+    seed : int, numpy.random.SeedSequence or numpy.random.Generator, optional
+        Where the noise comes from; the same seed gives the same run, whatever the number of
+        threads or ``progress``. None draws fresh entropy. Only with ``noise``.
     v_init : float or array_like, optional
         Initial membrane potential, scalar or shape (n_neurons,), below threshold. Default: the
         reset (0 normalized, ``V_reset`` mV physical).
@@ -379,6 +391,7 @@ def simulate_lif(current: object, t_end: float, dt: float = 1e-3, *, tau_m: obje
         if not isinstance(flag, bool | np.bool_):
             raise TypeError(f"{name} must be a bool, got {type(flag).__name__}")
     v = _initial_voltage(v_init, params, n_neurons)
+    noise = _noise(noise, seed, params, n_neurons)
 
     n_samples = -(-n_steps // record_every)
     if record_v:
@@ -388,10 +401,13 @@ def simulate_lif(current: object, t_end: float, dt: float = 1e-3, *, tau_m: obje
                                 f"{math.ceil(record_every * trace_bytes / validation.MAX_ALLOCATION_BYTES)}")
     v_record = np.empty((n_neurons, n_samples)) if record_v else np.empty((0, 0))
 
-    capacity = _spike_capacity(currents, n_steps * dt, tau_m, tau_ref)
+    if noise is None:
+        capacity = _spike_capacity(currents, n_steps * dt, tau_m, tau_ref)
+    else:
+        capacity = _noisy_spike_capacity(currents, noise[0], n_steps * dt, tau_m, tau_ref)
     if capacity.sum() * 8.0 > validation.MAX_ALLOCATION_BYTES:
         capacity[:] = 0  # a first run only counts; the second allocates what it needs
-    run = (currents, v, n_steps, dt, tau_m, tau_ref, record_every, v_record)
+    run = (currents, v, n_steps, dt, tau_m, tau_ref, record_every, v_record, noise)
     counts, offsets, buffer = _run(*run, bool(record_v), capacity, bool(progress))
     if np.any(counts > capacity):
         check_allocation("t_end", counts.sum() * 8.0, what=f"{counts.sum()} spike times",
@@ -411,7 +427,7 @@ def simulate_lif(current: object, t_end: float, dt: float = 1e-3, *, tau_m: obje
         v_record[:] = params.voltage(v_record)
     t = np.arange(n_samples) * (record_every * dt) if record_v else np.empty(0)
     return SimResult(t=t, v=v_record if record_v else None, spikes=spikes, dt=dt, model="lif",
-                     v_unit="mV" if physical else "1", method="exact")
+                     v_unit="mV" if physical else "1", method="exact" if noise is None else "exact-ou")
 
 
 def _resolve_parameters(params: object, tau_m: object,
@@ -425,6 +441,53 @@ def _resolve_parameters(params: object, tau_m: object,
     if tau_m is not None or tau_ref is not None:
         raise ValueError("give tau_m and tau_ref either as arguments or through params, not both")
     return params
+
+
+def neuron_noise_keys(seed: object, neurons: object) -> np.ndarray:
+    """The noise keys of :func:`neurosim._lif_kernels.lif_noisy_step` for the given neurons.
+
+    Parameters
+    ----------
+    seed : int, numpy.random.SeedSequence, numpy.random.Generator or None
+        The user's seed (None: fresh entropy). A Generator gives up 64 bits of its stream.
+    neurons : array_like of int, shape (n,)
+        Neuron indices; distinct indices get independent noise.
+
+    Returns
+    -------
+    ndarray of uint64, shape (n,)
+    """
+    if isinstance(seed, np.random.Generator):
+        bits = seed.integers(0, 2**64, dtype=np.uint64)
+    elif seed is None or isinstance(seed, np.random.SeedSequence) or (
+            isinstance(seed, int | np.integer) and not isinstance(seed, bool) and seed >= 0):
+        sequence = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+        bits = sequence.generate_state(1, np.uint64)[0]
+    else:
+        raise TypeError(f"seed must be an integer >= 0, a numpy SeedSequence or Generator, or None; got "
+                        f"{seed!r}")
+    neurons = np.ascontiguousarray(neurons, dtype=np.int64)
+    return _lif_kernels.noise_keys(np.uint64(bits), neurons)
+
+
+def _noise(noise: object, seed: object, params: LIFParameters | PhysicalLIFParameters,
+           n_neurons: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(sigma, keys)`` of each neuron (normalized sigma), or None without noise."""
+    if noise is None:
+        if seed is not None:
+            raise ValueError("seed is only used with noise; pass noise=sigma as well")
+        return None
+    sigma = as_finite_array("noise", noise, ndim=(0, 1))
+    if np.any(sigma < 0):
+        raise ValueError(f"noise must be >= 0 (sigma, units of the threshold), got {noise!r}")
+    if sigma.ndim == 1 and sigma.size != n_neurons:
+        raise ValueError(f"noise must be a scalar or hold one value per neuron ({n_neurons}), got "
+                         f"shape {sigma.shape}")
+    if isinstance(params, PhysicalLIFParameters):
+        sigma = np.asarray(params.normalized_noise(_broadcast(sigma, n_neurons)))
+    if not np.any(sigma > 0):
+        return None                      # noise=0: the deterministic kernels, exactly
+    return _broadcast(sigma, n_neurons), neuron_noise_keys(seed, np.arange(n_neurons))
 
 
 def _initial_voltage(v_init: object, params: LIFParameters | PhysicalLIFParameters,
@@ -472,9 +535,28 @@ def _spike_capacity(currents: np.ndarray, duration: float, tau_m: np.ndarray,
     return capacity
 
 
+def _noisy_spike_capacity(currents: np.ndarray, sigma: np.ndarray, duration: float, tau_m: np.ndarray,
+                          tau_ref: np.ndarray) -> np.ndarray:
+    """A generous guess of each noisy neuron's spike count: its Siegert rate at its largest input,
+    plus five standard deviations of a Poisson count. A neuron that fires more is counted by the
+    kernel, and the run is repeated with exact room (the noise is the same)."""
+    from .rates import lif_rate_noisy
+
+    peak = currents.max(axis=1)
+    rates = np.empty(peak.size)
+    # lif_rate_noisy is vectorized over inputs for one (tau_m, tau_ref): one call per distinct pair.
+    pairs, group = np.unique(np.stack([tau_m, tau_ref], axis=1), axis=0, return_inverse=True)
+    for index, (pair_tau_m, pair_tau_ref) in enumerate(pairs):
+        members = group.ravel() == index
+        rates[members] = lif_rate_noisy(peak[members], sigma[members], pair_tau_m, pair_tau_ref)
+    expected = rates * duration
+    return np.ceil(1.2 * expected + 5.0 * np.sqrt(expected) + 4.0).astype(np.int64)
+
+
 def _run(currents: np.ndarray, v_init: np.ndarray, n_steps: int, dt: float, tau_m: np.ndarray,
-         tau_ref: np.ndarray, record_every: int, v_record: np.ndarray, record: bool,
-         capacity: np.ndarray, progress: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+         tau_ref: np.ndarray, record_every: int, v_record: np.ndarray,
+         noise: tuple[np.ndarray, np.ndarray] | None, record: bool, capacity: np.ndarray,
+         progress: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Run the kernel from ``v_init`` (not modified); return spike counts, slot offsets, buffer."""
     n_neurons = currents.shape[0]
     v = v_init.copy()
@@ -483,10 +565,14 @@ def _run(currents: np.ndarray, v_init: np.ndarray, n_steps: int, dt: float, tau_
     np.cumsum(capacity[:-1], out=offsets[1:])
     buffer = np.zeros(int(capacity.sum()))
     counts = np.zeros(n_neurons, dtype=np.int64)
-    if currents.shape[1] == 1:
-        kernel, drive = _lif_kernels.run_constant_input, np.ascontiguousarray(currents[:, 0])
+    lost = np.zeros(n_neurons, dtype=np.int64)
+    if noise is not None:
+        kernel, leading, trailing = _lif_kernels.run_noisy, (v, refractory_left, currents, *noise), (lost,)
+    elif currents.shape[1] == 1:
+        kernel, trailing = _lif_kernels.run_constant_input, ()
+        leading = (v, refractory_left, np.ascontiguousarray(currents[:, 0]))
     else:
-        kernel, drive = _lif_kernels.run_time_varying, currents
+        kernel, leading, trailing = _lif_kernels.run_time_varying, (v, refractory_left, currents), ()
     stops = [n_steps] if not progress else sorted(set(np.linspace(0, n_steps, 51).astype(int)[1:]))
     bar = None
     if progress:
@@ -494,13 +580,14 @@ def _run(currents: np.ndarray, v_init: np.ndarray, n_steps: int, dt: float, tau_
 
         bar = tqdm(total=n_steps, desc=f"simulate_lif ({n_steps * dt:g} s)", unit="step")
     # Threads share the neurons (the kernels release the GIL); numba.set_num_threads sets how many.
-    units = n_neurons if kernel is _lif_kernels.run_time_varying else -(-n_neurons // _lif_kernels.CHUNK_SIZE)
+    chunked = kernel is _lif_kernels.run_constant_input
+    units = -(-n_neurons // _lif_kernels.CHUNK_SIZE) if chunked else n_neurons
     n_workers = max(1, min(numba.get_num_threads(), units))
     pool = ThreadPoolExecutor(n_workers) if n_workers > 1 else None
     step_start = 0
     for step_stop in stops:
-        arguments = (v, refractory_left, drive, step_start, int(step_stop), dt, tau_m, tau_ref, record,
-                     record_every, v_record, offsets, capacity, buffer, counts)
+        arguments = (*leading, step_start, int(step_stop), dt, tau_m, tau_ref, record, record_every,
+                     v_record, offsets, capacity, buffer, counts, *trailing)
         if pool is None:
             kernel(*arguments, 0, 1)
         else:
@@ -514,4 +601,8 @@ def _run(currents: np.ndarray, v_init: np.ndarray, n_steps: int, dt: float, tau_
         bar.close()
     if pool is not None:
         pool.shutdown()
+    if lost.any():
+        raise ValueError(f"a neuron fired more than {_lif_kernels.MAX_SPIKES_PER_STEP} spikes in one step "
+                         f"of dt={dt!r} s; with noise that needs tau_ref >= dt / "
+                         f"{_lif_kernels.MAX_SPIKES_PER_STEP - 1} or a smaller dt")
     return counts, offsets, buffer
