@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .validation import as_finite_array, check_finite, check_positive
+from .validation import as_finite_array, check_allocation, check_finite, check_positive
 
 # A time within this fraction of a step of a grid point counts as lying on it.
 _GRID_TOLERANCE = 1e-9
@@ -282,11 +282,15 @@ class SpikeTrains:
         if array.ndim != 2 or array.shape[1] == 0:
             raise ValueError(f"raster must have shape (n_neurons, n_steps) with n_steps >= 1, "
                              f"got {array.shape}")
-        counts = array.astype(np.int64)
-        if counts.size and counts.min() < 0:
+        if array.size and array.dtype != bool and array.min() < 0:
             raise ValueError("raster must hold non-negative spike counts")
+        # Each spike becomes an 8-byte time (a count of 10**9 in one cell is 8 GB): estimated from
+        # the total before anything is built.
+        n_spikes = float(np.sum(array, dtype=np.float64))
+        check_allocation("raster", n_spikes * 8.0, what=f"the {n_spikes:.0f} spike times of the raster",
+                         advice="pass a raster of fewer spikes (its values are spike counts per step)")
         step_times = t_start + np.arange(array.shape[1]) * dt
-        trains = [np.repeat(step_times, row) for row in counts]
+        trains = [np.repeat(step_times, row.astype(np.int64)) for row in array]
         return cls(trains, t_end=t_start + array.shape[1] * dt, t_start=t_start)
 
     @property
@@ -328,6 +332,9 @@ class SpikeTrains:
         bin_width = check_positive("bin_width", bin_width)
         start, end = self._window(t_start, t_end)
         n_bins = step_count(end - start, bin_width)
+        check_allocation("bin_width", self.n_neurons * float(n_bins) * 8.0,
+                         what=f"{self.n_neurons} x {n_bins} spike counts",
+                         advice="use a wider bin_width, a shorter window, or fewer neurons (select)")
         counts = np.zeros((self.n_neurons, n_bins), dtype=np.int64)
         side = "right" if t_end is None else "left"
         for index, train in enumerate(self.times):
@@ -361,6 +368,11 @@ class SpikeTrains:
             a smaller ``dt``, or :meth:`bin` for counts).
         """
         dt = check_positive("dt", dt)
+        n_steps = step_count(self.duration, dt)
+        # The counts (int64) and the raster (bool) are both held at the end.
+        check_allocation("dt", self.n_neurons * float(n_steps) * 9.0,
+                         what=f"a {self.n_neurons} x {n_steps} raster",
+                         advice="use a larger dt, or fewer neurons (select)")
         counts = self.bin(dt)
         if counts.size and counts.max() > 1:
             neuron, step = np.unravel_index(np.argmax(counts), counts.shape)
