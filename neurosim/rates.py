@@ -524,15 +524,29 @@ class RateCurve:
 
     @classmethod
     def from_dict(cls, description: dict) -> RateCurve:
-        """Rebuild a curve from :meth:`to_dict`'s output (no unpickling)."""
+        """Rebuild a curve from :meth:`to_dict`'s output (no unpickling).
+
+        Raises
+        ------
+        TypeError
+            If ``description`` (or its ``"analytic"`` entry) is not a dict.
+        ValueError
+            If a required key is missing (``"inputs"``, ``"rates"``; ``"model"``, ``"tau_m"``,
+            ``"tau_ref"`` of an analytic curve), naming it, or a value is invalid.
+        """
         if not isinstance(description, dict):
             raise TypeError(f"description must be a dict, got {type(description).__name__}")
         spec = description.get("analytic")
         if spec is not None:
-            if spec.get("model") != "lif":
+            if not isinstance(spec, dict):
+                raise TypeError(f"description['analytic'] must be a dict, got {type(spec).__name__}")
+            _require_keys(spec, ("model", "tau_m", "tau_ref"), "description['analytic']")
+            if spec["model"] != "lif":
                 raise ValueError(f"unknown analytic curve {spec!r}")
+            _require_keys(description, ("inputs",), "description")
             return _analytic_lif_curve(description["inputs"], spec["tau_m"], spec["tau_ref"],
                                        label=description.get("label"))
+        _require_keys(description, ("inputs", "rates"), "description")
         return cls(description["inputs"], description["rates"], onset=description.get("onset"),
                    onset_rate=description.get("onset_rate"),
                    input_unit=description.get("input_unit", "1"), label=description.get("label", ""))
@@ -545,6 +559,14 @@ class RateCurve:
             onset += f" ({self.onset_rate:.4g} Hz)"
         return (f"RateCurve({self.label!r}, {kind}, inputs [{self.inputs[0]:g}, {self.inputs[-1]:g}]"
                 f"{unit}, rates [{self.rates.min():.4g}, {self.rates.max():.4g}] Hz{onset})")
+
+
+def _require_keys(mapping: dict, keys: tuple[str, ...], name: str) -> None:
+    missing = [key for key in keys if key not in mapping]
+    if missing:
+        raise ValueError(f"{name} lacks the key(s) {missing}; RateCurve.to_dict() writes "
+                         "'inputs', 'rates', 'onset', 'onset_rate', 'input_unit', 'label' (and 'analytic' "
+                         "with 'model', 'tau_m', 'tau_ref' for the analytic LIF curve)")
 
 
 def _analytic_lif_curve(inputs: object, tau_m: float, tau_ref: float, label: str | None = None) -> RateCurve:
