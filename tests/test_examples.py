@@ -101,6 +101,7 @@ def test_cheap_examples_run(name, outputs, tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("name, options, expected", [
+    ("noisy_lif", ["--quick"], {"noisy_lif_rates.png", "noisy_lif_membrane.png"}),
     ("vanishing_gradients", ["--quick"],
      {"gradient_norms.png", "learning_curves.png", "sigmoid_derivative.png"}),
     ("weight_decay", ["--quick"], {"weight_decay_errors.png", "weight_decay_fits.png"}),
@@ -140,3 +141,5 @@ def test_readme_tour_runs_as_written(tmp_path, monkeypatch):
     assert scope["deep"].score(scope["X_test"], scope["y_test"]) > 0.6
     assert (tmp_path / "digits.npz").exists()
     assert len(scope["search"].rows) == 8 and scope["search"].best_score > 0.9
+    simulated = scope["noisy"].spikes.rates(t_start=0.2).mean()
+    assert simulated == pytest.approx(scope["ns"].lif_rate_noisy(0.9, 0.2), rel=0.1)   # 200 neurons x 1 s
