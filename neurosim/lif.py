@@ -270,7 +270,7 @@ class PhysicalLIFParameters:
 
     def voltage(self, v: object) -> np.ndarray | float:
         """Membrane potential in mV for a normalized ``v``: ``V_reset + v (V_th - V_reset)``."""
-        v = np.asarray(v, dtype=np.float64)
+        v = as_finite_array("v", v)
         volts = _along_neurons(self.V_reset, v.ndim) + v * self._span(v.ndim)
         return volts if np.ndim(volts) else float(volts)
 

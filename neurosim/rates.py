@@ -491,9 +491,7 @@ class RateCurve:
         return self._evaluate(x, out, derivative=True)
 
     def _evaluate(self, x: object, out: np.ndarray | None, *, derivative: bool) -> np.ndarray | float:
-        x = np.asarray(x, dtype=np.float64)
-        if not np.isfinite(x).all():
-            raise ValueError("x must be finite; it contains NaN or inf")
+        x = as_finite_array("x", x)
         if self._function is not None:
             result = np.asarray((self._derivative if derivative else self._function)(x), dtype=np.float64)
         else:

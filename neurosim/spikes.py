@@ -121,6 +121,8 @@ class SpikeTrains:
         t_end = check_finite("t_end", t_end)
         if not t_end > t_start:
             raise ValueError(f"t_end must be greater than t_start={t_start!r} s, got {t_end!r} s")
+        if np.iscomplexobj(buffer):
+            raise TypeError("buffer must be real; got complex values")
         buffer = np.asarray(buffer, dtype=np.float64)
         offsets = np.asarray(offsets, dtype=np.int64)
         counts = np.asarray(counts, dtype=np.int64)
@@ -164,7 +166,7 @@ class SpikeTrains:
             The observed interval (s).
         """
         neurons = np.asarray(neurons, dtype=np.int64)
-        times = np.asarray(times, dtype=np.float64)
+        times = as_finite_array("times", times)
         if neurons.shape != times.shape or neurons.ndim != 1:
             raise ValueError("neurons and times must be 1-D arrays of the same length, got shapes "
                              f"{neurons.shape} and {times.shape}")
