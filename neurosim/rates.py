@@ -568,8 +568,7 @@ def _require_keys(mapping: dict, keys: tuple[str, ...], name: str) -> None:
 
 
 def _analytic_lif_curve(inputs: object, tau_m: float, tau_ref: float, label: str | None = None) -> RateCurve:
-    tau_m = check_positive("tau_m", tau_m)
-    tau_ref = check_nonnegative("tau_ref", tau_ref)
+    tau_m, tau_ref = _lif_time_constants(tau_m, tau_ref)
     curve = RateCurve.from_function(functools.partial(lif_rate, tau_m=tau_m, tau_ref=tau_ref),
                                     functools.partial(lif_rate_derivative, tau_m=tau_m, tau_ref=tau_ref),
                                     inputs, onset=1.0, input_unit="1",
