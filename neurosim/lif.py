@@ -365,9 +365,9 @@ def simulate_lif(current: object, t_end: float, dt: float = 1e-3, *, tau_m: obje
     -------
     SimResult
         ``model="lif"``, ``method="exact"`` (``"exact-ou"`` with noise); ``t`` (s), shape
-        (n_samples,), the sample times ``0, record_every dt, ...`` before each recorded step; ``v`` shape (n_neurons,
-        n_samples), normalized (``v_unit="1"``, 0 while refractory) or in mV; ``spikes`` over
-        ``[0, n_steps dt]``.
+        (n_samples,), the sample times ``0, record_every dt, ...`` before each recorded step;
+        ``v`` shape (n_neurons, n_samples), normalized (``v_unit="1"``, 0 while refractory) or in
+        mV; ``spikes`` over ``[0, n_steps dt]``.
 
     Examples
     --------
