@@ -8,19 +8,20 @@ are seconds). matplotlib is imported only when needed, so ``import neurosim`` st
 
 from __future__ import annotations
 
-from collections.abc import Mapping as _Mapping
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 
 import numpy as np
 
 # Imported under private names: ``neurosim.plot`` offers plots only (see ``__all__``).
 from .spikes import SpikeTrains as _SpikeTrains
+from .synapse import PSC as _PSC
 from .synapse import psc_kernel as _psc_kernel
 from .validation import as_finite_array as _as_finite_array
+from .validation import check_axes as _check_axes
 from .validation import check_positive as _check_positive
 
 if _TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Callable, Sequence
 
     from matplotlib.axes import Axes
 
@@ -32,13 +33,6 @@ __all__ = ["filtered", "filtered_traces", "network_raster", "raster", "rate_curv
 _MS_PER_S = 1e3
 # Beyond this many traces a legend says nothing a reader can use.
 _MAX_LEGEND_ENTRIES = 10
-
-
-def _new_axes(figsize: tuple[float, float] = (7.0, 3.8)) -> Axes:
-    import matplotlib.pyplot as plt
-
-    _, ax = plt.subplots(figsize=figsize, layout="constrained")
-    return ax
 
 
 def _tidy(ax: Axes) -> None:
@@ -108,7 +102,7 @@ def voltage(result: SimResult, ax: Axes | None = None, neurons: object = None,
                          "simulate with record_v=True to plot them")
     index = _neuron_indices(neurons, result.v.shape[0])
     labels = _neuron_labels(labels, index)
-    ax = _new_axes() if ax is None else ax
+    ax = _check_axes(ax, (7.0, 3.8))
     line_kwargs.setdefault("linewidth", 1.0)
     t_ms = np.asarray(result.t) * _MS_PER_S
     for i, label in zip(index, labels, strict=True):
@@ -155,7 +149,7 @@ def raster(spikes: SpikeTrains | SimResult, ax: Axes | None = None, neurons: obj
     if not isinstance(trains, _SpikeTrains):
         raise TypeError(f"spikes must be a SpikeTrains or a SimResult, got {type(spikes).__name__}")
     index = _neuron_indices(neurons, trains.n_neurons)
-    ax = _new_axes() if ax is None else ax
+    ax = _check_axes(ax, (7.0, 3.8))
     times = [trains.times[i] for i in index]
     x_ms = np.concatenate(times) * _MS_PER_S if times else np.zeros(0)
     rows = np.repeat(np.arange(index.size), [train.size for train in times])
@@ -185,7 +179,7 @@ def raster(spikes: SpikeTrains | SimResult, ax: Axes | None = None, neurons: obj
 
 
 def filtered(trains: SpikeTrains, filtered_trains: object, dt: float, ax: Axes | None = None,
-             neurons: object = None, kernel: Mapping[str, float] | None = None,
+             neurons: object = None, synapse: _PSC | None = None,
              labels: Sequence[str] | None = None, show_spikes: bool = True,
              spike_color: str | None = None, **line_kwargs: object) -> Axes:
     """Filtered spike trains (as :func:`neurosim.filter_spikes` returns them), with their spikes.
@@ -202,9 +196,9 @@ def filtered(trains: SpikeTrains, filtered_trains: object, dt: float, ax: Axes |
         Where to draw; a new figure when None.
     neurons : int, slice or sequence of int, optional
         Which neurons to draw; all by default.
-    kernel : mapping, optional
-        ``{"tau_s": ..., "n": ...}``: draws the kernel ``h(t)`` in an inset at the upper right
-        (available as ``ax.child_axes[0]``).
+    synapse : PSC, optional
+        The synapse the trains were filtered through: draws its kernel ``h(t)`` in an inset at the
+        upper right (available as ``ax.child_axes[0]``).
     labels : sequence of str, optional
         One legend label per drawn neuron; "neuron i" by default (legend for up to 10 traces).
     show_spikes : bool
@@ -227,7 +221,7 @@ def filtered(trains: SpikeTrains, filtered_trains: object, dt: float, ax: Axes |
                          f"got shape {values.shape}")
     index = _neuron_indices(neurons, trains.n_neurons)
     labels = _neuron_labels(labels, index)
-    ax = _new_axes() if ax is None else ax
+    ax = _check_axes(ax, (7.0, 3.8))
     line_kwargs.setdefault("linewidth", 1.2)
     t_ms = (trains.t_start + np.arange(values.shape[1]) * dt) * _MS_PER_S
     lines = [ax.plot(t_ms, values[i], label=label, **line_kwargs)[0]
@@ -247,20 +241,19 @@ def filtered(trains: SpikeTrains, filtered_trains: object, dt: float, ax: Axes |
     if 1 < index.size <= _MAX_LEGEND_ENTRIES:
         ax.legend(frameon=False, fontsize="small", loc="upper left")
     _tidy(ax)
-    if kernel is not None:
-        _kernel_inset(ax, kernel)
+    if synapse is not None:
+        _kernel_inset(ax, synapse)
     return ax
 
 
-def _kernel_inset(ax: Axes, kernel: Mapping[str, float]) -> Axes:
-    if not isinstance(kernel, _Mapping) or "tau_s" not in kernel:
-        raise TypeError("kernel must be a mapping like {'tau_s': 0.005, 'n': 1}")
-    tau_s = _check_positive("kernel['tau_s']", kernel["tau_s"])
-    order = kernel.get("n", 0)
+def _kernel_inset(ax: Axes, synapse: _PSC) -> Axes:
+    if not isinstance(synapse, _PSC):
+        raise TypeError(f"synapse must be a neurosim.PSC, got {type(synapse).__name__}")
+    tau_s, order = synapse.tau_s, synapse.order
     t = np.linspace(0.0, (order + 6) * tau_s, 400)
     inset = ax.inset_axes([0.70, 0.55, 0.28, 0.40])
-    inset.plot(t * _MS_PER_S, _psc_kernel(t, tau_s=tau_s, n=order), color="0.2", linewidth=1.2)
-    inset.set_title(f"h(t), τs = {tau_s * _MS_PER_S:g} ms, n = {order}", fontsize="x-small")
+    inset.plot(t * _MS_PER_S, _psc_kernel(t, synapse), color="0.2", linewidth=1.2)
+    inset.set_title(f"h(t), τs = {tau_s * _MS_PER_S:g} ms, order {order}", fontsize="x-small")
     inset.set_xlabel("t (ms)", fontsize="x-small", labelpad=1)
     inset.tick_params(labelsize="x-small", length=2, pad=1)
     inset.set_xlim(t[0] * _MS_PER_S, t[-1] * _MS_PER_S)
@@ -315,7 +308,7 @@ def rate_curve(curve: object, ax: Axes | None = None,
     if analytic is not None and not callable(analytic):
         raise TypeError("analytic must be callable (a function or a rate curve), got "
                         f"{type(analytic).__name__}")
-    ax = _new_axes((5.5, 4.0)) if ax is None else ax
+    ax = _check_axes(ax, (5.5, 4.0))
     if label is None:
         label = getattr(curve, "label", "") or "simulated"
     x = np.linspace(inputs.min(), inputs.max(), int(n_points))
@@ -417,7 +410,7 @@ def network_raster(result: object, probes: Sequence[object], ax: Axes | None = N
     elif len(colors) != len(pairs):
         raise ValueError(f"colors must have one entry per population ({len(pairs)}), got {len(colors)}")
     first = pairs[0][0]
-    ax = _new_axes((7.5, 4.5)) if ax is None else ax
+    ax = _check_axes(ax, (7.5, 4.5))
     sizes = [trains.n_neurons for trains, _ in pairs]
     total = sum(sizes)
     if marker_size is None:
@@ -505,7 +498,7 @@ def filtered_traces(times: object, traces: object, ax: Axes | None = None,
         raise ValueError(f"colors must have one entry per trace ({n_traces}), got {len(colors)}")
     if highlight is not None and not (isinstance(highlight, int | np.integer) and 0 <= highlight < n_traces):
         raise ValueError(f"highlight must be a trace index in [0, {n_traces}), got {highlight!r}")
-    ax = _new_axes() if ax is None else ax
+    ax = _check_axes(ax, (7.0, 3.8))
     t_ms = t * _MS_PER_S
     lines = []
     for i in range(n_traces):

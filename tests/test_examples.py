@@ -91,6 +91,7 @@ def test_compare_lif_sigmoid_script_is_the_demo(monkeypatch):
 # Every example and the files its quick form writes (the demo's are checked above).
 QUICK_OUTPUTS = {
     "hh_spikes": {"hh_voltage.png", "hh_gates.png", "hh_raster.png"},
+    "noisy_lif": {"noisy_lif_rates.png", "noisy_lif_membrane.png"},
     "lif_rate_curve": {"lif_rate_curve.png", "hh_rate_curve.png"},
     "psc_filtering": {"psc_kernels.png", "psc_filtering.png", "psc_euler_error.png"},
     "activations": {"activations.png", "rate_activations.png", "softmax_sparsemax.png"},
@@ -144,3 +145,5 @@ def test_readme_tour_runs_as_written(tmp_path, monkeypatch):
     assert scope["grid"].best_score_ > 0.9                              # ratenet.sklearn
     np.testing.assert_allclose(scope["back"].times[0], scope["result"][scope["spikes"]].times[0],
                                rtol=1e-14)                              # through neo and back
+    simulated = scope["noisy"].spikes.rates(t_start=0.2).mean()
+    assert simulated == pytest.approx(scope["ns"].lif_rate_noisy(0.9, 0.2), rel=0.1)   # 200 neurons x 1 s
