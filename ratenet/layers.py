@@ -59,6 +59,17 @@ class Layer:
         """Trainable parameter arrays (updated in place by optimisers). Default: none."""
         return []
 
+    def parameter_names(self) -> list[str]:
+        """Names of :meth:`parameters`, same order (``["W", "b"]`` for a Dense layer), used in
+        reports such as :func:`ratenet.check_gradients`'. Default: their positions."""
+        return [str(position) for position in range(len(self.parameters()))]
+
+    def output_width(self, width: int) -> int:
+        """Number of features of the output for an input of ``width`` features; raise ValueError
+        when the layer cannot take that width. Default: the same width (activations, dropout).
+        :class:`ratenet.Graph` checks every connection with it when it is built."""
+        return width
+
     def gradients(self) -> list[np.ndarray]:
         """Gradients of :meth:`parameters` from the last :meth:`backward`, same order."""
         return []
@@ -127,6 +138,40 @@ class Scratch:
     def owns(self, array: np.ndarray) -> bool:
         """True when ``array`` came from this scratch (so a layer may overwrite it)."""
         return id(array) in self._owned
+
+
+class Merge(Layer):
+    """Base class of the modules that combine several inputs into one output (:class:`ratenet.Add`,
+    :class:`ratenet.Concatenate`), the nodes of a :class:`ratenet.Graph` where paths meet.
+
+    A merge takes a list of arrays where a layer takes one: :meth:`forward` and :meth:`infer` get
+    the inputs in the order of the node's input names, and :meth:`backward` returns dE/d(input)
+    for each of them, in the same order. The arrays it returns may be shared (a sum passes the
+    same gradient to every input): callers must not write into them. Subclasses implement
+    :meth:`merged_width` as well, which checks the inputs' widths when the graph is built. A
+    sequential :class:`ratenet.Network` refuses merges.
+    """
+
+    def forward(self, inputs: list[np.ndarray], training: bool = False) -> np.ndarray:
+        """The output for the batches ``inputs`` (each (n_samples, width_i))."""
+        raise NotImplementedError
+
+    def backward(self, grad_output: np.ndarray) -> list[np.ndarray]:
+        """dE/d(input) for each input of the last :meth:`forward`, given dE/d(output)."""
+        raise NotImplementedError
+
+    def infer(self, inputs: list[np.ndarray], scratch: Scratch) -> np.ndarray:
+        """The output in evaluation mode, computed in ``scratch`` without changing the module (see
+        :meth:`Layer.infer`); it may write over ``inputs[i]`` when ``scratch.owns(inputs[i])``."""
+        raise NotImplementedError
+
+    def merged_width(self, widths: list[int]) -> int:
+        """Width of the output for inputs of ``widths`` features; ValueError when they cannot be
+        combined (checked when a graph is built)."""
+        raise NotImplementedError
+
+    def output_width(self, width: int) -> int:
+        return self.merged_width([width])
 
 
 class Dense(Layer):
@@ -310,8 +355,16 @@ class Dense(Layer):
     def parameters(self) -> list[np.ndarray]:
         return [self.W, self.b]
 
+    def parameter_names(self) -> list[str]:
+        return ["W", "b"]
+
     def gradients(self) -> list[np.ndarray]:
         return [self.dW, self.db]
+
+    def output_width(self, width: int) -> int:
+        if width != self.n_in:
+            raise ValueError(f"{self!r} takes {self.n_in} features (n_in), got {width}")
+        return self.n_out
 
     def config(self) -> dict:
         config = {"n_in": self.n_in, "n_out": self.n_out, "init": self.init,
