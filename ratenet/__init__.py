@@ -31,6 +31,7 @@ from .activations import (
 from .autoencoder import Autoencoder, ReconstructionHistory
 from .debugging import DebugCheck, SmallDataReport, debug_on_small_data
 from .gradcheck import GradientCheck, check_gradients, numerical_gradients
+from .graph import Graph
 from .image_plots import plot_features, plot_reconstructions, plot_samples
 from .io import Checkpoint, NetworkFileError, load, load_checkpoint, register_layer
 from .layers import Dense, Layer
@@ -45,6 +46,8 @@ from .losses import (
     get_loss,
 )
 from .maxout import Maxout
+from .merge import Add, Concatenate, Merge
+from .model import Model
 from .network import MLP, Network
 from .optimizers import SGD, Adagrad, Adam, Momentum, Nesterov, Optimizer, RMSProp, get_optimizer
 from .perceptron import Perceptron, PerceptronConvergenceWarning, PerceptronResult
@@ -64,6 +67,7 @@ __all__ = [
     "Activation",
     "Adagrad",
     "Adam",
+    "Add",
     "Arctan",
     "Autoencoder",
     "BatchNorm",
@@ -71,12 +75,14 @@ __all__ = [
     "Callback",
     "CategoricalLoss",
     "Checkpoint",
+    "Concatenate",
     "DebugCheck",
     "Dense",
     "Dropout",
     "EarlyStopping",
     "ExponentialDecay",
     "GradientCheck",
+    "Graph",
     "History",
     "L1Error",
     "LIFRate",
@@ -89,6 +95,8 @@ __all__ = [
     "MLP",
     "MSE",
     "Maxout",
+    "Merge",
+    "Model",
     "Momentum",
     "Nesterov",
     "Network",
@@ -108,8 +116,8 @@ __all__ = [
     "SGD",
     "Schedule",
     "SearchResult",
-    "SmallDataReport",
     "Sigmoid",
+    "SmallDataReport",
     "SoftLIFRate",
     "Softmax",
     "SoftmaxCrossEntropy",

@@ -140,40 +140,6 @@ class Scratch:
         return id(array) in self._owned
 
 
-class Merge(Layer):
-    """Base class of the modules that combine several inputs into one output (:class:`ratenet.Add`,
-    :class:`ratenet.Concatenate`), the nodes of a :class:`ratenet.Graph` where paths meet.
-
-    A merge takes a list of arrays where a layer takes one: :meth:`forward` and :meth:`infer` get
-    the inputs in the order of the node's input names, and :meth:`backward` returns dE/d(input)
-    for each of them, in the same order. The arrays it returns may be shared (a sum passes the
-    same gradient to every input): callers must not write into them. Subclasses implement
-    :meth:`merged_width` as well, which checks the inputs' widths when the graph is built. A
-    sequential :class:`ratenet.Network` refuses merges.
-    """
-
-    def forward(self, inputs: list[np.ndarray], training: bool = False) -> np.ndarray:
-        """The output for the batches ``inputs`` (each (n_samples, width_i))."""
-        raise NotImplementedError
-
-    def backward(self, grad_output: np.ndarray) -> list[np.ndarray]:
-        """dE/d(input) for each input of the last :meth:`forward`, given dE/d(output)."""
-        raise NotImplementedError
-
-    def infer(self, inputs: list[np.ndarray], scratch: Scratch) -> np.ndarray:
-        """The output in evaluation mode, computed in ``scratch`` without changing the module (see
-        :meth:`Layer.infer`); it may write over ``inputs[i]`` when ``scratch.owns(inputs[i])``."""
-        raise NotImplementedError
-
-    def merged_width(self, widths: list[int]) -> int:
-        """Width of the output for inputs of ``widths`` features; ValueError when they cannot be
-        combined (checked when a graph is built)."""
-        raise NotImplementedError
-
-    def output_width(self, width: int) -> int:
-        return self.merged_width([width])
-
-
 class Dense(Layer):
     """Fully connected layer, ``Z = X @ W.T + b``.
 

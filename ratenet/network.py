@@ -22,9 +22,10 @@ import numpy as np
 
 from ._loop import exclusive
 from .activations import Activation, get_activation
-from .layers import INITIALIZATIONS, Dense, Layer, Merge, Scratch
+from .layers import INITIALIZATIONS, Dense, Layer, Scratch
 from .losses import MSE, BinaryCrossEntropy, Loss, SoftmaxCrossEntropy, get_loss
 from .maxout import Maxout
+from .merge import Merge
 from .model import PREDICT_CHUNK, WEIGHT_LAYERS, Model, is_following_layer, prepare_layers
 from .regularization import population_statistics
 from .validation import check_choice, check_dtype, check_positive_int, check_samples
