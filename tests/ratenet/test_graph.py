@@ -223,15 +223,17 @@ def as_chain_graph(layers, loss, seed):
     return rn.Graph(inputs={"pixels": 64}, nodes=nodes, losses={names[-1]: loss}, seed=seed)
 
 
-@pytest.mark.parametrize("optimizer", [lambda: rn.SGD(lr=0.05), lambda: rn.Adam(lr=1e-3)])
-def test_a_chain_graph_trains_bit_identically_to_the_network_of_the_same_layers(optimizer):
+@pytest.mark.parametrize("optimizer, penalty", [
+    (lambda: rn.SGD(lr=0.05), {}),                                          # the fused SGD step
+    (lambda: rn.Adam(lr=1e-3), {"weight_decay": 1e-3, "l1": 1e-4})])
+def test_a_chain_graph_trains_bit_identically_to_the_network_of_the_same_layers(optimizer, penalty):
     split = rn.datasets.digits(seed=0)
     X, y = split.X_train[:500], split.y_train[:500]
     net = rn.Network(chain_layers(), loss="softmax_cross_entropy", seed=7)
     graph = as_chain_graph(chain_layers(), "softmax_cross_entropy", seed=7)
     for mine, theirs in zip(graph.training_state(), net.training_state(), strict=True):
         np.testing.assert_array_equal(mine, theirs)
-    options = {"epochs": 3, "batch_size": 32, "validation_split": 0.2, "progress": False}
+    options = {"epochs": 3, "batch_size": 32, "validation_split": 0.2, "progress": False, **penalty}
     net_history = net.fit(X, y, optimizer=optimizer(), **options)
     graph_history = graph.fit(X, y, optimizer=optimizer(), **options)
     assert graph_history.as_dict() == net_history.as_dict()
@@ -393,6 +395,16 @@ def test_a_graph_file_is_version_2_and_a_tampered_structure_is_a_file_error(tmp_
     for edit, message in cases.items():
         with pytest.raises(rn.NetworkFileError, match=message):
             rn.load(_edit_description(path, edit))
+
+
+def test_a_merge_in_a_network_file_is_a_file_error(tmp_path):
+    path = rn.Network([rn.Dense(4, 4), rn.Tanh(), rn.Dense(4, 2)]).save(tmp_path / "net.npz")
+
+    def merge(description):
+        description["layers"][1].update(type="layer", **{"class": "Add"}, config={})
+
+    with pytest.raises(rn.NetworkFileError, match="build a ratenet.Graph instead"):
+        rn.load(_edit_description(path, merge))
 
 
 def test_pickled_and_copied_graphs_predict_identically():
