@@ -185,7 +185,13 @@ class _GraphScratch(Scratch):
 
 class Graph(Model):
     """A directed acyclic graph of modules with named inputs and weighted losses, trained by
-    backpropagation in reverse topological order (see :mod:`ratenet.graph` for an example).
+    backpropagation in reverse topological order.
+
+    Forward visits the nodes so that each comes after the nodes it reads; backprop visits them in
+    reverse, each node's module turning dE/d(output) into dE/d(input) and its parameters'
+    gradients, and the gradient of a value that several nodes read is the sum of what they send
+    back. ``fit``, ``check_gradients``, ``save``/``load`` and the training guards take a graph as
+    they take a :class:`~ratenet.Network`.
 
     Parameters
     ----------
@@ -237,6 +243,26 @@ class Graph(Model):
         Layer or used by two nodes, a cycle, an input no node reads, a node that leads to no loss, a
         connection of the wrong width, a single-input layer given several inputs, no layer with
         parameters.
+
+    Examples
+    --------
+    A residual MLP, ``features = relu(h + f(h))`` with ``h = relu(W1 x)`` and the block
+    ``f(h) = W3 relu(W2 h)``:
+
+    >>> import ratenet as rn
+    >>> graph = rn.Graph(
+    ...     inputs={"pixels": 64},
+    ...     nodes=[("hidden", [rn.Dense(64, 100), rn.ReLU()], "pixels"),
+    ...            ("block", [rn.Dense(100, 100), rn.ReLU(), rn.Dense(100, 100)], "hidden"),
+    ...            ("skip", rn.Add(), ["hidden", "block"]),
+    ...            ("features", rn.ReLU(), "skip"),
+    ...            ("logits", rn.Dense(100, 10), "features")],
+    ...     losses={"logits": "softmax_cross_entropy"}, seed=0)
+    >>> graph.node_names[:3]
+    ['hidden[0]', 'hidden', 'block[0]']
+
+    Two inputs and two weighted losses take dicts by name: ``graph.fit({"a": A, "b": B},
+    {"label": labels, "value": values})``, ``graph.predict(X, output="value")``.
     """
 
     def __init__(self, inputs: dict[str, int], nodes, losses: dict, *, loss_weights: dict | None = None,
