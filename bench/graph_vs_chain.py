@@ -25,23 +25,29 @@ wall time are measured; the ratios, of CPU time, are taken within each round (sa
 and their median reported. With one thread (the default) the CPU time is the work itself, which
 other processes on a shared machine disturb far less than the wall time.
 
-Measured here (2-core AMD EPYC shared with other sessions, load average 5.5-6.5; numpy 2.4 with
-scipy's OpenBLAS, torch 2.13 CPU; 1 thread; 4,096 samples, 7 rounds; medians of CPU time):
+Measured here (2-core AMD EPYC shared with other sessions; numpy 2.4 with scipy's OpenBLAS, torch
+2.13 CPU; 1 thread; 4,096 samples, 7 rounds; medians of the per-round ratios of CPU time), in two
+runs at load averages 2.8 and 5.5-6.5:
 
-=======================================================  ==========
-residual graph / chain network (target <= 1.10)          1.017
-chain graph / chain network (the machinery alone)        0.964
-residual graph / PyTorch residual                        0.942
-chain network / PyTorch chain                            0.924
-chain network / its matrix products alone (scipy BLAS)   1.00
-PyTorch chain / its matrix products alone (torch.mm)     1.42
-the matrix products alone: scipy BLAS / torch.mm         1.19
-=======================================================  ==========
+=======================================================  =========  =========
+ratio                                                    load 2.8   load 6
+=======================================================  =========  =========
+residual graph / chain network (target <= 1.10)          1.028      1.017
+chain graph / chain network (the machinery alone)        0.993      0.964
+residual graph / PyTorch residual                        0.957      0.942
+chain network / PyTorch chain                            1.024      0.924
+chain network / its matrix products alone (scipy BLAS)   1.03       1.00
+PyTorch chain / its matrix products alone (torch.mm)     1.25       1.42
+the matrix products alone: scipy BLAS / torch.mm         1.23       1.19
+=======================================================  =========  =========
 
-(epochs of 1.65-1.73 s CPU for the three ratenet models, 1.86-1.95 s for PyTorch): the graph costs
-what the chain costs, within the rounds' spread, and both run at the speed of their GEMMs. An
-earlier run, in which 20 of the 32 mini-batches also recorded gradient norms (``fit``'s default),
-gave graph/chain 0.975 and the machinery alone 0.991.
+(epochs of 1.2-1.3 s CPU at load 2.8, every model): the graph costs what the chain costs, and
+both run at the speed of their matrix products, which OpenBLAS computes about 20% slower than
+torch.mm here; PyTorch loses that back around its GEMMs. Where the per-step overhead weighs most,
+``--width 64 --samples 16384 --skip-torch`` (GEMMs under half the epoch), the machinery alone
+costs 2.6% and the residual graph 8.9% (its sums included) over the chain network. With
+``--threads 2`` on the loaded machine the same GEMM epoch took 1.7 to 10.4 s CPU from round to
+round (OpenBLAS threads spinning while the other core is taken): no ratio means anything there.
 
 Run (PyTorch from the ``bench`` extra, or any venv with torch==2.13.0 CPU)::
 
