@@ -1,7 +1,8 @@
 """ratenet: multilayer rate networks whose activations can be neurons' firing-rate curves.
 
-Build a network in a few lines, train it by backpropagation, and run an LIF-rate network back as a
-spiking network with neurosim.
+Build a network in a few lines (a chain of layers, :class:`Network`, or a flow graph with skip
+connections, several inputs and several losses, :class:`Graph`), train it by backpropagation, and
+run an LIF-rate network back as a spiking network with neurosim.
 
 "The course notes" in the docstrings are the lecture notes this project follows, from Hodgkin-Huxley
 and LIF neurons through the perceptron (their Chapter 7), backpropagation, optimisers and

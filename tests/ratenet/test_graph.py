@@ -286,8 +286,11 @@ def test_several_inputs_and_several_weighted_losses_train_together():
     X, y = two_task_data()
     graph = two_task_graph()
     before = (graph.score(X, y), graph.score(X, y, output="value"))
+    stop = rn.EarlyStopping(monitor="val_loss", patience=60)       # keeps the best epoch's weights
     history = graph.fit(X, y, epochs=60, batch_size=32, optimizer=rn.Adam(lr=3e-3), progress=False,
-                        validation_data=two_task_data(seed=1))
+                        validation_data=two_task_data(seed=1), callbacks=[stop])
+    assert history.best_epoch == 1 + int(np.argmin(history.val_loss))
+    assert graph.loss_value(*two_task_data(seed=1)) == pytest.approx(min(history.val_loss), rel=1e-12)
     X_test, y_test = two_task_data(seed=2)
     assert graph.score(X_test, y_test) > 0.9 > before[0]                   # accuracy of the main output
     assert graph.score(X_test, y_test["value"], output="value") > 0.9 > before[1]   # R^2
