@@ -1,7 +1,8 @@
 """ratenet: multilayer rate networks whose activations can be neurons' firing-rate curves.
 
-Build a network in a few lines, train it by backpropagation, and run an LIF-rate network back as a
-spiking network with neurosim.
+Build a network in a few lines (a chain of layers, :class:`Network`, or a flow graph with skip
+connections, several inputs and several losses, :class:`Graph`), train it by backpropagation, and
+run an LIF-rate network back as a spiking network with neurosim.
 
 "The course notes" in the docstrings are the lecture notes this project follows, from Hodgkin-Huxley
 and LIF neurons through the perceptron (their Chapter 7), backpropagation, optimisers and
@@ -31,6 +32,7 @@ from .activations import (
 from .autoencoder import Autoencoder, ReconstructionHistory
 from .debugging import DebugCheck, SmallDataReport, debug_on_small_data
 from .gradcheck import GradientCheck, check_gradients, numerical_gradients
+from .graph import Graph
 from .image_plots import plot_features, plot_reconstructions, plot_samples
 from .io import Checkpoint, NetworkFileError, load, load_checkpoint, register_layer
 from .layers import Dense, Layer
@@ -45,6 +47,8 @@ from .losses import (
     get_loss,
 )
 from .maxout import Maxout
+from .merge import Add, Concatenate, Merge
+from .model import Model
 from .network import MLP, Network
 from .optimizers import SGD, Adagrad, Adam, Momentum, Nesterov, Optimizer, RMSProp, get_optimizer
 from .perceptron import Perceptron, PerceptronConvergenceWarning, PerceptronResult
@@ -64,6 +68,7 @@ __all__ = [
     "Activation",
     "Adagrad",
     "Adam",
+    "Add",
     "Arctan",
     "Autoencoder",
     "BatchNorm",
@@ -71,12 +76,14 @@ __all__ = [
     "Callback",
     "CategoricalLoss",
     "Checkpoint",
+    "Concatenate",
     "DebugCheck",
     "Dense",
     "Dropout",
     "EarlyStopping",
     "ExponentialDecay",
     "GradientCheck",
+    "Graph",
     "History",
     "L1Error",
     "LIFRate",
@@ -89,6 +96,8 @@ __all__ = [
     "MLP",
     "MSE",
     "Maxout",
+    "Merge",
+    "Model",
     "Momentum",
     "Nesterov",
     "Network",
@@ -108,8 +117,8 @@ __all__ = [
     "SGD",
     "Schedule",
     "SearchResult",
-    "SmallDataReport",
     "Sigmoid",
+    "SmallDataReport",
     "SoftLIFRate",
     "Softmax",
     "SoftmaxCrossEntropy",

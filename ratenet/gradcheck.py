@@ -1,7 +1,8 @@
 """Gradient checking: backprop's gradients against central finite differences.
 
-For every parameter w of every Dense (or Maxout) layer, the numerical derivative
-``(E(w + eps) - E(w - eps)) / (2 eps)`` (error O(eps^2)) is compared with the backprop gradient.
+For every parameter w of every Dense (or Maxout) layer of a Network, or of every node of a Graph,
+the numerical derivative ``(E(w + eps) - E(w - eps)) / (2 eps)`` (error O(eps^2)) is compared with
+the backprop gradient.
 The error of each parameter array is the norm-wise relative error
 ``||g_backprop - g_numeric|| / max(||g_backprop|| + ||g_numeric||, tiny)``, which stays
 meaningful when single entries are near zero; the result is the largest over all arrays.
@@ -12,57 +13,68 @@ from __future__ import annotations
 import numpy as np
 
 from ._loop import exclusive
-from .network import Network
+from .model import Model
 from .validation import check_positive, check_positive_int
 
 
 class GradientCheck(float):
-    """The maximum relative error (a float), with the per-layer detail.
+    """The maximum relative error (a float), with the detail per layer.
 
     Attributes
     ----------
     layers : list of dict
-        Per Dense (or Maxout) layer: ``{"layer": index, "W": rel_error_W, "b": rel_error_b}``.
+        Per checked layer, its label and the error of each of its parameter arrays: for a
+        Network, per Dense (or Maxout) layer, ``{"layer": index, "W": rel_error_W, "b":
+        rel_error_b}``; for a Graph, per node with parameters, ``{"layer": node_name, "W": ...,
+        "b": ...}`` (``"gamma"``, ``"beta"`` for batch normalisation).
     """
 
     layers: list[dict]
 
     def __repr__(self) -> str:
-        detail = ", ".join(f"layer {d['layer']}: W {d['W']:.2e}, b {d['b']:.2e}" for d in self.layers)
+        detail = ", ".join(f"layer {entry['layer']}: "
+                           + ", ".join(f"{key} {value:.2e}" for key, value in entry.items() if key != "layer")
+                           for entry in self.layers)
         return f"GradientCheck(max relative error {float(self):.2e}; {detail})"
 
 
-def numerical_gradients(net: Network, X, y, eps: float = 1e-6) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Central finite-difference gradients (dW, db) of the loss for every Dense (or Maxout) layer.
+def numerical_gradients(net: Model, X, y, eps: float = 1e-6) -> list[tuple[np.ndarray, ...]]:
+    """Central finite-difference gradients of the loss for every checked parameter array.
+
+    For a Network: ``(dW, db)`` for every Dense (or Maxout) layer; for a Graph: one tuple per
+    node with parameters, in the order of the node's ``parameters()`` (see
+    :meth:`ratenet.model.Model.checked_parameters`).
 
     Each parameter is perturbed by +/- ``eps`` in turn and restored exactly afterwards (so the
-    network must not train, nor predict in another thread, meanwhile). The cost is two forward
-    passes per parameter, so use small networks and batches.
+    model must not train, nor predict in another thread, meanwhile). The cost is two forward
+    passes per parameter, so use small models and batches.
     """
     eps = check_positive("eps", eps)
-    X, target = _check_float64(net, X, y)
+    inputs, targets = _check_float64(net, X, y)
     result = []
     with exclusive(net, "numerical_gradients"):  # the parameters are perturbed in place
-        for layer in net.dense_layers:
-            pair = []
-            for param in (layer.W, layer.b):
+        for _, named in net.checked_parameters():
+            group = []
+            for param, _ in named.values():
                 numeric = np.empty_like(param)
-                numeric.reshape(-1)[...] = _finite_differences(net, X, target, param, np.arange(param.size),
-                                                               eps)
-                pair.append(numeric)
-            result.append((pair[0], pair[1]))
+                numeric.reshape(-1)[...] = _finite_differences(net, inputs, targets, param,
+                                                               np.arange(param.size), eps)
+                group.append(numeric)
+            result.append(tuple(group))
     return result
 
 
-def _check_float64(net: Network, X, y) -> tuple[np.ndarray, np.ndarray]:
+def _check_float64(net: Model, X, y) -> tuple:
+    if not isinstance(net, Model):
+        raise TypeError(f"net must be a ratenet Network or Graph, got {type(net).__name__}")
     if np.dtype(net.dtype) != np.float64:
         raise ValueError("gradient checks need float64 arithmetic; build the network with "
                          "dtype=np.float64 (finite differences in float32 are dominated by rounding)")
-    return net.check_Xy(X, y)
+    return net.batch_parts(net.data_arrays(X, y))
 
 
-def _finite_differences(net: Network, X: np.ndarray, target: np.ndarray, param: np.ndarray,
-                        entries: np.ndarray, eps: float) -> np.ndarray:
+def _finite_differences(net: Model, inputs, targets, param: np.ndarray, entries: np.ndarray,
+                        eps: float) -> np.ndarray:
     """(E(w + eps) - E(w - eps)) / (2 eps) for the flat ``entries`` of ``param``, each restored."""
     flat = param.reshape(-1)
     numeric = np.empty(entries.size)
@@ -70,9 +82,9 @@ def _finite_differences(net: Network, X: np.ndarray, target: np.ndarray, param: 
         original = flat[index]
         try:
             flat[index] = original + eps
-            plus = net.loss_value(X, target)
+            plus = net.outputs_loss(net.loss_outputs(inputs), targets)
             flat[index] = original - eps
-            minus = net.loss_value(X, target)
+            minus = net.outputs_loss(net.loss_outputs(inputs), targets)
         finally:
             flat[index] = original
         numeric[position] = (plus - minus) / (2 * eps)
@@ -87,17 +99,20 @@ def relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
     return float(np.linalg.norm(analytic - numeric) / denominator)
 
 
-def check_gradients(net: Network, X, y, eps: float = 1e-6, *, max_entries: int | None = None,
+def check_gradients(net: Model, X, y, eps: float = 1e-6, *, max_entries: int | None = None,
                     seed=0) -> GradientCheck:
     """Compare backprop's gradients with central finite differences on every parameter.
 
     Parameters
     ----------
-    net : Network
-        A float64 network (its parameters are perturbed and restored).
+    net : Network or Graph
+        A float64 model (its parameters are perturbed and restored). A Network's Dense (and
+        Maxout) layers are checked; a Graph's every node with parameters (batch normalisation's
+        gamma and beta included).
     X : array-like, shape (n_samples, n_inputs)
+        Inputs as the model takes them (a Graph with several inputs: a dict name -> array).
     y : array-like
-        Targets for the network's loss.
+        Targets for the model's loss (a Graph with several losses: a dict output name -> target).
     eps : float, default 1e-6
         Finite-difference step.
     max_entries : int, optional
@@ -113,25 +128,28 @@ def check_gradients(net: Network, X, y, eps: float = 1e-6, *, max_entries: int |
     GradientCheck
         A float, the maximum norm-wise relative error over all parameter arrays (about 1e-8 or
         less when backprop is right, for smooth activations away from kinks), with ``.layers``
-        giving the error of each layer's W and b.
+        giving the error of each parameter array, layer by layer.
     """
     eps = check_positive("eps", eps)
     if max_entries is not None:
         max_entries = check_positive_int("max_entries", max_entries)
-    checked_X, target = _check_float64(net, X, y)
-    _, analytic = net.loss_and_gradients(X, y)
+    inputs, targets = _check_float64(net, X, y)
     rng = np.random.default_rng(seed)
     layers = []
-    with exclusive(net, "check_gradients"):  # the parameters are perturbed in place
-        for index, (layer, gradients) in enumerate(zip(net.dense_layers, analytic, strict=True)):
+    with exclusive(net, "check_gradients"):  # the gradients are filled, the parameters perturbed
+        net.compute_gradients(inputs, targets)
+        groups = [(label, {name: (param, gradient.copy()) for name, (param, gradient) in named.items()})
+                  for label, named in net.checked_parameters()]
+        for label, named in groups:
             errors = {}
-            for name, param, gradient in (("W", layer.W, gradients[0]), ("b", layer.b, gradients[1])):
+            for name, (param, gradient) in named.items():
                 entries = np.arange(param.size)
                 if max_entries is not None and param.size > max_entries:
                     entries = np.sort(rng.choice(param.size, size=max_entries, replace=False))
-                numeric = _finite_differences(net, checked_X, target, param, entries, eps)
+                numeric = _finite_differences(net, inputs, targets, param, entries, eps)
                 errors[name] = relative_error(gradient.reshape(-1)[entries], numeric)
-            layers.append({"layer": index, **errors})
-    result = GradientCheck(max(max(d["W"], d["b"]) for d in layers))
+            layers.append({"layer": label, **errors})
+    result = GradientCheck(max((error for entry in layers for key, error in entry.items() if key != "layer"),
+                               default=0.0))
     result.layers = layers
     return result

@@ -12,6 +12,14 @@ A file written by :func:`save` holds
   running statistics);
 - ``optimizer.<slot>.<j>``: the optimiser's state arrays (``Optimizer.state_dict``).
 
+A :class:`~ratenet.Graph` is written the same way, its nodes' modules as the layer list (in the
+graph's evaluation order), and its network entry also holds ``graph``: the inputs and their
+widths, each node's name and the names it reads, and each loss with its output node and weight.
+Such a file has format version 2 (:data:`GRAPH_FORMAT_VERSION`), which a ratenet that predates
+graphs refuses; a sequential network is still written in version 1, and both are read. The graph's
+structure (names, references, order, acyclicity) is checked with the rest of the description,
+before any array is read or layer built.
+
 A layer that draws random numbers from a ``numpy.random.Generator`` kept as its ``rng`` attribute
 (Dropout's masks) has that generator's state saved in its JSON entry and restored on load, so that
 resumed training draws the masks an uninterrupted run would.
@@ -39,15 +47,23 @@ import numpy as np
 
 from ._archive import Archive, ArchiveError
 from .activations import Activation, activation_class, get_activation
+from .graph import Graph, sort_nodes
 from .layers import Dense, Layer
 from .losses import Loss, get_loss
+from .model import Model
 from .network import MLP, Network
 from .optimizers import Optimizer, get_optimizer
 
 #: Name written into every file, checked on load.
 FILE_FORMAT = "ratenet.network"
-#: Version of the layout above; a file with another version is refused.
+#: Version of the layout above that a sequential network is written in (and that earlier ratenet
+#: versions read).
 FORMAT_VERSION = 1
+#: Version of the layout with a ``graph`` entry in the network entry (:class:`~ratenet.Graph`):
+#: a ratenet that reads only version 1 refuses such a file instead of misreading it.
+GRAPH_FORMAT_VERSION = 2
+#: The versions :func:`load` reads; a file with another version is refused.
+READABLE_VERSIONS = (FORMAT_VERSION, GRAPH_FORMAT_VERSION)
 
 _ARCHITECTURE_KEY = "architecture"
 
@@ -85,7 +101,7 @@ class Checkpoint:
 
     Attributes
     ----------
-    net : Network
+    net : Network or Graph
         The network, with its parameters and buffers.
     optimizer : Optimizer or None
         The optimiser with its state (moments, velocities, step count), ready to continue
@@ -96,7 +112,7 @@ class Checkpoint:
         The JSON-compatible ``metadata`` given to :func:`save` (empty by default).
     """
 
-    net: Network
+    net: Model
     optimizer: Optimizer | None = None
     rng: np.random.Generator | None = None
     metadata: dict = field(default_factory=dict)
@@ -104,13 +120,15 @@ class Checkpoint:
 
 # ---------------------------------------------------------------------------------------- save
 
-def save(net: Network, path: str | os.PathLike, optimizer: Optimizer | None = None, *,
+def save(net: Model, path: str | os.PathLike, optimizer: Optimizer | None = None, *,
          rng: np.random.Generator | None = None, metadata: dict | None = None) -> Path:
     """Write ``net`` (and optionally its optimiser and shuffling generator) to one ``.npz`` file.
 
     Parameters
     ----------
-    net : Network
+    net : Network or Graph
+        A Graph is written with its inputs, nodes (each node's layer as a network's) and weighted
+        losses, in format version 2; a sequential network in version 1, as before graphs existed.
     path : str or path-like
         Target file, used as given (``.npz`` is the customary suffix). An existing file is
         replaced only once the new one is completely written.
@@ -135,8 +153,8 @@ def save(net: Network, path: str | os.PathLike, optimizer: Optimizer | None = No
         description (e.g. a rate curve built from arbitrary Python functions), or ``metadata`` is
         not JSON-compatible.
     """
-    if not isinstance(net, Network):
-        raise TypeError(f"net must be a Network, got {type(net).__name__}")
+    if not isinstance(net, Model):
+        raise TypeError(f"net must be a ratenet Network or Graph, got {type(net).__name__}")
     if optimizer is not None and not isinstance(optimizer, Optimizer):
         raise TypeError(f"optimizer must be an Optimizer or None, got {type(optimizer).__name__}")
     if rng is not None and not isinstance(rng, np.random.Generator):
@@ -152,7 +170,7 @@ def save(net: Network, path: str | os.PathLike, optimizer: Optimizer | None = No
     return path
 
 
-def _describe(net: Network, optimizer, rng, metadata) -> tuple[dict, dict[str, np.ndarray]]:
+def _describe(net: Model, optimizer, rng, metadata) -> tuple[dict, dict[str, np.ndarray]]:
     arrays: dict[str, np.ndarray] = {}
     layers = []
     for index, layer in enumerate(net.layers):
@@ -167,20 +185,9 @@ def _describe(net: Network, optimizer, rng, metadata) -> tuple[dict, dict[str, n
         if isinstance(layer_rng, np.random.Generator):  # Dropout's mask generator
             entry["rng"] = _generator_state(layer_rng)
         layers.append(entry)
-    loss = net.loss
-    try:
-        rebuilt_loss = _rebuild_loss({"name": loss.name, "config": loss.config()})
-    except (TypeError, ValueError):
-        rebuilt_loss = None
-    if type(rebuilt_loss) is not type(loss):
-        raise TypeError(f"cannot save a network whose loss {loss!r} is not a registered ratenet loss")
-    network = {"class": "MLP" if type(net) is MLP else "Network",
-               "loss": {"name": loss.name, "config": loss.config()},
-               "dtype": np.dtype(net.dtype).name, "init": net.init, "seed": _describe_seed(net.seed)}
-    if type(net) is MLP:
-        network["mlp"] = {"sizes": list(net.sizes), "output": net.output,
-                          "activation": {"name": net.activation.name, "config": net.activation.config()}}
-    description = {"format": FILE_FORMAT, "format_version": FORMAT_VERSION, "network": network,
+    network = _describe_network(net)
+    version = GRAPH_FORMAT_VERSION if isinstance(net, Graph) else FORMAT_VERSION
+    description = {"format": FILE_FORMAT, "format_version": version, "network": network,
                    "layers": layers, "optimizer": None, "rng": None, "metadata": metadata or {}}
     if not isinstance(description["metadata"], dict):
         raise TypeError(f"metadata must be a dict, got {type(metadata).__name__}")
@@ -203,6 +210,36 @@ def _describe(net: Network, optimizer, rng, metadata) -> tuple[dict, dict[str, n
     if rng is not None:
         description["rng"] = _generator_state(rng)
     return description, arrays
+
+
+def _describe_network(net: Model) -> dict:
+    """The network entry: class, loss(es), dtype, init and seed; an MLP's sizes; a graph's inputs,
+    nodes (aligned with the layer list) and weighted losses."""
+    if isinstance(net, Graph):
+        main = net.losses[net.output_names[0]]
+        graph = {"inputs": [[name, width] for name, width in net.input_widths.items()],
+                 "nodes": [{"name": name, "inputs": list(net.node_inputs[name])} for name in net.node_names],
+                 "losses": [{"output": name, "loss": _describe_loss(net.losses[name]),
+                             "weight": net.loss_weights[name]} for name in net.output_names]}
+        extra = {"graph": graph}
+    else:
+        main, extra = net.loss, {}
+        if type(net) is MLP:
+            extra["mlp"] = {"sizes": list(net.sizes), "output": net.output,
+                            "activation": {"name": net.activation.name, "config": net.activation.config()}}
+    kind = "Graph" if isinstance(net, Graph) else "MLP" if type(net) is MLP else "Network"
+    return {"class": kind, "loss": _describe_loss(main), "dtype": np.dtype(net.dtype).name, "init": net.init,
+            "seed": _describe_seed(net.seed), **extra}
+
+
+def _describe_loss(loss: Loss) -> dict:
+    try:
+        rebuilt_loss = _rebuild_loss({"name": loss.name, "config": loss.config()})
+    except (TypeError, ValueError):
+        rebuilt_loss = None
+    if type(rebuilt_loss) is not type(loss):
+        raise TypeError(f"cannot save a network whose loss {loss!r} is not a registered ratenet loss")
+    return {"name": loss.name, "config": loss.config()}
 
 
 def _describe_layer(index: int, layer: Layer) -> dict:
@@ -309,11 +346,12 @@ def _umask() -> int:
 
 # ---------------------------------------------------------------------------------------- load
 
-def load(path: str | os.PathLike) -> Network:
+def load(path: str | os.PathLike) -> Model:
     """Rebuild the network saved by :func:`save` (or :meth:`Network.save`).
 
     The result predicts bit-identically to the saved network. A network saved from an
-    :class:`~ratenet.MLP` comes back as an MLP, any other as a :class:`~ratenet.Network`.
+    :class:`~ratenet.MLP` comes back as an MLP, a :class:`~ratenet.Graph` as a Graph, any other as
+    a :class:`~ratenet.Network`.
     Use :func:`load_checkpoint` to get the optimiser and generator back as well.
 
     Loading never unpickles, and trusts nothing in the file: the description is checked against
@@ -403,9 +441,9 @@ def _parse_description(text: str) -> dict:
         raise NetworkFileError("not a ratenet network file (format "
                                f"{description.get('format') if isinstance(description, dict) else None!r})")
     version = description.get("format_version")
-    if version != FORMAT_VERSION:
-        raise NetworkFileError(f"format version {str(version)[:20]}; this ratenet reads version "
-                               f"{FORMAT_VERSION} only")
+    if isinstance(version, bool) or version not in READABLE_VERSIONS:
+        raise NetworkFileError(f"format version {str(version)[:20]}; this ratenet reads versions "
+                               f"{list(READABLE_VERSIONS)}")
     return description
 
 
@@ -432,6 +470,13 @@ class _Plan:
         if not isinstance(entries, list) or not entries:
             raise NetworkFileError("the architecture description lists no layers")
         self.entries = entries
+        self.graph = None
+        if network.get("class") == "Graph":
+            if description["format_version"] < GRAPH_FORMAT_VERSION:
+                raise NetworkFileError(f"a graph needs format version {GRAPH_FORMAT_VERSION}, the file "
+                                       f"says {description['format_version']}")
+            with _part("the graph entry"):
+                self.graph = _check_graph_entry(network.get("graph"), len(entries))
         self.layer_arrays = [self._layer_arrays(index, entry) for index, entry in enumerate(entries)]
         self.optimizer_entry = description.get("optimizer")
         self.optimizer_arrays = self._optimizer_arrays()
@@ -517,13 +562,15 @@ class _Plan:
                 rng = _rebuild_generator(self.rng_entry)
         return Checkpoint(net=net, optimizer=optimizer, rng=rng, metadata=self.metadata)
 
-    def _build_network(self) -> Network:
+    def _build_network(self) -> Model:
         network = self.network
         with _part("the network entry"):
             seed = _rebuild_seed(network["seed"])
             loss = _rebuild_loss(network["loss"])
             init = network.get("init")
-            if network.get("class") == "MLP":
+            if self.graph is not None:
+                net = self._build_graph(seed, init)
+            elif network.get("class") == "MLP":
                 mlp = network["mlp"]
                 self._check_mlp_sizes(mlp["sizes"])
                 activation = get_activation(mlp["activation"]["name"], **mlp["activation"]["config"])
@@ -544,6 +591,19 @@ class _Plan:
                 net.seed = _rebuild_seed(network["seed"])
         return net
 
+    def _build_graph(self, seed, init) -> Graph:
+        inputs, nodes, losses = self.graph
+        layers = []
+        for index, entry in enumerate(self.entries):
+            with _part(f"layer {index}"):
+                layers.append(_build_layer(index, entry))
+        with _part("the graph entry"):
+            return Graph(inputs=inputs, nodes=[(name, layer, sources) for (name, sources), layer
+                                               in zip(nodes, layers, strict=True)],
+                         losses={output: _rebuild_loss(loss) for output, (loss, _) in losses.items()},
+                         loss_weights={output: weight for output, (_, weight) in losses.items()},
+                         seed=seed, dtype=self.dtype, init=init)
+
     def _check_mlp_sizes(self, sizes) -> None:
         """An MLP is built from its sizes: they must be those its Dense entries declare."""
         weights = [parameters[0] for (parameters, _), entry
@@ -552,6 +612,49 @@ class _Plan:
         if sizes != declared:
             raise NetworkFileError(f"the MLP sizes {str(sizes)[:80]} do not match its Dense layers "
                                    f"{declared}")
+
+
+def _check_graph_entry(graph, n_layers: int) -> tuple[dict, list, dict]:
+    """``(inputs, nodes, losses)`` of a graph entry, its structure checked (names, references,
+    order, no cycle) before anything is allocated: inputs name -> width, nodes [(name, inputs)]
+    aligned with the layer list, losses output -> (loss entry, weight)."""
+    if not isinstance(graph, dict):
+        raise TypeError("the graph entry must be a dict")
+    inputs = {}
+    for pair in graph["inputs"]:
+        if (not isinstance(pair, list) or len(pair) != 2 or not isinstance(pair[0], str)
+                or isinstance(pair[1], bool) or not isinstance(pair[1], int) or not 0 < pair[1] < 2**40):
+            raise ValueError(f"an input must be [name, width], got {str(pair)[:80]}")
+        if pair[0] in inputs:
+            raise ValueError(f"the input {pair[0][:40]!r} is listed twice")
+        inputs[pair[0]] = pair[1]
+    nodes = []
+    for node in graph["nodes"]:
+        if (not isinstance(node, dict) or not isinstance(node.get("name"), str)
+                or not isinstance(node.get("inputs"), list) or not node["inputs"]
+                or not all(isinstance(source, str) for source in node["inputs"])):
+            raise ValueError(f"a node must be {{'name': str, 'inputs': [str, ...]}}, got {str(node)[:80]}")
+        nodes.append((node["name"], node["inputs"]))
+    if len(nodes) != n_layers:
+        raise ValueError(f"it lists {len(nodes)} nodes for {n_layers} layers")
+    losses = {}
+    for entry in graph["losses"]:
+        if not isinstance(entry, dict) or not isinstance(entry.get("output"), str) \
+                or not isinstance(entry.get("loss"), dict):
+            raise ValueError(f"a loss must be {{'output': str, 'loss': dict, 'weight': number}}, got "
+                             f"{str(entry)[:80]}")
+        weight = entry.get("weight")
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 < weight < float("inf"):
+            raise ValueError(f"the weight of a loss must be a number > 0, got {str(weight)[:40]}")
+        if entry["output"] in losses:
+            raise ValueError(f"two losses sit on {entry['output'][:40]!r}")
+        losses[entry["output"]] = (entry["loss"], float(weight))
+    if not losses:
+        raise ValueError("it lists no loss")
+    order = sort_nodes(list(inputs), nodes, list(losses))
+    if order != [name for name, _ in nodes]:
+        raise ValueError("its nodes are not listed in evaluation order")
+    return inputs, nodes, losses
 
 
 def _fill_layer(index: int, layer: Layer, arrays: dict, parameters: list, buffers: dict) -> None:
@@ -663,7 +766,7 @@ def _rebuild_generator(entry: dict) -> np.random.Generator:
     return np.random.Generator(bit_generator)
 
 
-def _rebuild_optimizer(entry: dict, arrays: dict[str, np.ndarray], net: Network) -> Optimizer:
+def _rebuild_optimizer(entry: dict, arrays: dict[str, np.ndarray], net: Model) -> Optimizer:
     optimizer = type(get_optimizer(entry["name"]))(**entry["config"])
     step_count = entry["step_count"]
     if not isinstance(step_count, int) or isinstance(step_count, bool) or step_count < 0:

@@ -59,6 +59,17 @@ class Layer:
         """Trainable parameter arrays (updated in place by optimisers). Default: none."""
         return []
 
+    def parameter_names(self) -> list[str]:
+        """Names of :meth:`parameters`, same order (``["W", "b"]`` for a Dense layer), used in
+        reports such as :func:`ratenet.check_gradients`'. Default: their positions."""
+        return [str(position) for position in range(len(self.parameters()))]
+
+    def output_width(self, width: int) -> int:
+        """Number of features of the output for an input of ``width`` features; raise ValueError
+        when the layer cannot take that width. Default: the same width (activations, dropout).
+        :class:`ratenet.Graph` checks every connection with it when it is built."""
+        return width
+
     def gradients(self) -> list[np.ndarray]:
         """Gradients of :meth:`parameters` from the last :meth:`backward`, same order."""
         return []
@@ -310,8 +321,16 @@ class Dense(Layer):
     def parameters(self) -> list[np.ndarray]:
         return [self.W, self.b]
 
+    def parameter_names(self) -> list[str]:
+        return ["W", "b"]
+
     def gradients(self) -> list[np.ndarray]:
         return [self.dW, self.db]
+
+    def output_width(self, width: int) -> int:
+        if width != self.n_in:
+            raise ValueError(f"{self!r} takes {self.n_in} features (n_in), got {width}")
+        return self.n_out
 
     def config(self) -> dict:
         config = {"n_in": self.n_in, "n_out": self.n_out, "init": self.init,

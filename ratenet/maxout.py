@@ -216,8 +216,16 @@ class Maxout(Layer):
     def parameters(self) -> list[np.ndarray]:
         return [self.W, self.b]
 
+    def parameter_names(self) -> list[str]:
+        return ["W", "b"]
+
     def gradients(self) -> list[np.ndarray]:
         return [self.dW, self.db]
+
+    def output_width(self, width: int) -> int:
+        if width != self.n_in:
+            raise ValueError(f"{self!r} takes {self.n_in} features (n_in), got {width}")
+        return self.n_out
 
     @classmethod
     def array_shapes(cls, config: dict) -> dict:

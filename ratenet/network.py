@@ -25,20 +25,13 @@ from .activations import Activation, get_activation
 from .layers import INITIALIZATIONS, Dense, Layer, Scratch
 from .losses import MSE, BinaryCrossEntropy, Loss, SoftmaxCrossEntropy, get_loss
 from .maxout import Maxout
-from .optimizers import Optimizer
-from .regularization import WeightPenalty, population_statistics
+from .merge import Merge
+from .model import PREDICT_CHUNK, WEIGHT_LAYERS, Model, is_following_layer, prepare_layers
+from .regularization import population_statistics
 from .validation import check_choice, check_dtype, check_positive_int, check_samples
 
-#: Layers with weights W and biases b that the network initialises, chains by n_in/n_out and lists
-#: in ``dense_layers`` (gradient checks, norms and penalties go over them).
-WEIGHT_LAYERS = (Dense, Maxout)
 
-#: Rows per chunk when predicting: large enough for efficient matrix products, small enough to
-#: keep the buffers in cache-friendly sizes.
-PREDICT_CHUNK = 1024
-
-
-class Network:
+class Network(Model):
     """A sequential network: layers applied in order, then a loss on the last output.
 
     Parameters
@@ -69,6 +62,9 @@ class Network:
         for index, layer in enumerate(layers):
             if not isinstance(layer, Layer):
                 raise TypeError(f"layers[{index}] must be a Layer, got {type(layer).__name__}")
+            if isinstance(layer, Merge):
+                raise TypeError(f"layers[{index}] is {layer!r}, which combines several inputs: a "
+                                "sequential Network has one path; build a ratenet.Graph instead")
         if len({id(layer) for layer in layers}) != len(layers):
             raise ValueError("layers must be distinct instances (an activation used twice would "
                              "overwrite its own cached input); create one per position")
@@ -96,23 +92,13 @@ class Network:
                     raise ValueError(f"{layer!r} receives {width} features: n_features must be {width}")
         self.n_inputs = self.dense_layers[0].n_in
         self.n_outputs = self.dense_layers[-1].n_out
-        rng = np.random.default_rng(seed)
         for index, layer in enumerate(layers):
             if isinstance(layer, WEIGHT_LAYERS):
-                layer.astype(self.dtype)
                 layer.compute_input_gradient = index > 0
-                if not layer.weights_given:
-                    # the activation that follows, looking past BatchNorm/Dropout
-                    following = next((other for other in layers[index + 1:]
-                                      if isinstance(other, (*WEIGHT_LAYERS, Activation))), None)
-                    layer.initialize(rng, layer.init or init or _default_init(following))
-            elif hasattr(layer, "astype"):  # e.g. BatchNorm's gamma, beta and running statistics
-                layer.astype(self.dtype)
-        # Layers that draw random numbers (Dropout) get their own stream, spawned from the seed
-        # after initialisation (so the initial weights do not depend on them).
-        for layer in layers:
-            if hasattr(layer, "attach_rng"):
-                layer.attach_rng(rng.spawn(1)[0])
+        # the activation or weight layer after each layer, looking past BatchNorm/Dropout
+        following = [next((other for other in layers[index + 1:] if is_following_layer(other)), None)
+                     for index in range(len(layers))]
+        prepare_layers(layers, following, dtype=self.dtype, init=init, rng=np.random.default_rng(seed))
         # Element-wise activations that keep the base class's forward/backward run through
         # network-owned buffers (function(z, out=...), derivative(z, out=...)).
         self._elementwise = [isinstance(layer, Activation)
@@ -183,9 +169,10 @@ class Network:
                 if grad is None:  # first Dense layer: the data's gradient is not needed
                     return
 
-    def _loss_step(self, x: np.ndarray, target: np.ndarray, training: bool = True,
-                   sgd_learning_rate: float | None = None) -> tuple[float, np.ndarray]:
-        """Forward, loss and backward on one batch; returns the loss and the output (a buffer)."""
+    def loss_step(self, x: np.ndarray, target: np.ndarray, *, training: bool = True,
+                  sgd_learning_rate: float | None = None) -> tuple[float, np.ndarray]:
+        """Forward, loss and backward on one batch; returns the loss and the output (a buffer).
+        See :meth:`Model.loss_step <ratenet.model.Model.loss_step>`."""
         output = self._forward(x, training)
         value, grad = self.loss.value_and_gradient(output, target,
                                                    out=self._buffer("loss_grad", output.shape))
@@ -232,6 +219,39 @@ class Network:
                              f"({X.shape[0]} vs {target.shape[0]})")
         return X, target
 
+    # ------------------------------------------------------------------ the Model protocol
+    def data_arrays(self, X, y, names=("X", "y")) -> tuple[np.ndarray, np.ndarray]:
+        """``(X, target)`` as :meth:`check_Xy` returns them (the training loop's arrays)."""
+        return self.check_Xy(X, y, names)
+
+    def batch_parts(self, arrays: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """``(x, target)`` of a batch of :meth:`data_arrays`."""
+        x, target = arrays
+        return x, target
+
+    def loss_targets(self, target: np.ndarray) -> list[tuple[Loss, int, np.ndarray]]:
+        return [(self.loss, self.n_outputs, target)]
+
+    def checked_parameters(self) -> list[tuple[int, dict[str, tuple[np.ndarray, np.ndarray]]]]:
+        """The weights and biases of each Dense (or Maxout) layer, labelled by its index among
+        them: ``[(index, {"W": (W, dW), "b": (b, db)}), ...]``."""
+        return [(index, {"W": (layer.W, layer.dW), "b": (layer.b, layer.db)})
+                for index, layer in enumerate(self.dense_layers)]
+
+    def loss_outputs(self, x: np.ndarray) -> np.ndarray:
+        """The last layer's output for validated inputs (:meth:`forward` without the checks)."""
+        return self._evaluate(x)
+
+    def outputs_loss(self, output: np.ndarray, target: np.ndarray) -> float:
+        return self.loss.value(output, target)
+
+    def outputs_accuracy(self, output: np.ndarray, target: np.ndarray) -> float:
+        return self.loss.accuracy(output, target)
+
+    @property
+    def is_classification(self) -> bool:
+        return self.loss.is_classification
+
     # ------------------------------------------------------------------------------- public API
     def forward(self, X) -> np.ndarray:
         """Network output (last layer, e.g. logits) for ``X`` (n_samples, n_inputs), a new array.
@@ -270,12 +290,12 @@ class Network:
         """
         X, target = self.check_Xy(X, y)
         with exclusive(self, "loss_and_gradients"):
-            value, _ = self._loss_step(X, target, training=training)
+            value = self.compute_gradients(X, target, training=training)
             return value, [(layer.dW.copy(), layer.db.copy()) for layer in self.dense_layers]
 
     def loss_value(self, X, y) -> float:
         """Loss on ``(X, y)`` (mean over samples, evaluation mode), without gradients; thread-safe
-        as :meth:`forward`."""
+        as :meth:`forward`. Computed chunk by chunk, so the loss's temporaries stay small."""
         X, target = self.check_Xy(X, y)
         total = 0.0
         output = self._evaluate(X)
@@ -283,57 +303,6 @@ class Network:
             stop = min(start + PREDICT_CHUNK, X.shape[0])
             total += self.loss.value(output[start:stop], target[start:stop]) * (stop - start)
         return total / X.shape[0]
-
-    def train_step(self, x: np.ndarray, target: np.ndarray, optimizer: Optimizer, *,
-                   penalty: WeightPenalty | None = None,
-                   gradient_norms: np.ndarray | None = None) -> tuple[float, np.ndarray]:
-        """One step of gradient descent on one mini-batch: forward in training mode, loss,
-        backprop, and the optimiser's update. The step of :func:`ratenet.fit`.
-
-        Plain :class:`~ratenet.SGD` is folded into the backward matrix products (the gradients
-        are then not stored) unless a penalty or gradient norms are asked for.
-
-        Parameters
-        ----------
-        x, target : ndarray
-            A batch as :meth:`check_Xy` returns it.
-        optimizer : Optimizer
-        penalty : WeightPenalty, optional
-            Added to the loss, its gradient to the layers' gradients.
-        gradient_norms : ndarray, shape (n_dense_layers,), optional
-            The Frobenius norms of each Dense layer's data-loss gradient are added into it.
-
-        Returns
-        -------
-        loss : float
-            The batch's loss before the update (mean over its samples, penalty included).
-        output : ndarray
-            The last layer's output on the batch: a reused buffer, valid until the next step.
-
-        Not thread-safe: a network trains in one thread at a time (``fit`` makes sure).
-        """
-        fused = optimizer.fused_learning_rate if not penalty and gradient_norms is None else None
-        value, output = self._loss_step(x, target, training=True, sgd_learning_rate=fused)
-        if gradient_norms is not None:
-            gradient_norms += self.gradient_norms()
-        if penalty:
-            value += penalty.value()
-            penalty.add_gradients()
-        if fused is None:
-            optimizer.update(self.parameters(), self.gradients())
-            return value, output
-        for layer in self.layers:  # layers other than Dense (BatchNorm): the same plain step
-            if not isinstance(layer, Dense):
-                for param, grad in zip(layer.parameters(), layer.gradients(), strict=True):
-                    param -= fused * grad
-        optimizer.step_applied()
-        return value, output
-
-    def training_state(self) -> list[np.ndarray]:
-        """The arrays that training changes, the network's own (not copies): every layer's
-        parameters and buffers (batch norm's running statistics), in layer order. The training
-        loop copies them to put a diverged or interrupted run back."""
-        return [array for layer in self.layers for array in (*layer.parameters(), *layer.buffers().values())]
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities, shape (n_samples, n_classes) (softmax of the logits; sparsemax of
@@ -435,22 +404,6 @@ class Network:
 
         return save(self, path, optimizer, **options)
 
-    def parameters(self) -> list[np.ndarray]:
-        """Every trainable array, layer by layer (W, b of each Dense layer)."""
-        return [param for layer in self.layers for param in layer.parameters()]
-
-    def gradients(self) -> list[np.ndarray]:
-        """Gradients of :meth:`parameters` from the last backward pass, same order."""
-        return [grad for layer in self.layers for grad in layer.gradients()]
-
-    def gradient_norms(self) -> list[float]:
-        """Frobenius norm of dE/dW of each Dense layer from the last backward pass."""
-        return [float(np.sqrt(np.vdot(layer.dW, layer.dW))) for layer in self.dense_layers]
-
-    @property
-    def n_parameters(self) -> int:
-        return sum(param.size for param in self.parameters())
-
     def __repr__(self) -> str:
         inner = ", ".join(repr(layer) for layer in self.layers)
         return (f"{type(self).__name__}([{inner}], loss={self.loss!r}, "
@@ -515,6 +468,3 @@ def _clone_activation(activation: Activation) -> Activation:
     except TypeError:
         return copy.deepcopy(activation)
 
-
-def _default_init(following: Layer | None) -> str:
-    return "he" if getattr(following, "name", "") == "relu" else "glorot"

@@ -330,8 +330,16 @@ class BatchNorm(Layer):
     def parameters(self) -> list[np.ndarray]:
         return [self.gamma, self.beta]
 
+    def parameter_names(self) -> list[str]:
+        return ["gamma", "beta"]
+
     def gradients(self) -> list[np.ndarray]:
         return [self.dgamma, self.dbeta]
+
+    def output_width(self, width: int) -> int:
+        if width != self.n_features:
+            raise ValueError(f"{self!r} takes {self.n_features} features (n_features), got {width}")
+        return width
 
     def buffers(self) -> dict[str, np.ndarray]:
         return {"running_mean": self.running_mean, "running_var": self.running_var}

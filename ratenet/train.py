@@ -4,7 +4,10 @@ History, learning-rate schedules, callbacks and early stopping.
 The epochs, mini-batches, progress bar and the guards against runaway training and interruption
 are ratenet's one training loop (:func:`ratenet._loop.run_epochs`, shared with autoencoders and
 RBMs); what is particular to networks (accuracy, gradient norms, validation, callbacks) is here,
-and one step is :meth:`Network.train_step`.
+and one step is the model's :meth:`~ratenet.model.Model.train_step`. ``fit`` takes any
+:class:`~ratenet.model.Model` (a sequential :class:`~ratenet.Network` or a :class:`~ratenet.Graph`)
+through that protocol: the model turns ``X`` and ``y`` into the arrays the loop batches, and
+measures its own outputs.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ import numpy as np
 
 from ._loop import DIVERGENCE_FACTOR, batch_size_for, check_divergence_options, exclusive, run_epochs
 from .losses import SoftmaxCrossEntropy
-from .network import MLP, Network
+from .model import Model
+from .network import MLP
 from .optimizers import get_optimizer
 from .regularization import BatchNorm, WeightPenalty
 from .schedules import Schedule
@@ -101,13 +105,13 @@ class Callback:
     a plain callable with that signature, works as a callback; returning True stops training.
     """
 
-    def on_train_begin(self, net: Network) -> None:
+    def on_train_begin(self, net: Model) -> None:
         return None
 
-    def on_epoch_end(self, net: Network, epoch: int, logs: dict) -> bool:
+    def on_epoch_end(self, net: Model, epoch: int, logs: dict) -> bool:
         return False
 
-    def on_train_end(self, net: Network) -> None:
+    def on_train_end(self, net: Model) -> None:
         return None
 
 
@@ -172,9 +176,7 @@ class EarlyStopping(Callback):
         self._reset()
         self._snapshot = []
         if self.restore_best:
-            arrays = [array for layer in net.layers
-                      for array in (*layer.parameters(), *layer.buffers().values())]
-            self._snapshot = [(array, np.empty_like(array)) for array in arrays]
+            self._snapshot = [(array, np.empty_like(array)) for array in net.training_state()]
 
     def check_logs(self, keys) -> None:
         """Refuse, before the first epoch, a ``monitor`` that the epoch logs will not hold."""
@@ -229,7 +231,7 @@ class EarlyStopping(Callback):
         return f"EarlyStopping({arguments})"
 
 
-def fit(net: Network, X, y, epochs: int = 10, batch_size: int | None = 32, optimizer="adam", *,
+def fit(net: Model, X, y, epochs: int = 10, batch_size: int | None = 32, optimizer="adam", *,
         validation_split: float = 0.0, validation_data=None, shuffle: bool = True, seed=None,
         schedule: Schedule | None = None, callbacks=None, progress: bool | None = None,
         gradient_norm_samples: int = 20, weight_decay: float = 0.0, l1: float = 0.0,
@@ -239,11 +241,13 @@ def fit(net: Network, X, y, epochs: int = 10, batch_size: int | None = 32, optim
 
     Parameters
     ----------
-    net : Network
+    net : Network or Graph
     X : array-like, shape (n_samples, n_inputs)
+        A Graph with several inputs takes a dict input name -> array.
     y : array-like
         Targets in the form the network's loss takes (integer labels or one-hot rows for softmax
-        cross-entropy, 0/1 for binary cross-entropy, values for MSE).
+        cross-entropy, 0/1 for binary cross-entropy, values for MSE). A Graph with several losses
+        takes a dict output name -> targets.
     epochs : int, default 10
         Passes over the training data.
     batch_size : int or None, default 32
@@ -255,7 +259,8 @@ def fit(net: Network, X, y, epochs: int = 10, batch_size: int | None = 32, optim
         Fraction of ``(X, y)`` held out for validation, drawn at random with the shuffling
         generator (before any training).
     validation_data : tuple (X_val, y_val), optional
-        Validation data; takes precedence over ``validation_split``.
+        Validation data (in the forms of ``X`` and ``y``); takes precedence over
+        ``validation_split``.
     shuffle : bool, default True
         Shuffle the training samples at every epoch.
     seed : int or numpy.random.Generator, optional
@@ -288,7 +293,7 @@ def fit(net: Network, X, y, epochs: int = 10, batch_size: int | None = 32, optim
         ``augment(X_batch, rng) -> X_batch``, applied to every training mini-batch before the
         forward pass (never to validation data); ``rng`` is a numpy Generator derived from the
         shuffling seed. It may change the batch in place; it must return an array of the same
-        shape.
+        shape. Only for models that take one input array.
     divergence_factor : float > 1, default 1e4
         A mini-batch loss above this multiple of the loss at the start of the call (at least 1)
         counts as runaway training, as does a NaN or infinite loss or parameter.
@@ -318,8 +323,8 @@ def fit(net: Network, X, y, epochs: int = 10, batch_size: int | None = 32, optim
     network and optimizer back as they were at the end of the last completed epoch before it
     propagates: never a half-applied mini-batch. ``net.history`` holds the completed epochs.
     """
-    if not isinstance(net, Network):
-        raise TypeError(f"net must be a Network, got {type(net).__name__}")
+    if not isinstance(net, Model):
+        raise TypeError(f"net must be a ratenet Network or Graph, got {type(net).__name__}")
     epochs = check_positive_int("epochs", epochs)
     gradient_norm_samples = check_positive_int("gradient_norm_samples", gradient_norm_samples)
     optimizer = get_optimizer(optimizer)
@@ -334,11 +339,15 @@ def fit(net: Network, X, y, epochs: int = 10, batch_size: int | None = 32, optim
                         f"{type(augment).__name__}")
     divergence_factor, on_divergence = check_divergence_options(divergence_factor, on_divergence)
     penalty = WeightPenalty(net, weight_decay, l1, include_bias=bool(regularize_bias))
-    X, target = net.check_Xy(X, y)
-    _warn_unused_outputs(net, target)
+    arrays = net.data_arrays(X, y)
+    if augment is not None and not isinstance(net.batch_parts(arrays)[0], np.ndarray):
+        raise TypeError("augment transforms one input array, and this model takes several inputs: "
+                        "augment them before calling fit")
+    for loss, n_outputs, target in net.loss_targets(net.batch_parts(arrays)[1]):
+        _warn_unused_outputs(net, loss, n_outputs, target)
     rng = np.random.default_rng(net.seed if seed is None else seed)
-    (X, target), validation = _split_validation(net, X, target, validation_split, validation_data, rng)
-    n_samples = X.shape[0]
+    arrays, validation = _split_validation(net, arrays, validation_split, validation_data, rng)
+    n_samples = arrays[0].shape[0]
     batch_size = batch_size_for(batch_size, n_samples)
     if (n_samples - 1) % batch_size == 0 and any(isinstance(layer, BatchNorm) for layer in net.layers):
         raise ValueError(f"{n_samples} training samples in batches of {batch_size} leave a last "
@@ -353,7 +362,7 @@ def fit(net: Network, X, y, epochs: int = 10, batch_size: int | None = 32, optim
             schedule.reset()
         net.history = epoch_run.history
         epoch_run.begin()
-        run_epochs(net, (X, target), optimizer, epochs=epochs, batch_size=batch_size, shuffle=shuffle,
+        run_epochs(net, arrays, optimizer, epochs=epochs, batch_size=batch_size, shuffle=shuffle,
                    rng=rng, step=epoch_run.step, measure=epoch_run.measure, record=epoch_run.record,
                    progress=progress,
                    desc="fit", divergence_factor=divergence_factor, on_divergence=on_divergence)
@@ -363,43 +372,45 @@ def fit(net: Network, X, y, epochs: int = 10, batch_size: int | None = 32, optim
     return epoch_run.history
 
 
-def _warn_unused_outputs(net: Network, target: np.ndarray) -> None:
-    """Warn when integer labels use a small part of a softmax network's outputs: most often the
-    output size was left out of an MLP's sizes (``MLP([64, 100])`` has 100 classes, no hidden layer)."""
-    if not isinstance(net.loss, SoftmaxCrossEntropy) or target.ndim != 1:
+def _warn_unused_outputs(net: Model, loss, n_outputs: int, target: np.ndarray) -> None:
+    """Warn when integer labels use a small part of a softmax output: most often the output size
+    was left out of an MLP's sizes (``MLP([64, 100])`` has 100 classes, no hidden layer)."""
+    if not isinstance(loss, SoftmaxCrossEntropy) or target.ndim != 1:
         return
     n_classes = int(target.max()) + 1
-    if net.n_outputs > max(2 * n_classes, 2):
+    if n_outputs > max(2 * n_classes, 2):
         hint = ""
         if isinstance(net, MLP) and len(net.sizes) == 2:
             hint = (f": an MLP's last size is its number of classes, so MLP({net.sizes}) has no hidden "
                     f"layer; {net.sizes[1]} hidden units for {n_classes} classes is "
                     f"MLP([{net.sizes[0]}, {net.sizes[1]}, {n_classes}])")
-        warnings.warn(f"the network has {net.n_outputs} outputs (classes) but y holds labels "
+        warnings.warn(f"the network has {n_outputs} outputs (classes) but y holds labels "
                       f"0..{n_classes - 1}{hint}", UserWarning, stacklevel=3)
 
 
-def _split_validation(net: Network, X: np.ndarray, target: np.ndarray, validation_split, validation_data,
+def _split_validation(net: Model, arrays: tuple[np.ndarray, ...], validation_split, validation_data,
                       rng: np.random.Generator):
-    """``((X, target), (X_val, target_val) or None)``: the validation data given, or a random
-    ``validation_split`` of the training data."""
+    """``(training arrays, validation arrays or None)``: the validation data given, or a random
+    ``validation_split`` of the training data (the same rows of every array)."""
     if validation_data is not None:
         if not isinstance(validation_data, tuple | list) or len(validation_data) != 2:
             raise TypeError("validation_data must be a tuple (X_val, y_val)")
-        return (X, target), net.check_Xy(*validation_data, names=("validation_data[0]", "validation_data[1]"))
+        return arrays, net.data_arrays(*validation_data, names=("validation_data[0]", "validation_data[1]"))
     if isinstance(validation_split, bool) or not isinstance(validation_split, int | float | np.floating):
         raise TypeError(f"validation_split must be a number in [0, 1), got "
                         f"{type(validation_split).__name__} {validation_split!r}")
     if not validation_split:
-        return (X, target), None
+        return arrays, None
     if not 0 < validation_split < 1:
         raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
-    n_val = int(round(validation_split * X.shape[0]))
-    if n_val < 1 or n_val >= X.shape[0]:
+    n_samples = arrays[0].shape[0]
+    n_val = int(round(validation_split * n_samples))
+    if n_val < 1 or n_val >= n_samples:
         raise ValueError(f"validation_split={validation_split} leaves {n_val} validation samples "
-                         f"out of {X.shape[0]}; need at least one on each side")
-    order = rng.permutation(X.shape[0])
-    return (X[order[n_val:]], target[order[n_val:]]), (X[order[:n_val]], target[order[:n_val]])
+                         f"out of {n_samples}; need at least one on each side")
+    order = rng.permutation(n_samples)
+    return (tuple(array[order[n_val:]] for array in arrays),
+            tuple(array[order[:n_val]] for array in arrays))
 
 
 class _EpochRecord:
@@ -412,7 +423,7 @@ class _EpochRecord:
         self.validation, self.schedule, self.callbacks = validation, schedule, callbacks
         self.norm_stride, self.augment, self.augment_rng = norm_stride, augment, augment_rng
         self.full_batch, self.n_samples = full_batch, n_samples
-        self.classification = net.loss.is_classification
+        self.classification = net.is_classification
         self.history = History()
         self._reset_sums()
 
@@ -431,17 +442,17 @@ class _EpochRecord:
             if hasattr(callback, "check_logs"):
                 callback.check_logs(keys)
 
-    def step(self, batch: tuple[np.ndarray, np.ndarray], batch_index: int) -> float:
-        x_batch, t_batch = batch
+    def step(self, batch: tuple[np.ndarray, ...], batch_index: int) -> float:
+        inputs, targets = self.net.batch_parts(batch)
         if self.augment is not None:
-            x_batch = _augmented(self.augment, x_batch.copy() if self.full_batch else x_batch,
-                                 self.augment_rng)
+            inputs = _augmented(self.augment, inputs.copy() if self.full_batch else inputs,
+                                self.augment_rng)
         record = batch_index % self.norm_stride == 0
-        value, output = self.net.train_step(x_batch, t_batch, self.optimizer, penalty=self.penalty,
-                                            gradient_norms=self.norm_sums if record else None)
+        value, outputs = self.net.train_step(inputs, targets, self.optimizer, penalty=self.penalty,
+                                             gradient_norms=self.norm_sums if record else None)
         self.norm_count += record
         if self.classification:
-            self.correct += self.net.loss.accuracy(output, t_batch) * x_batch.shape[0]
+            self.correct += self.net.outputs_accuracy(outputs, targets) * batch[0].shape[0]
         return value
 
     def measure(self, epoch: int, mean_loss: float) -> dict:
@@ -450,12 +461,12 @@ class _EpochRecord:
         if self.classification:
             logs["accuracy"] = self.correct / self.n_samples
         if self.validation is not None:
-            X_val, target_val = self.validation
-            output = net.forward(X_val)
-            logs["val_loss"] = net.loss.value(output, target_val) + (
+            inputs, targets = net.batch_parts(self.validation)
+            outputs = net.loss_outputs(inputs)
+            logs["val_loss"] = net.outputs_loss(outputs, targets) + (
                 self.penalty.value() if self.penalty else 0.0)
             if self.classification:
-                logs["val_accuracy"] = net.loss.accuracy(output, target_val)
+                logs["val_accuracy"] = net.outputs_accuracy(outputs, targets)
         logs["lr"] = self.optimizer.lr
         return logs
 

@@ -101,6 +101,7 @@ QUICK_OUTPUTS = {
     "model_selection": {"best_net.npz", "model_selection.md", "model_selection.png"},
     "pretraining": {"pretraining_accuracy.png", "pretraining_features.png", "pretraining_results.txt"},
     "sparsemax": {"sparsemax_digits.png", "sparsemax_two_classes.png"},
+    "residual_mlp": {"residual_gradient_norms.png", "residual_learning_curves.png", "residual_summary.txt"},
 }
 
 
@@ -140,6 +141,9 @@ def test_readme_tour_runs_as_written(tmp_path, monkeypatch):
     assert scope["net"].score(scope["X_test"], scope["y_test"]) > 0.95
     assert scope["snet"].score(scope["X_test"], scope["y_test"], t_end=0.2) > 0.9
     assert scope["deep"].score(scope["X_test"], scope["y_test"]) > 0.6
+    assert scope["residual"].score(scope["X_test"], scope["y_test"]) > 0.9    # rn.Graph
+    assert scope["two_heads"].score(scope["test_halves"], scope["y_test"]) > 0.8
+    assert (tmp_path / "two_heads.npz").exists()
     assert (tmp_path / "digits.npz").exists()
     assert len(scope["search"].rows) == 8 and scope["search"].best_score > 0.9
     assert scope["grid"].best_score_ > 0.9                              # ratenet.sklearn
