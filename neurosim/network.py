@@ -22,7 +22,7 @@ Examples
 >>> net = SpikingNetwork(dt=1e-3)
 >>> source = net.add_spike_source(rates=np.full(100, 20.0), seed=0)
 >>> neurons = net.add_lif(10, bias=0.5)
->>> net.connect(source, neurons, weights=np.full((10, 100), 0.05), tau_s=0.005)
+>>> net.connect(source, neurons, weights=np.full((10, 100), 0.05), synapse=PSC(tau_s=0.005))
 >>> spikes = net.probe(neurons, "spikes")
 >>> result = net.run(t_end=1.0)
 >>> result[spikes].rates()          # Hz per neuron
@@ -41,6 +41,7 @@ from .hh import METHODS as HH_METHODS
 from .hh import STABLE_DT as HH_STABLE_DT
 from .hh import HHParameters, hh_steady_state
 from .spikes import SpikeTrains
+from .synapse import PSC
 from .validation import (
     as_finite_array,
     check_choice,
@@ -52,7 +53,8 @@ from .validation import (
 )
 
 PROBE_KINDS = ("spikes", "voltage", "filtered", "current")
-SYNAPSE_METHODS = ("euler", "exact")
+#: The synapse of connect() and filtered probes when none is given: exponential, 5 ms, exact decay.
+DEFAULT_SYNAPSE = PSC()
 SOURCE_KINDS = ("poisson", "regular")
 
 # The step-by-step loop adds a step's spikes of a connection's pre-population as one dense product
@@ -95,9 +97,7 @@ class Connection:
     pre: Population
     post: Population
     weights: np.ndarray = field(repr=False)
-    tau_s: float
-    n: int
-    method: str
+    synapse: PSC
     # W.T flattened, contiguous (what a spike of pre-neuron j adds is row j), made once at connect().
     weights_t: np.ndarray = field(init=False, repr=False)
 
@@ -112,9 +112,7 @@ class Probe:
     target: Population
     kind: str
     every: int
-    tau_s: float
-    n: int
-    method: str
+    synapse: PSC
     index: int
 
 
@@ -288,9 +286,9 @@ class SpikingNetwork:
             params = dict(rates=rates, source_kind=kind, rng=rng)
         return self._add(n, label, "source", params)
 
-    def connect(self, pre: Population, post: Population, weights, *, tau_s: float = 0.005, n: int = 0,
-                method: str = "euler") -> Connection:
-        """Join ``pre`` to the LIF or HH population ``post`` through PSC synapses of order ``n``.
+    def connect(self, pre: Population, post: Population, weights, *,
+                synapse: PSC = DEFAULT_SYNAPSE) -> Connection:
+        """Join ``pre`` to the LIF or HH population ``post`` through ``synapse``.
 
         Parameters
         ----------
@@ -300,12 +298,9 @@ class SpikingNetwork:
             ``weights[i, j]`` is the charge a spike of ``pre`` neuron ``j`` delivers to ``post``
             neuron ``i``: its PSC is ``w h(t)``. Units: normalized current times seconds into LIF
             neurons, µA/cm² times seconds into HH neurons.
-        tau_s : float
-            Synaptic time constant (s).
-        n : int
-            Order of the PSC kernel: 0 exponential, 1 alpha, ...
-        method : {"euler", "exact"}
-            The notes' Euler decay (default) or the exact exponential decay per step.
+        synapse : PSC
+            The synapse: kernel time constant, order and integration (see :class:`neurosim.PSC`).
+            Default ``PSC()``: exponential, ``tau_s`` = 5 ms, exact decay.
         """
         self._check_member("pre", pre)
         self._check_member("post", post)
@@ -316,12 +311,12 @@ class SpikingNetwork:
         if weights.shape != (post.n, pre.n):
             raise ValueError(f"weights must have shape (post.n, pre.n) = ({post.n}, {pre.n}), "
                              f"got {weights.shape}")
-        connection = Connection(pre, post, weights, *self._synapse(tau_s, n, method))
+        connection = Connection(pre, post, weights, _check_synapse("synapse", synapse))
         self.connections.append(connection)
         return connection
 
-    def probe(self, target: Population, kind: str = "spikes", *, every: int = 1, tau_s: float = 0.005,
-              n: int = 0, method: str = "euler") -> Probe:
+    def probe(self, target: Population, kind: str = "spikes", *, every: int = 1,
+              synapse: PSC = DEFAULT_SYNAPSE) -> Probe:
         """Record ``kind`` from ``target``: "spikes", "voltage", "filtered" or "current".
 
         Parameters
@@ -329,17 +324,19 @@ class SpikingNetwork:
         target : Population
         kind : {"spikes", "voltage", "filtered", "current"}
             Spike times; voltage (LIF: normalized; HH: mV); the population's spike trains filtered
-            by the PSC kernel ``(tau_s, n, method)`` (1/s); the neurons' total input current (LIF:
+            by ``synapse``'s kernel (1/s); the neurons' total input current (LIF:
             normalized; HH: µA/cm²).
         every : int
             Keep every ``every``-th step of a trace (decimation).
+        synapse : PSC
+            The kernel of a "filtered" probe (default ``PSC()``: exponential, 5 ms, exact).
         """
         self._check_member("target", target)
         kind = check_choice("kind", kind, PROBE_KINDS)
         every = check_positive_int("every", every)
         if target.kind == "source" and kind in ("voltage", "current"):
             raise ValueError(f"a spike source has no {kind}; probe 'spikes' or 'filtered'")
-        probe = Probe(target, kind, every, *self._synapse(tau_s, n, method), index=len(self.probes))
+        probe = Probe(target, kind, every, _check_synapse("synapse", synapse), index=len(self.probes))
         self.probes.append(probe)
         return probe
 
@@ -404,10 +401,9 @@ class SpikingNetwork:
         source_spikes = {p: _source_spikes(p, trials, t_end) for p in sources}
 
         connections, probes = self.connections, self.probes
-        if any(_euler_unstable(c.method, c.tau_s, dt) for c in [*connections, *probes]):
-            raise ValueError(f"the Euler synapse is unstable for dt={dt!r} s >= 2 tau_s; use a "
-                             "smaller dt or method='exact'")
-        width = max([c.n + 1 for c in [*connections, *probes]] + [1])
+        for c in [*connections, *probes]:
+            c.synapse.check_step(dt)
+        width = max([c.synapse.order + 1 for c in [*connections, *probes]] + [1])
         weights_t = [c.weights_t for c in connections]
         connection_arrays = (
             np.array([c.pre.kind == "source" for c in connections], dtype=np.bool_),
@@ -415,28 +411,28 @@ class SpikingNetwork:
             _int_array(c.pre.n for c in connections),
             _int_array(c.post.offset for c in connections),
             _int_array(c.post.n for c in connections),
-            _int_array(c.n + 1 for c in connections),
-            _propagators(connections, dt, width),
-            np.array([1.0 / c.tau_s for c in connections]),
+            _int_array(c.synapse.order + 1 for c in connections),
+            _propagators([c.synapse for c in connections], dt, width),
+            np.array([1.0 / c.synapse.tau_s for c in connections]),
             _int_array(np.cumsum([0] + [w.size for w in weights_t])[:-1]),
             (weights_t[0] if len(weights_t) == 1 else np.concatenate(weights_t)) if weights_t
             else np.zeros(0),
-            _int_array(np.cumsum([0] + [(c.n + 1) * c.post.n for c in connections])),
+            _int_array(np.cumsum([0] + [(c.synapse.order + 1) * c.post.n for c in connections])),
             np.array([_DENSE_FRACTION * c.pre.n for c in connections]),
         )
         n_samples = [(n_steps + q.every - 1) // q.every for q in probes]
         sizes = [0 if q.kind == "spikes" else q.target.n * m for q, m in zip(probes, n_samples, strict=True)]
         out_offset = _int_array(np.cumsum([0] + sizes)[:-1])
-        filter_sizes = [(q.n + 1) * q.target.n if q.kind == "filtered" else 0 for q in probes]
+        filter_sizes = [(q.synapse.order + 1) * q.target.n if q.kind == "filtered" else 0 for q in probes]
         probe_arrays = (
             _int_array(PROBE_KINDS.index(q.kind) for q in probes),
             np.array([q.target.kind == "source" for q in probes], dtype=np.bool_),
             _int_array(q.target.offset for q in probes),
             _int_array(q.target.n for q in probes),
             _int_array(q.every for q in probes),
-            _int_array(q.n + 1 for q in probes),
-            _propagators(probes, dt, width),
-            np.array([1.0 / q.tau_s for q in probes]),
+            _int_array(q.synapse.order + 1 for q in probes),
+            _propagators([q.synapse for q in probes], dt, width),
+            np.array([1.0 / q.synapse.tau_s for q in probes]),
             out_offset,
             _int_array(np.cumsum([0] + filter_sizes)),
         )
@@ -514,13 +510,6 @@ class SpikingNetwork:
             raise ValueError(f"{name} must be a scalar or have shape ({n},), got {array.shape}")
         return np.broadcast_to(array, (n,)).astype(np.float64)
 
-    @staticmethod
-    def _synapse(tau_s, n, method):
-        tau_s = check_positive("tau_s", tau_s)
-        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
-            raise ValueError(f"n must be an integer >= 0 (the PSC kernel's order), got {n!r}")
-        return tau_s, int(n), check_choice("method", method, SYNAPSE_METHODS)
-
     def _spike_trains(self, population, source_spikes, spike_neuron, spike_time, spike_count, t_end):
         trains = []
         for trial in range(self.n_trials):
@@ -585,16 +574,20 @@ def _propagator(synapse, dt, width):
     values = np.zeros(width)
     if synapse.method == "euler":
         values[0] = 1.0 - ratio
-        if synapse.n > 0:
+        if synapse.order > 0:
             values[1] = ratio
     else:
-        for m in range(synapse.n + 1):
-            values[m] = math.exp(-ratio) * ratio**m / math.factorial(m)
+        # exp(-a) a**m / m!, in logarithms so that neither a**m nor m! overflows for high orders.
+        for m in range(synapse.order + 1):
+            values[m] = math.exp(m * math.log(ratio) - ratio - math.lgamma(m + 1))
     return values
 
 
-def _euler_unstable(method, tau_s, dt):
-    return method == "euler" and dt >= 2 * tau_s
+def _check_synapse(name, synapse):
+    if not isinstance(synapse, PSC):
+        raise TypeError(f"{name} must be a neurosim.PSC (e.g. PSC(tau_s=0.005, order=0)), got "
+                        f"{type(synapse).__name__}")
+    return synapse
 
 
 def _max_spikes(population, t_end, n_steps):

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neurosim import Population, SpikingNetwork
+from neurosim import PSC, Population, SpikingNetwork
 
 from .activations import Activation, LIFRate
 from .layers import Dense
@@ -91,6 +91,11 @@ class SpikingClassifier:
         self.dense, self.neurons = _spiking_structure(net)
         self.loss = net.loss
         self._decide = net._decide
+
+    @property
+    def synapse(self) -> PSC:
+        """The synapse of every connection and filtered probe, as one ``neurosim.PSC`` value."""
+        return PSC(self.tau_s, self.n, self.method)
 
     @property
     def n_inputs(self) -> int:
@@ -162,7 +167,7 @@ class SpikingClassifier:
         --------
         >>> network, populations = snet.network(X_test[:1])
         >>> spikes = [network.probe(p, "spikes") for p in populations]
-        >>> filtered = network.probe(populations[-1], "filtered", tau_s=snet.tau_s)
+        >>> filtered = network.probe(populations[-1], "filtered", synapse=snet.synapse)
         >>> result = network.run(0.2)
         >>> logits = snet.readout(result[filtered])          # (n_outputs, n_times)
         """
@@ -206,7 +211,7 @@ class SpikingClassifier:
 
     def _build(self, X: np.ndarray, rng) -> tuple[SpikingNetwork, list[Population]]:
         net = SpikingNetwork(dt=self.dt, n_trials=X.shape[0], seed=rng)
-        synapse = dict(tau_s=self.tau_s, n=self.n, method=self.method)
+        synapse = dict(synapse=self.synapse)
         first, lif = self.dense[0], self.neurons[0]
         populations = []
         if self.input == "current":
@@ -233,8 +238,7 @@ class SpikingClassifier:
         n_trials = X.shape[0]
         net, populations = self._build(X, rng)
         hidden = populations[1:] if self.input == "spikes" else populations
-        probes = [net.probe(p, "filtered", every=record_every, tau_s=self.tau_s, n=self.n,
-                            method=self.method) for p in hidden]
+        probes = [net.probe(p, "filtered", every=record_every, synapse=self.synapse) for p in hidden]
         result = net.run(t_end)
 
         times = result.times(probes[-1])

@@ -123,7 +123,7 @@ def test_network_is_the_twin_that_run_simulates():
     assert [p.n for p in populations] == [8, 30, 20]
     assert network.n_trials == 3
     spikes = [network.probe(p, "spikes") for p in populations]
-    filtered = network.probe(populations[-1], "filtered", tau_s=0.01)
+    filtered = network.probe(populations[-1], "filtered", synapse=snet.synapse)
     result = network.run(0.3)
     assert result[filtered].shape == (3, 20, 300)                    # trials, neurons, steps
     traces = snet.readout(result[filtered])
