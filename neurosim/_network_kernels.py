@@ -152,11 +152,11 @@ def _run_trial(trial, model, hh, sources, connections, probes, outputs):
     (probe_kind, probe_is_source, probe_offset, probe_n, probe_every, probe_stages,
      probe_propagators, probe_spike_input, probe_out_offset, probe_state_offset) = probes
     probe_out, record_spikes, capacity, spike_neuron, spike_time, spike_count, diverged = outputs
-    n_neurons = v_init.shape[0]
+    n_neurons = v_init.shape[1]
     n_conn = pre_offset.shape[0]
     n_probes = probe_kind.shape[0]
     gates_init, hh_params = hh
-    v = v_init.copy()
+    v = v_init[trial].copy()
     refractory = np.zeros(n_lif)
     gates = gates_init.copy()
     current = np.zeros(n_neurons)
@@ -288,8 +288,8 @@ def run_network(model, hh, sources, connections, probes, outputs):
 
     model = (n_steps, dt, n_lif, tau_m, tau_ref, decay, v_init, current_const, current_time,
         time_varying): n_steps int, dt float (s), n_lif int; tau_m, tau_ref, decay =
-        exp(-dt/tau_m): float64 (n_lif,); v_init float64 (n_neurons,) (normalized for LIF, mV for
-        HH); current_const float64 (T, n_neurons) constant input current (bias included;
+        exp(-dt/tau_m): float64 (n_lif,); v_init float64 (T, n_neurons) (normalized for LIF, mV
+        for HH); current_const float64 (T, n_neurons) constant input current (bias included;
         normalized for LIF, µA/cm² for HH); current_time float64 (n_neurons, n_steps), added when
         ``time_varying``
     hh = (gates float64 (n_hh, 3): the initial m, h, n; params float64 (n_hh, 9): capacitance,

@@ -186,15 +186,21 @@ class SpikingNetwork:
             External input (normalized units): shape (n,) constant, (n_trials, n) one constant
             vector per trial, or (n, n_steps) over time (the same in every trial; ``n_steps`` is
             ``round(t_end / dt)`` of the run).
-        v_init : float or array_like, shape (n,)
-            Initial normalized voltage.
+        v_init : float or array_like, shape (n,) or (n_trials, n)
+            Initial normalized voltage: one per neuron, or one vector per trial (e.g. each trial's
+            neurons at their own phase of firing).
         label : str, optional
         """
         n = check_positive_int("n", n)
         tau_m = check_positive("tau_m", tau_m)
         tau_ref = check_nonnegative("tau_ref", tau_ref)
         bias = self._per_neuron("bias", bias, n)
-        v_init = self._per_neuron("v_init", v_init, n)
+        v_init = as_finite_array("v_init", v_init, ndim=(0, 1, 2))
+        if v_init.ndim == 2 and v_init.shape != (self.n_trials, n):
+            raise ValueError(f"a 2-D v_init must have shape (n_trials, n) = ({self.n_trials}, {n}), "
+                             f"got {v_init.shape}")
+        if v_init.ndim < 2:
+            v_init = self._per_neuron("v_init", v_init, n)
         current = self._current("current", current, n)
         return self._add(n, label, "lif", dict(tau_m=tau_m, tau_ref=tau_ref, bias=bias, current=current,
                                                 v_init=v_init))
@@ -374,7 +380,9 @@ class SpikingNetwork:
 
         tau_m = per_neuron(lif, lambda p: p.params["tau_m"])
         tau_ref = per_neuron(lif, lambda p: p.params["tau_ref"])
-        v_init = per_neuron(simulated, lambda p: p.params["v_init"])
+        v_init = np.zeros((trials, n_neurons))
+        for p in simulated:
+            v_init[:, p.offset:p.offset + p.n] = p.params["v_init"]      # (n,) or (trials, n)
         hh_gates = np.zeros((0, 3))
         hh_params = np.zeros((0, 9))
         if hh:

@@ -236,3 +236,19 @@ def test_hh_population_errors_name_what_is_wrong():
     unstable.add_hh(1, current=np.array([20.0]))
     with pytest.raises(FloatingPointError, match="dt <= 2e-05"):
         unstable.run(t_end=0.05)
+
+
+def test_lif_v_init_per_trial_sets_each_trials_first_spike():
+    # Constant input v_in, start v0: the first spike comes at tau_m ln((v_in - v0) / (v_in - 1)),
+    # exactly for the exact-timing LIF (a negative v0 delays it, as a refractory remainder would).
+    v_in, tau_m = 2.0, 0.02
+    starts = np.array([[0.0, 0.5], [0.9, -0.4]])                      # (n_trials, n)
+    net = ns.SpikingNetwork(dt=1e-3, n_trials=2)
+    neurons = net.add_lif(2, tau_m=tau_m, bias=v_in, v_init=starts)
+    spikes = net.probe(neurons, "spikes")
+    result = net.run(0.05)
+    first = np.array([[trains.times[i][0] for i in range(2)] for trains in result[spikes]])
+    expected = tau_m * np.log((v_in - starts) / (v_in - 1.0))
+    np.testing.assert_allclose(first, expected, rtol=1e-9, atol=1e-12)
+    with pytest.raises(ValueError, match=r"\(n_trials, n\) = \(2, 2\)"):
+        net.add_lif(2, v_init=np.zeros((3, 2)))
