@@ -1,10 +1,11 @@
 """ratenet: multilayer rate networks whose activations can be neurons' firing-rate curves.
 
-Build a network in a few lines, train it by backpropagation, and run an LIF-rate network back as a
-spiking network with neurosim.
+Build a network in a few lines, train it by backpropagation, and run it back as a spiking network
+with neurosim (LIF, Hodgkin-Huxley, ... twins of its rate activations), with diagnostics of how
+well the spikes follow the rates.
 """
 
-from . import datasets
+from . import conversion, datasets, downloads
 from .activations import (
     Activation,
     Arctan,
@@ -24,6 +25,14 @@ from .activations import (
     register_activation,
 )
 from .autoencoder import Autoencoder, ReconstructionHistory
+from .diagnostics import (
+    ConversionDiagnosis,
+    LayerDiagnosis,
+    diagnose,
+    plot_accuracy_over_time,
+    plot_rate_histogram,
+    plot_rate_scatter,
+)
 from .gradcheck import GradientCheck, check_gradients, numerical_gradients
 from .image_plots import plot_features, plot_reconstructions, plot_samples
 from .io import Checkpoint, NetworkFileError, load, load_checkpoint, register_layer
@@ -53,6 +62,7 @@ __all__ = [
     "BinaryCrossEntropy",
     "Callback",
     "Checkpoint",
+    "ConversionDiagnosis",
     "Dense",
     "Dropout",
     "EarlyStopping",
@@ -62,6 +72,7 @@ __all__ = [
     "L1Error",
     "LIFRate",
     "Layer",
+    "LayerDiagnosis",
     "LayerPretraining",
     "Linear",
     "Loss",
@@ -99,7 +110,10 @@ __all__ = [
     "WeightPenalty",
     "activation_names",
     "check_gradients",
+    "conversion",
     "datasets",
+    "diagnose",
+    "downloads",
     "fit",
     "get_activation",
     "get_loss",
@@ -108,10 +122,13 @@ __all__ = [
     "load",
     "load_checkpoint",
     "numerical_gradients",
+    "plot_accuracy_over_time",
     "plot_activation_curves",
     "plot_features",
     "plot_gradient_norms",
     "plot_learning_curves",
+    "plot_rate_histogram",
+    "plot_rate_scatter",
     "plot_reconstructions",
     "plot_samples",
     "pretrain",
