@@ -36,7 +36,7 @@ def plot_kernels(path: Path) -> None:
     t = np.linspace(-0.002, 0.04, 2000)
     fig, ax = plt.subplots(figsize=(6.0, 3.6), layout="constrained")
     for n, color in zip(ORDERS, COLORS, strict=True):
-        ax.plot(t * 1e3, ns.psc_kernel(t, tau_s=TAU_S, n=n), color=color,
+        ax.plot(t * 1e3, ns.psc_kernel(t, ns.PSC(TAU_S, order=n)), color=color,
                 label=f"n = {n}" + ("  (exponential)" if n == 0 else "  (alpha)" if n == 1 else ""))
         if n > 0:
             ax.axvline(n * TAU_S * 1e3, color=color, linewidth=0.7, linestyle=":")
@@ -58,11 +58,11 @@ def plot_filtering(trains: ns.SpikeTrains, path: Path) -> None:
     coarse_dt, fine_dt = 1e-3, 1e-5
     fig, axes = plt.subplots(len(ORDERS), 1, figsize=(8.0, 7.5), sharex=True, layout="constrained")
     for ax, n, color in zip(axes, ORDERS, COLORS, strict=True):
-        fine = ns.filter_spikes(trains, dt=fine_dt, tau_s=TAU_S, n=n)
-        exact = ns.filter_spikes(trains, dt=coarse_dt, tau_s=TAU_S, n=n, method="exact")
-        euler = ns.filter_spikes(trains, dt=coarse_dt, tau_s=TAU_S, n=n, method="euler")
+        fine = ns.filter_spikes(trains, dt=fine_dt, synapse=ns.PSC(TAU_S, order=n))
+        exact = ns.filter_spikes(trains, dt=coarse_dt, synapse=ns.PSC(TAU_S, order=n, method="exact"))
+        euler = ns.filter_spikes(trains, dt=coarse_dt, synapse=ns.PSC(TAU_S, order=n, method="euler"))
         ns.plot.filtered(trains, fine, dt=fine_dt, ax=ax, labels=["exact, dt = 0.01 ms"], color="0.75",
-                         linewidth=2.5, kernel={"tau_s": TAU_S, "n": n}, spike_color="k")
+                         linewidth=2.5, synapse=ns.PSC(TAU_S, order=n), spike_color="k")
         t_coarse = np.arange(exact.shape[1]) * coarse_dt * 1e3
         ax.plot(t_coarse, exact[0], "o", color=color, markersize=3.5, label="exact, dt = 1 ms")
         ax.plot(t_coarse, euler[0], "x", color="k", markersize=4, markeredgewidth=0.9,
@@ -82,11 +82,12 @@ def euler_errors(trains: ns.SpikeTrains, dts: np.ndarray) -> dict[int, np.ndarra
     """Largest |Euler - exact| over the 1 ms grid, relative to the exact trace's peak, per dt."""
     errors = {}
     for n in ORDERS:
-        reference = ns.filter_spikes(trains, dt=1e-3, tau_s=TAU_S, n=n, method="exact")[0]
+        reference = ns.filter_spikes(trains, dt=1e-3, synapse=ns.PSC(TAU_S, order=n))[0]
         per_dt = []
+        euler_synapse = ns.PSC(TAU_S, order=n, method="euler")
         for dt in dts:
             every = int(round(1e-3 / dt))
-            euler = ns.filter_spikes(trains, dt=dt, tau_s=TAU_S, n=n, method="euler")[0, ::every]
+            euler = ns.filter_spikes(trains, dt=dt, synapse=euler_synapse)[0, ::every]
             per_dt.append(np.max(np.abs(euler - reference)) / reference.max())
         errors[n] = np.array(per_dt)
     return errors

@@ -9,9 +9,19 @@ from ._result import SimResult
 from .hh import HHParameters, hh_steady_state, simulate_hh
 from .lif import LIFParameters, PhysicalLIFParameters, simulate_lif
 from .network import NetworkResult, Population, Probe, SpikingNetwork
-from .rates import RateCurve, firing_onset, lif_rate, lif_rate_derivative, periodic_rates, rate_curve
+from .rates import (
+    RateCurve,
+    firing_onset,
+    lif_rate,
+    lif_rate_derivative,
+    lif_rate_noisy,
+    lif_rate_noisy_derivative,
+    periodic_rates,
+    rate_curve,
+)
 from .spikes import SpikeTrains
 from .synapse import PSC, filter_spikes, psc_kernel
+from .validation import UnitsWarning
 
 __version__ = "0.1.0"
 
@@ -27,11 +37,14 @@ __all__ = [
     "SimResult",
     "SpikeTrains",
     "SpikingNetwork",
+    "UnitsWarning",
     "filter_spikes",
     "firing_onset",
     "hh_steady_state",
     "lif_rate",
     "lif_rate_derivative",
+    "lif_rate_noisy",
+    "lif_rate_noisy_derivative",
     "periodic_rates",
     "plot",
     "psc_kernel",

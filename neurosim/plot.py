@@ -8,13 +8,13 @@ are seconds). matplotlib is imported only when needed, so ``import neurosim`` st
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .spikes import SpikeTrains
-from .synapse import psc_kernel
+from .synapse import PSC, psc_kernel
 from .validation import as_finite_array, check_positive
 
 if TYPE_CHECKING:
@@ -25,6 +25,17 @@ if TYPE_CHECKING:
 _MS_PER_S = 1e3
 # Beyond this many traces a legend says nothing a reader can use.
 _MAX_LEGEND_ENTRIES = 10
+
+
+def _axes(ax: object, figsize: tuple[float, float] = (7.0, 3.8)) -> Axes:
+    """``ax`` if it is a matplotlib Axes, a new figure's Axes when it is None; else TypeError."""
+    if ax is None:
+        return _new_axes(figsize)
+    from matplotlib.axes import Axes
+
+    if not isinstance(ax, Axes):
+        raise TypeError(f"ax must be a matplotlib Axes (or None for a new figure), got {type(ax).__name__}")
+    return ax
 
 
 def _new_axes(figsize: tuple[float, float] = (7.0, 3.8)) -> Axes:
@@ -101,7 +112,7 @@ def voltage(result: SimResult, ax: Axes | None = None, neurons: object = None,
                          "simulate with record_v=True to plot them")
     index = _neuron_indices(neurons, result.v.shape[0])
     labels = _neuron_labels(labels, index)
-    ax = _new_axes() if ax is None else ax
+    ax = _axes(ax)
     line_kwargs.setdefault("linewidth", 1.0)
     t_ms = np.asarray(result.t) * _MS_PER_S
     for i, label in zip(index, labels, strict=True):
@@ -148,7 +159,7 @@ def raster(spikes: SpikeTrains | SimResult, ax: Axes | None = None, neurons: obj
     if not isinstance(trains, SpikeTrains):
         raise TypeError(f"spikes must be a SpikeTrains or a SimResult, got {type(spikes).__name__}")
     index = _neuron_indices(neurons, trains.n_neurons)
-    ax = _new_axes() if ax is None else ax
+    ax = _axes(ax)
     times = [trains.times[i] for i in index]
     x_ms = np.concatenate(times) * _MS_PER_S if times else np.zeros(0)
     rows = np.repeat(np.arange(index.size), [train.size for train in times])
@@ -178,7 +189,7 @@ def raster(spikes: SpikeTrains | SimResult, ax: Axes | None = None, neurons: obj
 
 
 def filtered(trains: SpikeTrains, filtered_trains: object, dt: float, ax: Axes | None = None,
-             neurons: object = None, kernel: Mapping[str, float] | None = None,
+             neurons: object = None, synapse: PSC | None = None,
              labels: Sequence[str] | None = None, show_spikes: bool = True,
              spike_color: str | None = None, **line_kwargs: object) -> Axes:
     """Filtered spike trains (as :func:`neurosim.filter_spikes` returns them), with their spikes.
@@ -195,9 +206,9 @@ def filtered(trains: SpikeTrains, filtered_trains: object, dt: float, ax: Axes |
         Where to draw; a new figure when None.
     neurons : int, slice or sequence of int, optional
         Which neurons to draw; all by default.
-    kernel : mapping, optional
-        ``{"tau_s": ..., "n": ...}``: draws the kernel ``h(t)`` in an inset at the upper right
-        (available as ``ax.child_axes[0]``).
+    synapse : PSC, optional
+        The synapse the trains were filtered through: draws its kernel ``h(t)`` in an inset at the
+        upper right (available as ``ax.child_axes[0]``).
     labels : sequence of str, optional
         One legend label per drawn neuron; "neuron i" by default (legend for up to 10 traces).
     show_spikes : bool
@@ -220,7 +231,7 @@ def filtered(trains: SpikeTrains, filtered_trains: object, dt: float, ax: Axes |
                          f"got shape {values.shape}")
     index = _neuron_indices(neurons, trains.n_neurons)
     labels = _neuron_labels(labels, index)
-    ax = _new_axes() if ax is None else ax
+    ax = _axes(ax)
     line_kwargs.setdefault("linewidth", 1.2)
     t_ms = (trains.t_start + np.arange(values.shape[1]) * dt) * _MS_PER_S
     lines = [ax.plot(t_ms, values[i], label=label, **line_kwargs)[0]
@@ -240,20 +251,19 @@ def filtered(trains: SpikeTrains, filtered_trains: object, dt: float, ax: Axes |
     if 1 < index.size <= _MAX_LEGEND_ENTRIES:
         ax.legend(frameon=False, fontsize="small", loc="upper left")
     _tidy(ax)
-    if kernel is not None:
-        _kernel_inset(ax, kernel)
+    if synapse is not None:
+        _kernel_inset(ax, synapse)
     return ax
 
 
-def _kernel_inset(ax: Axes, kernel: Mapping[str, float]) -> Axes:
-    if not isinstance(kernel, Mapping) or "tau_s" not in kernel:
-        raise TypeError("kernel must be a mapping like {'tau_s': 0.005, 'n': 1}")
-    tau_s = check_positive("kernel['tau_s']", kernel["tau_s"])
-    order = kernel.get("n", 0)
+def _kernel_inset(ax: Axes, synapse: PSC) -> Axes:
+    if not isinstance(synapse, PSC):
+        raise TypeError(f"synapse must be a neurosim.PSC, got {type(synapse).__name__}")
+    tau_s, order = synapse.tau_s, synapse.order
     t = np.linspace(0.0, (order + 6) * tau_s, 400)
     inset = ax.inset_axes([0.70, 0.55, 0.28, 0.40])
-    inset.plot(t * _MS_PER_S, psc_kernel(t, tau_s=tau_s, n=order), color="0.2", linewidth=1.2)
-    inset.set_title(f"h(t), τs = {tau_s * _MS_PER_S:g} ms, n = {order}", fontsize="x-small")
+    inset.plot(t * _MS_PER_S, psc_kernel(t, synapse), color="0.2", linewidth=1.2)
+    inset.set_title(f"h(t), τs = {tau_s * _MS_PER_S:g} ms, order {order}", fontsize="x-small")
     inset.set_xlabel("t (ms)", fontsize="x-small", labelpad=1)
     inset.tick_params(labelsize="x-small", length=2, pad=1)
     inset.set_xlim(t[0] * _MS_PER_S, t[-1] * _MS_PER_S)
@@ -308,7 +318,7 @@ def rate_curve(curve: object, ax: Axes | None = None,
     if analytic is not None and not callable(analytic):
         raise TypeError("analytic must be callable (a function or a rate curve), got "
                         f"{type(analytic).__name__}")
-    ax = _new_axes((5.5, 4.0)) if ax is None else ax
+    ax = _axes(ax, (5.5, 4.0))
     if label is None:
         label = getattr(curve, "label", "") or "simulated"
     x = np.linspace(inputs.min(), inputs.max(), int(n_points))
@@ -410,7 +420,7 @@ def network_raster(result: object, probes: Sequence[object], ax: Axes | None = N
     elif len(colors) != len(pairs):
         raise ValueError(f"colors must have one entry per population ({len(pairs)}), got {len(colors)}")
     first = pairs[0][0]
-    ax = _new_axes((7.5, 4.5)) if ax is None else ax
+    ax = _axes(ax, (7.5, 4.5))
     sizes = [trains.n_neurons for trains, _ in pairs]
     total = sum(sizes)
     if marker_size is None:
@@ -498,7 +508,7 @@ def filtered_traces(times: object, traces: object, ax: Axes | None = None,
         raise ValueError(f"colors must have one entry per trace ({n_traces}), got {len(colors)}")
     if highlight is not None and not (isinstance(highlight, int | np.integer) and 0 <= highlight < n_traces):
         raise ValueError(f"highlight must be a trace index in [0, {n_traces}), got {highlight!r}")
-    ax = _new_axes() if ax is None else ax
+    ax = _axes(ax)
     t_ms = t * _MS_PER_S
     lines = []
     for i in range(n_traces):

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from neurosim.lif import DEFAULT_TAU_M, DEFAULT_TAU_REF
+
 from .layers import Layer
 from .validation import check_finite, check_nonnegative, check_positive
 
@@ -328,7 +330,8 @@ class LIFRate(Activation):
 
     name = "lif_rate"
 
-    def __init__(self, tau_m: float = 0.02, tau_ref: float = 0.002, gain: float = 1.0, bias: float = 1.0,
+    def __init__(self, tau_m: float = DEFAULT_TAU_M, tau_ref: float = DEFAULT_TAU_REF, gain: float = 1.0,
+                 bias: float = 1.0,
                  amplitude: float | None = None):
         self.tau_m = check_positive("tau_m", tau_m)
         self.tau_ref = check_nonnegative("tau_ref", tau_ref)
@@ -421,8 +424,8 @@ class SoftLIFRate(LIFRate):
     #: Below this value of x = j / sigma the asymptotic forms are used.
     _ASYMPTOTE_BELOW = -30.0
 
-    def __init__(self, sigma: float = 0.02, tau_m: float = 0.02, tau_ref: float = 0.002, gain: float = 1.0,
-                 bias: float = 1.0, amplitude: float | None = None):
+    def __init__(self, sigma: float = 0.02, tau_m: float = DEFAULT_TAU_M, tau_ref: float = DEFAULT_TAU_REF,
+                 gain: float = 1.0, bias: float = 1.0, amplitude: float | None = None):
         super().__init__(tau_m=tau_m, tau_ref=tau_ref, gain=gain, bias=bias, amplitude=amplitude)
         self.sigma = check_positive("sigma", sigma)
 
