@@ -12,6 +12,7 @@ from .network import NetworkResult, Population, Probe, SpikingNetwork
 from .rates import RateCurve, firing_onset, lif_rate, lif_rate_derivative, periodic_rates, rate_curve
 from .spikes import SpikeTrains
 from .synapse import PSC, filter_spikes, psc_kernel
+from .validation import UnitsWarning
 
 __version__ = "0.1.0"
 
@@ -27,6 +28,7 @@ __all__ = [
     "SimResult",
     "SpikeTrains",
     "SpikingNetwork",
+    "UnitsWarning",
     "filter_spikes",
     "firing_onset",
     "hh_steady_state",

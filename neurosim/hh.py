@@ -27,12 +27,13 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from . import _hh_kernels
+from . import _hh_kernels, validation
 from ._result import SimResult
 from .spikes import SpikeTrains
 from .validation import (
     as_current,
     as_finite_array,
+    check_allocation,
     check_choice,
     check_finite,
     check_positive,
@@ -51,7 +52,6 @@ STABLE_DT = 2e-5
 # currents up to 20 µA/cm²); a neuron that fills its row is resumed with an empty one.
 _SPIKES_PER_SECOND = 150.0
 _MAX_BUFFERED_TIMES = 1 << 22          # at most 32 MiB of spike buffer per round
-_MAX_TRACE_BYTES = 2 * 2**30           # recorded traces beyond this are refused with advice
 
 
 @dataclass(frozen=True)
@@ -197,12 +197,12 @@ def simulate_hh(current: object, t_end: float, dt: float = 1e-5, *,
 
     n_samples = -(-n_steps // record_every)
     n_traces = int(record_v) + 3 * int(record_gates)
-    trace_bytes = n_traces * n_neurons * n_samples * 8
-    if trace_bytes > _MAX_TRACE_BYTES:
-        needed = math.ceil(record_every * trace_bytes / _MAX_TRACE_BYTES)
-        raise ValueError(f"recording would hold {n_traces} trace(s) of {n_neurons} x {n_samples} samples "
-                         f"({trace_bytes / 2**30:.1f} GiB); pass record_v=False (and record_gates=False) "
-                         f"or a record_every >= {needed}")
+    trace_bytes = n_traces * n_neurons * n_samples * 8.0
+    if trace_bytes:
+        needed = math.ceil(record_every * trace_bytes / validation.MAX_ALLOCATION_BYTES)
+        check_allocation("record_v" if record_v else "record_gates", trace_bytes,
+                         what=f"{n_traces} trace(s) of {n_neurons} x {n_samples} samples",
+                         advice=f"pass record_v=False (and record_gates=False) or a record_every >= {needed}")
     no_trace = np.empty((0, 0))
     v_out = np.empty((n_neurons, n_samples)) if record_v else no_trace
     gates_out = [np.empty((n_neurons, n_samples)) if record_gates else no_trace for _ in range(3)]

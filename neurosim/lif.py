@@ -36,12 +36,13 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from . import _lif_kernels
+from . import _lif_kernels, validation
 from ._result import SimResult
 from .spikes import SpikeTrains
 from .validation import (
     as_current,
     as_finite_array,
+    check_allocation,
     check_finite,
     check_nonnegative,
     check_positive,
@@ -51,8 +52,6 @@ from .validation import (
 
 #: Spike buffers beyond this many spike times (8 bytes each) are not allocated on a bound alone.
 _MAX_SPIKE_BUFFER = 2**27
-#: A voltage trace larger than this many bytes is refused (use record_v=False or record_every).
-_MAX_TRACE_BYTES = 2 * 2**30
 
 
 @dataclass(frozen=True)
@@ -225,10 +224,11 @@ def simulate_lif(current: object, t_end: float, dt: float = 1e-3, *, tau_m: floa
         v[:] = start
 
     n_samples = -(-n_steps // record_every)
-    if record_v and n_neurons * n_samples * 8 > _MAX_TRACE_BYTES:
-        raise ValueError(f"record_v=True would hold a {n_neurons} x {n_samples} voltage trace "
-                         f"({n_neurons * n_samples * 8 / 2**30:.1f} GiB); pass record_v=False or a "
-                         f"record_every >= {math.ceil(n_neurons * n_steps * 8 / _MAX_TRACE_BYTES)}")
+    if record_v:
+        trace_bytes = n_neurons * n_samples * 8.0
+        check_allocation("record_v", trace_bytes, what=f"a {n_neurons} x {n_samples} voltage trace",
+                         advice=f"pass record_v=False or a record_every >= "
+                                f"{math.ceil(record_every * trace_bytes / validation.MAX_ALLOCATION_BYTES)}")
     v_record = np.empty((n_neurons, n_samples)) if record_v else np.empty((0, 0))
 
     capacity = _spike_capacity(currents, n_steps * dt, tau_m, tau_ref)

@@ -29,7 +29,7 @@ import numpy as np
 
 from ._synapse_kernels import filter_cascade_euler, filter_cascade_exact
 from .spikes import SpikeTrains, _grid_position, _step_count
-from .validation import as_finite_array, check_choice, check_finite, check_positive
+from .validation import as_finite_array, check_choice, check_finite, check_positive, check_time_constant
 
 FILTER_METHODS = ("exact", "euler")
 
@@ -70,7 +70,7 @@ class PSC:
     method: str = "exact"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "tau_s", check_positive("tau_s", self.tau_s))
+        object.__setattr__(self, "tau_s", check_time_constant("tau_s", self.tau_s, scalar=True, stacklevel=4))
         object.__setattr__(self, "order", _check_order(self.order, "order"))
         object.__setattr__(self, "method", check_choice("method", self.method, FILTER_METHODS))
 
