@@ -347,13 +347,13 @@ class SpikingClassifier:
         hidden_rates = [_window_rates(per_trial, t_settle, t_end) for per_trial in trials]
         if filtered is not None:
             times = result.times(filtered)
-            last = result[filtered].reshape(X.shape[0], hidden[-1].n, times.size)
+            trace = self._linear_readout(result[filtered].reshape(X.shape[0], hidden[-1].n, times.size))
         else:
             width = record_every * self.dt
             n_bins = (int(round(t_end / self.dt)) + record_every - 1) // record_every
             times = np.arange(n_bins) * width
-            last = _binned_rates(trials[-1], width, n_bins)
-        trace = self._linear_readout(last)
+            weights = self.output.weights * (self.layers[-1].twin.amplitude / width)
+            trace = _counts_readout(trials[-1], weights, self.output.bias, width, n_bins)
         window = times >= t_settle - 1e-12
         outputs = self._output(trace[:, :, window].mean(axis=2))
         return outputs, trace, times, hidden_rates
@@ -557,16 +557,19 @@ def _window_rates(per_trial, t_start: float, t_end: float) -> np.ndarray:
     return rates / (t_end - t_start)
 
 
-def _binned_rates(per_trial, width: float, n_bins: int) -> np.ndarray:
-    """Spike counts per unit time in bins ``[k width, (k + 1) width)``: (n_trials, n_neurons, n_bins)."""
-    n_neurons = per_trial[0].n_neurons
-    binned = np.zeros((len(per_trial), n_neurons, n_bins))
+def _counts_readout(per_trial, weights: np.ndarray, bias: np.ndarray, width: float,
+                    n_bins: int) -> np.ndarray:
+    """``weights @ counts + bias`` for each trial's spike counts in the bins ``[k width, (k + 1) width)``:
+    shape (n_trials, n_outputs, n_bins). ``weights`` (n_outputs, n_neurons) includes the 1 / width."""
+    n_neurons = weights.shape[1]
+    trace = np.empty((len(per_trial), weights.shape[0], n_bins))
     for trial, trains in enumerate(per_trial):
         neurons, times = _events(trains)
         bins = np.minimum((times / width).astype(np.int64), n_bins - 1)
-        binned[trial] = np.bincount(neurons * n_bins + bins, minlength=n_neurons * n_bins).reshape(
-            n_neurons, n_bins)
-    return binned / width
+        counts = np.bincount(neurons * n_bins + bins, minlength=n_neurons * n_bins).reshape(n_neurons, n_bins)
+        np.matmul(weights, counts, out=trace[trial])
+    trace += bias[:, None]
+    return trace
 
 
 def _events(trains) -> tuple[np.ndarray, np.ndarray]:
