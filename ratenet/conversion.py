@@ -8,10 +8,15 @@ filtered trains stands for ``h``. A :class:`NeuronTwin` holds ``g`` (gain), ``c`
 
 - :class:`~ratenet.LIFRate` and :class:`~ratenet.SoftLIFRate` (whose smoothing only gives training a
   gradient at threshold) run as the LIF neurons of their ``tau_m``, ``tau_ref``;
+- :class:`~ratenet.NoisyLIFRate` runs as LIF neurons that receive its white noise ``sigma``;
 - a :class:`~ratenet.RateCurveActivation` of a curve that neurosim measured (``curve.model`` says
   which neuron: :func:`neurosim.rate_curve` records it) runs as that neuron: Hodgkin-Huxley
   neurons with the curve's parameters, integration method and threshold (currents in µA/cm²),
   or LIF neurons;
+- :class:`~ratenet.ReLU` runs as non-leaky integrate-and-fire (IF) neurons with reset by
+  subtraction, whose rate is exactly their input (Rueckauer et al. 2017), once data-based weight
+  normalisation has given the layer a scale: the ``percentile`` of its activations on training
+  data (the maximum for ``percentile=100``, Diehl et al. 2015) fires at ``max_rate``.
 
 :func:`spiking_layers` reads a :class:`~ratenet.Network` into its hidden layers (weights with any
 :class:`~ratenet.BatchNorm` folded in, :class:`~ratenet.Dropout` dropped, as at inference) and the
@@ -30,13 +35,14 @@ from neurosim import HHParameters, Population, SpikingNetwork
 from neurosim.hh import METHODS as HH_METHODS
 from neurosim.hh import STABLE_DT as HH_STABLE_DT
 
-from .activations import Activation, LIFRate, RateCurveActivation
+from .activations import Activation, LIFRate, NoisyLIFRate, RateCurveActivation, ReLU
 from .layers import Dense
 from .network import Network
 from .regularization import BatchNorm, Dropout
+from .validation import check_positive
 
-__all__ = ["HHTwin", "LIFTwin", "NeuronTwin", "Readout", "SpikingLayer", "register_twin", "spiking_layers",
-           "twin_of"]
+__all__ = ["ConversionContext", "HHTwin", "IFTwin", "LIFTwin", "NeuronTwin", "Readout", "SpikingLayer",
+           "register_twin", "spiking_layers", "twin_of"]
 
 
 class NeuronTwin:
@@ -114,17 +120,21 @@ class LIFTwin(NeuronTwin):
     kind = "LIF"
 
     def __init__(self, activation: Activation, *, tau_m: float, tau_ref: float, gain: float, offset: float,
-                 amplitude: float):
+                 amplitude: float, noise: float = 0.0):
         super().__init__(activation, gain=gain, offset=offset, amplitude=amplitude,
                          max_rate=1.0 / tau_ref if tau_ref > 0 else np.inf)
         self.tau_m = float(tau_m)
         self.tau_ref = float(tau_ref)
+        self.noise = float(noise)
 
     def add_population(self, network, n, *, bias, current=None, v_init=None, label):
+        noise = {"noise": self.noise} if self.noise > 0 else {}
         return network.add_lif(n, tau_m=self.tau_m, tau_ref=self.tau_ref, bias=bias, current=current,
-                               v_init=0.0 if v_init is None else v_init, label=label)
+                               v_init=0.0 if v_init is None else v_init, label=label, **noise)
 
     def phase_voltages(self, v_in, rng):
+        if self.noise > 0:                     # a noisy neuron has no cycle: spread it instead
+            return self.uniform_voltages(np.shape(v_in), rng)
         # Under a constant v_in > 1 the neuron fires with period T = tau_ref + tau_m ln(v_in / (v_in - 1)).
         # At a time s after its last spike, drawn uniformly in [0, T), it is refractory for
         # s < tau_ref, else at v_in (1 - exp(-(s - tau_ref) / tau_m)). A refractory remainder
@@ -144,8 +154,41 @@ class LIFTwin(NeuronTwin):
         return rng.uniform(0.0, 1.0, shape)
 
     def __repr__(self) -> str:
-        return (f"LIFTwin(tau_m={self.tau_m:g} s, tau_ref={self.tau_ref:g} s, gain={self.gain:.4g}, "
+        noise = f", noise={self.noise:g}" if self.noise > 0 else ""
+        return (f"LIFTwin(tau_m={self.tau_m:g} s, tau_ref={self.tau_ref:g} s{noise}, gain={self.gain:.4g}, "
                 f"offset={self.offset:.4g}, amplitude={self.amplitude:.4g})")
+
+
+class IFTwin(NeuronTwin):
+    """Non-leaky integrate-and-fire neurons, ``dv/dt = J`` (threshold 1, ``J`` in 1/s), with reset
+    by subtraction: a constant input ``J > 0`` fires at exactly ``J`` Hz, so they run a ReLU layer
+    (Rueckauer et al. 2017). ``J = max_rate * z / scale``: the layer's activation ``scale`` (from
+    data-based normalisation) fires at ``max_rate``, the rate budget reported as ``max_rate``
+    (the neurons can exceed it: an activation above ``scale``, which the normalisation data did not
+    have, fires faster)."""
+
+    kind = "IF"
+
+    def __init__(self, activation: Activation, *, scale: float, max_rate: float):
+        super().__init__(activation, gain=max_rate / scale, offset=0.0, amplitude=scale / max_rate,
+                         max_rate=max_rate)
+        self.scale = float(scale)
+
+    def add_population(self, network, n, *, bias, current=None, v_init=None, label):
+        return network.add_if(n, reset="subtract", bias=bias, current=current,
+                              v_init=0.0 if v_init is None else v_init, label=label)
+
+    def phase_voltages(self, v_in, rng):
+        # dv/dt = J: for J > 0 the potential sweeps [0, 1) at constant speed, so a uniformly random
+        # phase is a uniform v; for J <= 0 the neuron never fires and rests where it starts (0).
+        v_in = np.asarray(v_in, dtype=np.float64)
+        return np.where(v_in > 0, rng.uniform(0.0, 1.0, v_in.shape), 0.0)
+
+    def uniform_voltages(self, shape, rng):
+        return rng.uniform(0.0, 1.0, shape)
+
+    def __repr__(self) -> str:
+        return f"IFTwin(scale={self.scale:.4g}, max_rate={self.max_rate:g} Hz, reset='subtract')"
 
 
 class HHTwin(NeuronTwin):
@@ -183,12 +226,41 @@ class HHTwin(NeuronTwin):
 
 # --------------------------------------------------------------------------- the registry
 
-def _lif_rate_twin(activation: LIFRate) -> NeuronTwin:
+@dataclass(frozen=True)
+class ConversionContext:
+    """What a twin builder may use besides the activation.
+
+    Attributes
+    ----------
+    name : str
+        The layer ("hidden 2"), for messages.
+    pre_activations : ndarray, shape (n_samples, n_neurons), or None
+        The layer's pre-activations ``z`` on the normalisation data (``to_spiking(normalize_on=)``),
+        None without data.
+    percentile : float
+        Percentile of the layer's positive activations on the data taken as its scale (100: the
+        maximum).
+    max_rate : float
+        Rate (Hz) at which the scale fires, for twins whose rate is linear in their input.
+    """
+
+    name: str
+    pre_activations: np.ndarray | None
+    percentile: float
+    max_rate: float
+
+
+def _lif_rate_twin(activation: LIFRate, context: ConversionContext) -> NeuronTwin:
     return LIFTwin(activation, tau_m=activation.tau_m, tau_ref=activation.tau_ref, gain=activation.gain,
                    offset=activation.bias, amplitude=activation.amplitude)
 
 
-def _rate_curve_twin(activation: RateCurveActivation) -> NeuronTwin | None:
+def _noisy_lif_rate_twin(activation: NoisyLIFRate, context: ConversionContext) -> NeuronTwin:
+    return LIFTwin(activation, tau_m=activation.tau_m, tau_ref=activation.tau_ref, gain=activation.gain,
+                   offset=activation.bias, amplitude=activation.amplitude, noise=activation.sigma)
+
+
+def _rate_curve_twin(activation: RateCurveActivation, context: ConversionContext) -> NeuronTwin | None:
     model = getattr(activation.curve, "model", None)
     name = model.get("model") if isinstance(model, dict) else None
     if name == "lif":
@@ -203,13 +275,28 @@ def _rate_curve_twin(activation: RateCurveActivation) -> NeuronTwin | None:
     return None
 
 
-_TWINS: list[tuple[type, Callable[[Activation], NeuronTwin | None]]] = [
+def _relu_twin(activation: ReLU, context: ConversionContext) -> NeuronTwin:
+    if context.pre_activations is None:
+        raise ValueError(f"{context.name} (ReLU) runs as integrate-and-fire neurons once data has set its "
+                         "scale: pass normalize_on=X_train (data-based weight normalisation)")
+    positive = context.pre_activations[context.pre_activations > 0]
+    if positive.size == 0:
+        raise ValueError(f"{context.name} (ReLU) is never active on the normalisation data "
+                         "(normalize_on): its scale is undefined; give data on which it fires")
+    scale = float(np.percentile(positive, context.percentile))
+    return IFTwin(activation, scale=scale, max_rate=context.max_rate)
+
+
+_TWINS: list[tuple[type, Callable[[Activation, ConversionContext], NeuronTwin | None]]] = [
+    (NoisyLIFRate, _noisy_lif_rate_twin),   # before LIFRate, its parent
     (LIFRate, _lif_rate_twin),              # SoftLIFRate is a LIFRate: the same neurons
     (RateCurveActivation, _rate_curve_twin),
+    (ReLU, _relu_twin),
 ]
 
 
-def register_twin(activation_type: type, build: Callable[[Activation], NeuronTwin | None]) -> None:
+def register_twin(activation_type: type,
+                  build: Callable[[Activation, ConversionContext], NeuronTwin | None]) -> None:
     """Teach :func:`twin_of` the spiking twin of a new activation type.
 
     Parameters
@@ -217,22 +304,24 @@ def register_twin(activation_type: type, build: Callable[[Activation], NeuronTwi
     activation_type : type
         An :class:`~ratenet.Activation` subclass.
     build : callable
-        ``build(activation)`` returns a :class:`NeuronTwin`, or None when that particular
-        activation has no twin. Registered types are tried before the built-in ones, most recent
-        first, so a subclass can take over from its parent.
+        ``build(activation, context)`` (context: a :class:`ConversionContext`) returns a
+        :class:`NeuronTwin`, or None when that particular activation has no twin. Registered types
+        are tried before the built-in ones, most recent first, so a subclass can take over from
+        its parent.
     """
     if not (isinstance(activation_type, type) and issubclass(activation_type, Activation)):
         raise TypeError(f"activation_type must be an Activation subclass, got {activation_type!r}")
     if not callable(build):
-        raise TypeError("build must be a callable taking the activation")
+        raise TypeError("build must be a callable taking the activation and a ConversionContext")
     _TWINS.insert(0, (activation_type, build))
 
 
-def twin_of(activation: Activation) -> NeuronTwin | None:
+def twin_of(activation: Activation, context: ConversionContext | None = None) -> NeuronTwin | None:
     """The spiking twin of ``activation``, or None when no neuron model has it as its rate."""
+    context = ConversionContext("a hidden layer", None, 99.9, 500.0) if context is None else context
     for activation_type, build in _TWINS:
         if isinstance(activation, activation_type):
-            return build(activation)
+            return build(activation, context)
     return None
 
 
@@ -294,13 +383,27 @@ class Readout:
         return f"Readout({self.weights.shape[1]} -> {self.weights.shape[0]}, activation={self.activation!r})"
 
 
-def spiking_layers(net: Network) -> tuple[list[SpikingLayer], Readout]:
+def spiking_layers(net: Network, *, normalize_on=None, percentile: float = 99.9,
+                   max_rate: float = 500.0) -> tuple[list[SpikingLayer], Readout]:
     """Read ``net`` as hidden layers with spiking twins and a linear readout.
 
     The layers must read ``Dense, [BatchNorm], activation, [Dropout], Dense, ..., Dense,
     [output activation]``: every hidden activation has a twin (see the module docs), BatchNorm is
     folded into the Dense before it with its running statistics, Dropout is the identity (as at
     inference), two Dense layers in a row are composed.
+
+    Parameters
+    ----------
+    net : Network
+    normalize_on : array_like, shape (n_samples, n_inputs), optional
+        Data (the training set, or a few thousand samples of it) on which the layers that need a
+        scale (ReLU) measure their activations, layer after layer through the rate network.
+    percentile : float
+        Percentile of a layer's positive activations on ``normalize_on`` taken as its scale, in
+        (0, 100]: 100 is the maximum (Diehl et al. 2015); 99.9 or 99.99 ignore outliers
+        (Rueckauer et al. 2017).
+    max_rate : float
+        Rate (Hz) at which a scaled layer's scale fires.
 
     Raises
     ------
@@ -309,6 +412,31 @@ def spiking_layers(net: Network) -> tuple[list[SpikingLayer], Readout]:
     """
     if not isinstance(net, Network):
         raise TypeError(f"net must be a ratenet Network, got {type(net).__name__}")
+    percentile = check_positive("percentile", percentile)
+    if percentile > 100:
+        raise ValueError(f"percentile must be in (0, 100] (100: the maximum), got {percentile!r}")
+    max_rate = check_positive("max_rate", max_rate)
+    hidden, readout = _read_stages(net)
+    h = None if normalize_on is None else _normalization_data(normalize_on, hidden[0][1][0].shape[1])
+    layers = []
+    for number, (position, (weights, bias), activation) in enumerate(hidden, start=1):
+        name = f"hidden {number}"
+        z = None if h is None else h @ weights.T + bias
+        twin = twin_of(activation, ConversionContext(name, z, percentile, max_rate))
+        if twin is None:
+            raise ValueError(f"hidden layer {number} (layer {position}, {activation!r}) has no spiking twin: "
+                             f"{_no_twin_reason(activation)}. Train it with rn.LIFRate, rn.SoftLIFRate, "
+                             "rn.NoisyLIFRate, rn.ReLU (converted with normalize_on=X_train) or a "
+                             "RateCurveActivation of a curve measured by neurosim.rate_curve to run it as "
+                             "spiking neurons")
+        layers.append(SpikingLayer(name, position, weights, bias, twin))
+        if h is not None:
+            h = np.asarray(activation(z), dtype=np.float64)
+    return layers, readout
+
+
+def _read_stages(net: Network) -> tuple[list, Readout]:
+    """The hidden stages ``(position, (W, b), activation)`` and the readout of ``net``'s layers."""
     hidden, affine = [], None
     for position, layer in enumerate(net.layers):
         if isinstance(layer, Dense):
@@ -330,20 +458,21 @@ def spiking_layers(net: Network) -> tuple[list[SpikingLayer], Readout]:
             raise ValueError(f"layer {position} ({layer!r}) has no spiking equivalent: to_spiking reads "
                              "Dense, BatchNorm, Dropout and activation layers")
     output_activation = None
-    if affine is None:                       # the network ends with an activation: the output's
-        position, affine, output_activation = hidden.pop()
+    if affine is None and hidden:            # the network ends with an activation: the output's
+        _, affine, output_activation = hidden.pop()
     if not hidden:
         raise ValueError("to_spiking needs at least one hidden layer: Dense, activation, ..., Dense")
-    layers = []
-    for number, (position, (weights, bias), activation) in enumerate(hidden, start=1):
-        twin = twin_of(activation)
-        if twin is None:
-            raise ValueError(f"hidden layer {number} (layer {position}, {activation!r}) has no spiking twin: "
-                             f"{_no_twin_reason(activation)}. Train it with rn.LIFRate, rn.SoftLIFRate "
-                             "or a RateCurveActivation of a curve measured by neurosim.rate_curve to run "
-                             "it as spiking neurons")
-        layers.append(SpikingLayer(f"hidden {number}", position, weights, bias, twin))
-    return layers, Readout(affine[0], affine[1], output_activation)
+    return hidden, Readout(affine[0], affine[1], output_activation)
+
+
+def _normalization_data(data, n_inputs: int) -> np.ndarray:
+    data = np.asarray(data, dtype=np.float64)
+    if data.ndim != 2 or data.shape[1] != n_inputs or data.shape[0] == 0:
+        raise ValueError(f"normalize_on must have shape (n_samples, {n_inputs}) with n_samples >= 1, "
+                         f"got {data.shape}")
+    if not np.all(np.isfinite(data)):
+        raise ValueError("normalize_on must be finite; it contains NaN or inf")
+    return data
 
 
 def _compose(affine, dense: Dense):

@@ -107,8 +107,10 @@ class SpikingClassifier:
 
     def __init__(self, net: Network, *, synapse: PSC | None = None, dt: float | None = None,
                  input: str = "current", input_rate: float = 200.0, initial_state: str = "phase",
-                 readout: str = "counts", batch_size: int = 512, allow_untrained: bool = False):
-        self.layers, self.output = spiking_layers(net)
+                 readout: str = "counts", normalize_on=None, percentile: float = 99.9,
+                 max_rate: float = 500.0, batch_size: int = 512, allow_untrained: bool = False):
+        self.layers, self.output = spiking_layers(net, normalize_on=normalize_on, percentile=percentile,
+                                                  max_rate=max_rate)
         _check_trained(net, self.layers, self.output, allow_untrained)
         self.synapse = PSC() if synapse is None else synapse
         if not isinstance(self.synapse, PSC):
@@ -455,9 +457,9 @@ class SpikingClassifier:
 
 def to_spiking(net: Network, synapse: PSC | None = None, dt: float | None = None, *,
                input: str = "current", input_rate: float = 200.0, initial_state: str = "phase",
-               readout: str = "counts", batch_size: int = 512, allow_untrained: bool = False,
-               tau_s: float | None = None, n: int | None = None,
-               method: str | None = None) -> SpikingClassifier:
+               readout: str = "counts", normalize_on=None, percentile: float = 99.9, max_rate: float = 500.0,
+               batch_size: int = 512, allow_untrained: bool = False, tau_s: float | None = None,
+               n: int | None = None, method: str | None = None) -> SpikingClassifier:
     """Run a trained rate network as spiking neurons with the same weights, biases, gains and
     amplitudes (its *spiking twin*).
 
@@ -466,8 +468,10 @@ def to_spiking(net: Network, synapse: PSC | None = None, dt: float | None = None
     net : Network
         Layers ``Dense, activation, Dense, activation, ..., Dense`` (BatchNorm and Dropout allowed,
         as at inference): any number of hidden layers, each activation one with a spiking twin
-        (LIFRate, SoftLIFRate, or a RateCurveActivation of a curve neurosim measured: HH or LIF),
-        mixed freely; the output layer is read out linearly.
+        (LIFRate and SoftLIFRate: LIF neurons; NoisyLIFRate: LIF neurons receiving its noise; a
+        RateCurveActivation of a curve neurosim measured: HH or LIF neurons; ReLU: integrate-and-fire
+        neurons with reset by subtraction, given ``normalize_on``), mixed freely; the output layer
+        is read out linearly.
     synapse : neurosim.PSC, optional
         The synapse of every connection and of the filtered readout; default ``PSC()``
         (exponential, tau_s = 5 ms, exact decay).
@@ -487,6 +491,17 @@ def to_spiking(net: Network, synapse: PSC | None = None, dt: float | None = None
     readout : {"counts", "filtered"}
         Read the output layer from the last hidden layer's spike counts per unit time, or from its
         spike trains filtered by ``synapse``.
+    normalize_on : array_like, shape (n_samples, n_inputs), optional
+        Data-based weight normalisation for ReLU layers (Diehl et al. 2015; Rueckauer et al.
+        2017): each ReLU layer's activations on these samples (the training data) set its scale,
+        which its IF neurons fire at ``max_rate``. Required when the network has ReLU layers.
+    percentile : float
+        The scale is this percentile of the layer's positive activations, in (0, 100]; 100 is the
+        maximum (nothing in the data exceeds it), 99.9 ignores rare outliers and gives the other
+        activations more spikes.
+    max_rate : float
+        Rate (Hz) of a ReLU layer's scale: the rate budget of its IF neurons. Default 500 Hz, the
+        ceiling ``1 / tau_ref`` of the default LIF neuron.
     batch_size : int
         Largest number of samples simulated together in one network run (fewer when the memory
         estimate of a run exceeds ``BATCH_MEMORY_BYTES``).
@@ -511,7 +526,8 @@ def to_spiking(net: Network, synapse: PSC | None = None, dt: float | None = None
         synapse = PSC(0.005 if tau_s is None else tau_s, 0 if n is None else n,
                       "euler" if method is None else method)
     return SpikingClassifier(net, synapse=synapse, dt=dt, input=input, input_rate=input_rate,
-                             initial_state=initial_state, readout=readout, batch_size=batch_size,
+                             initial_state=initial_state, readout=readout, normalize_on=normalize_on,
+                             percentile=percentile, max_rate=max_rate, batch_size=batch_size,
                              allow_untrained=allow_untrained)
 
 
