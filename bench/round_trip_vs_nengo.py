@@ -80,9 +80,9 @@ def nengo_model(net, X):
     dense_in, lif, dense_out = net.layers
     with nengo.Network(seed=0) as model:
         stim = nengo.Node(nengo.processes.PresentInput(X, presentation_time=T_PRESENT))
-        hidden = nengo.Ensemble(dense_in.n_out, 1, neuron_type=nengo.LIF(tau_rc=lif.tau_m, tau_ref=lif.tau_ref,
-                                                                       amplitude=lif.amplitude),
-                                gain=np.ones(dense_in.n_out), bias=lif.gain * dense_in.b + lif.bias)
+        neurons = nengo.LIF(tau_rc=lif.tau_m, tau_ref=lif.tau_ref, amplitude=lif.amplitude)
+        hidden = nengo.Ensemble(dense_in.n_out, 1, neuron_type=neurons, gain=np.ones(dense_in.n_out),
+                                bias=lif.gain * dense_in.b + lif.bias)
         nengo.Connection(stim, hidden.neurons, transform=lif.gain * dense_in.W, synapse=None)
         out = nengo.Node(size_in=dense_out.n_out)
         nengo.Connection(hidden.neurons, out, transform=dense_out.W, synapse=nengo.Lowpass(TAU_S))
@@ -127,7 +127,8 @@ def bench_lif(rounds: int) -> dict:
         nengo_accuracy = float(np.mean(nengo_decisions(sim.data[probe], X_test.shape[0], t_settle) == y_test))
     numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
     sim.close()
-    return {"n_samples": X_test.shape[0], "times": times, "first_call_s": first_call, "nengo_build_s": nengo_build,
+    return {"n_samples": X_test.shape[0], "times": times, "first_call_s": first_call,
+            "nengo_build_s": nengo_build,
             "accuracy": {"rate network": float(net.score(X_test, y_test)), "ratenet spiking": ours_accuracy,
                          "nengo spiking": nengo_accuracy}}
 
@@ -174,8 +175,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     import nengo
 
-    print(f"nengo {nengo.__version__}, numpy {np.__version__}, numba threads {numba.config.NUMBA_NUM_THREADS}, "
-          f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '-')}")
+    print(f"nengo {nengo.__version__}, numpy {np.__version__}, numba threads "
+          f"{numba.config.NUMBA_NUM_THREADS}, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '-')}")
     print(f"load average at the start {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     report(f"digits, 64-{HIDDEN}-10 soft-LIF twin, {T_PRESENT * 1e3:g} ms per sample at dt = {DT * 1e3:g} ms",
            bench_lif(args.rounds))

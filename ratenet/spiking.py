@@ -486,8 +486,9 @@ def to_spiking(net: Network, synapse: PSC | None = None, dt: float | None = None
     initial_state : {"phase", "uniform", "rest"}
         How each sample's neurons start: "phase" (first layer at a random phase of the cycle its
         input drives, deeper layers spread uniformly between reset and threshold), "uniform"
-        (every layer spread uniformly), "rest" (every neuron at rest). LIF layers only;
-        Hodgkin-Huxley layers start at rest.
+        (every layer spread uniformly), "rest" (every neuron at rest). For LIF and IF layers; LIF
+        neurons receiving noise have no cycle and are spread uniformly; Hodgkin-Huxley layers
+        start at rest.
     readout : {"counts", "filtered"}
         Read the output layer from the last hidden layer's spike counts per unit time, or from its
         spike trains filtered by ``synapse``.
