@@ -286,8 +286,8 @@ def write_summary(outdir: Path, runs: dict, curve: ns.RateCurve, settings: Setti
              f"{settings.n_seeds} seed(s); MLP with {settings.hidden} hidden units, Adam "
              f"(lr {settings.learning_rate:g}), {settings.epochs} epochs; test accuracy on "
              f"{settings.n_test or 'all'} test samples, mean ± sd over seeds. Spiking twins: synapse "
-             f"{settings.synapse!r}, dt = 1 ms (HH: 0.01 ms), first layer started at a random phase of its "
-             "cycle, output read from the last hidden layer's spike counts. HH curve: "
+             f"{settings.synapse!r}, dt = 1 ms (HH: 0.01 ms), first layer started halfway through the "
+             "cycle its input drives, output read from the last hidden layer's spike counts. HH curve: "
              f"{curve!r}.", "", *markdown, "", "Per seed:", "", *per_seed, "",
              "![rate curves](rate_curves.png)", "", "![accuracy](accuracy.png)", "",
              "![accuracy against presentation time](accuracy_time.png)", "",

@@ -27,7 +27,8 @@ import numpy as np
 
 import ratenet as rn
 
-WAYS = {"phase + counts (default)": dict(initial_state="phase", readout="counts"),
+WAYS = {"centered + counts": dict(initial_state="centered", readout="counts"),
+        "random phase + counts": dict(initial_state="phase", readout="counts"),
         "rest + filtered": dict(initial_state="rest", readout="filtered")}
 TIMES = (0.01, 0.02, 0.05, 0.1, 0.2)
 
@@ -77,13 +78,13 @@ def figure(path: Path, results: dict, dpi: int) -> None:
     fig, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 4), layout="constrained",
                              squeeze=False)
     for ax, (label, per_seed) in zip(axes[0], results.items(), strict=True):
-        for (way, style) in zip(WAYS, ("-", "--"), strict=True):
+        for way, color in zip(WAYS, ("C0", "C2", "C1"), strict=True):
             times = per_seed[0]["curves"][way][0]
             gaps = np.array([r["curves"][way][1] - r["rate"] for r in per_seed]) * 100
-            ax.plot(times * 1e3, gaps.mean(axis=0), style, color="C0" if style == "-" else "C1", label=way)
+            ax.plot(times * 1e3, gaps.mean(axis=0), color=color, label=way)
             if gaps.shape[0] > 1:
-                ax.fill_between(times * 1e3, gaps.min(axis=0), gaps.max(axis=0), alpha=0.15,
-                                color="C0" if style == "-" else "C1", linewidth=0)
+                ax.fill_between(times * 1e3, gaps.min(axis=0), gaps.max(axis=0), alpha=0.15, color=color,
+                                linewidth=0)
         ax.axhline(0, color="0.3", linewidth=0.8)
         ax.axhspan(-0.5, 0.5, color="0.9", zorder=0)
         ax.set_ylim(-20, 3)

@@ -94,11 +94,14 @@ class NeuronTwin:
         """Add ``n`` of these neurons to ``network`` with the given constant input and start state."""
         raise NotImplementedError
 
-    def phase_voltages(self, v_in: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
-        """Initial voltages at a uniformly random phase of the cycle a constant input ``v_in`` drives.
+    def phase_voltages(self, v_in: np.ndarray, phase: np.ndarray,
+                       rng: np.random.Generator) -> np.ndarray | None:
+        """Initial voltages at ``phase`` (fractions in [0, 1) of the interspike interval elapsed since
+        the last spike) of the cycle that a constant input ``v_in`` drives, both of shape
+        (n_trials, n).
 
-        That is the stationary state of a neuron that has received ``v_in`` for a long time. None
-        when the model has no closed form for it (the neurons then start at rest).
+        A uniformly random phase is the stationary state of a neuron that has received ``v_in`` for
+        a long time. None when the model has no closed form for it (the neurons start at rest).
         """
         return None
 
@@ -132,12 +135,12 @@ class LIFTwin(NeuronTwin):
         return network.add_lif(n, tau_m=self.tau_m, tau_ref=self.tau_ref, bias=bias, current=current,
                                v_init=0.0 if v_init is None else v_init, label=label, **noise)
 
-    def phase_voltages(self, v_in, rng):
+    def phase_voltages(self, v_in, phase, rng):
         if self.noise > 0:                     # a noisy neuron has no cycle: spread it instead
             return self.uniform_voltages(np.shape(v_in), rng)
         # Under a constant v_in > 1 the neuron fires with period T = tau_ref + tau_m ln(v_in / (v_in - 1)).
-        # At a time s after its last spike, drawn uniformly in [0, T), it is refractory for
-        # s < tau_ref, else at v_in (1 - exp(-(s - tau_ref) / tau_m)). A refractory remainder
+        # At a time s = phase T after its last spike it is refractory for s < tau_ref, else at
+        # v_in (1 - exp(-(s - tau_ref) / tau_m)). A refractory remainder
         # r = tau_ref - s is encoded as the voltage v_in (1 - exp(r / tau_m)) < 0, from which the free
         # membrane takes exactly r to reach the reset 0: the spike times are those of the cycle.
         # Below threshold the stationary state is the fixed point v = v_in.
@@ -145,7 +148,7 @@ class LIFTwin(NeuronTwin):
         firing = v_in > 1
         excess = np.where(firing, v_in - 1.0, 1.0)
         period = self.tau_ref + self.tau_m * np.log1p(1.0 / excess)
-        since_spike = rng.uniform(0.0, 1.0, v_in.shape) * period
+        since_spike = phase * period
         free = since_spike - self.tau_ref
         voltage = v_in * -np.expm1(-free / self.tau_m)          # also right for free < 0 (refractory)
         return np.where(firing, voltage, v_in)
@@ -178,11 +181,10 @@ class IFTwin(NeuronTwin):
         return network.add_if(n, reset="subtract", bias=bias, current=current,
                               v_init=0.0 if v_init is None else v_init, label=label)
 
-    def phase_voltages(self, v_in, rng):
-        # dv/dt = J: for J > 0 the potential sweeps [0, 1) at constant speed, so a uniformly random
-        # phase is a uniform v; for J <= 0 the neuron never fires and rests where it starts (0).
-        v_in = np.asarray(v_in, dtype=np.float64)
-        return np.where(v_in > 0, rng.uniform(0.0, 1.0, v_in.shape), 0.0)
+    def phase_voltages(self, v_in, phase, rng):
+        # dv/dt = J: for J > 0 the potential sweeps [0, 1) at constant speed, so the phase is the
+        # voltage; for J <= 0 the neuron never fires and rests where it starts (0).
+        return np.where(np.asarray(v_in) > 0, phase, 0.0)
 
     def uniform_voltages(self, shape, rng):
         return rng.uniform(0.0, 1.0, shape)

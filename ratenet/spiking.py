@@ -17,12 +17,13 @@ its mean, so at steady state ``A x`` is the rate network's ``h``. Hence
   time.
 
 Short presentations. A network that starts at rest answers late: every neuron needs a whole
-interspike interval before its first spike, all of them in step. ``initial_state="phase"`` starts
-each first-layer neuron at a uniformly random phase of the periodic cycle its constant input
-drives (the state it would be in had the sample been shown for long; a neuron below threshold at
-its fixed point), and the deeper layers' neurons at voltages spread uniformly between reset and
-threshold. With ``readout="counts"`` the first layer's spike counts are then unbiased estimates of
-its rates from t = 0, and no synaptic filter delays the answer.
+interspike interval before its first spike, all of them in step. A neuron that had been shown the
+sample for long would be somewhere in its periodic cycle: ``initial_state="centered"`` (the
+default) starts each first-layer neuron halfway through the cycle its constant input drives, so
+that its spike count over any window ``[0, t)`` is ``r t`` rounded to the nearest integer;
+``initial_state="phase"`` draws the phase uniformly instead (the stationary state: the count is
+unbiased but twice as variable). Deeper layers' neurons start spread uniformly between reset and
+threshold. With ``readout="counts"`` (the default) no synaptic filter delays the answer.
 
 Every sample is one *trial* of a single :class:`neurosim.SpikingNetwork` run, so a test set is
 simulated in one vectorised call (in batches whose memory is estimated first).
@@ -44,7 +45,7 @@ from .network import Network
 from .validation import check_choice, check_nonnegative, check_positive, check_positive_int
 
 INPUT_MODES = ("current", "spikes")
-INITIAL_STATES = ("phase", "uniform", "rest")
+INITIAL_STATES = ("centered", "phase", "uniform", "rest")
 READOUTS = ("counts", "filtered")
 #: Memory (bytes) one batch of trials may take for spike buffers and traces; larger runs are cut
 #: into more batches.
@@ -106,7 +107,7 @@ class SpikingClassifier:
     """
 
     def __init__(self, net: Network, *, synapse: PSC | None = None, dt: float | None = None,
-                 input: str = "current", input_rate: float = 200.0, initial_state: str = "phase",
+                 input: str = "current", input_rate: float = 200.0, initial_state: str = "centered",
                  readout: str = "counts", normalize_on=None, percentile: float = 99.9,
                  max_rate: float = 500.0, batch_size: int = 512, allow_untrained: bool = False):
         self.layers, self.output = spiking_layers(net, normalize_on=normalize_on, percentile=percentile,
@@ -322,8 +323,10 @@ class SpikingClassifier:
         (n_trials, n)), or None for rest."""
         if self.initial_state == "rest":
             return None
-        if self.initial_state == "phase" and constant_input is not None:
-            return layer.twin.phase_voltages(constant_input, rng)
+        if self.initial_state in ("centered", "phase") and constant_input is not None:
+            phase = (np.full(constant_input.shape, 0.5) if self.initial_state == "centered"
+                     else rng.uniform(0.0, 1.0, constant_input.shape))
+            return layer.twin.phase_voltages(constant_input, phase, rng)
         return layer.twin.uniform_voltages((n_trials, layer.n), rng)
 
     def _trials_per_batch(self, t_end: float, n_steps: int, record_every: int) -> int:
@@ -456,7 +459,7 @@ class SpikingClassifier:
 
 
 def to_spiking(net: Network, synapse: PSC | None = None, dt: float | None = None, *,
-               input: str = "current", input_rate: float = 200.0, initial_state: str = "phase",
+               input: str = "current", input_rate: float = 200.0, initial_state: str = "centered",
                readout: str = "counts", normalize_on=None, percentile: float = 99.9, max_rate: float = 500.0,
                batch_size: int = 512, allow_untrained: bool = False, tau_s: float | None = None,
                n: int | None = None, method: str | None = None) -> SpikingClassifier:
@@ -483,12 +486,13 @@ def to_spiking(net: Network, synapse: PSC | None = None, dt: float | None = None
         trains at ``X * input_rate`` Hz (needs ``X >= 0``).
     input_rate : float
         Rate (Hz) of an input of value 1 when ``input="spikes"``.
-    initial_state : {"phase", "uniform", "rest"}
-        How each sample's neurons start: "phase" (first layer at a random phase of the cycle its
-        input drives, deeper layers spread uniformly between reset and threshold), "uniform"
-        (every layer spread uniformly), "rest" (every neuron at rest). For LIF and IF layers; LIF
-        neurons receiving noise have no cycle and are spread uniformly; Hodgkin-Huxley layers
-        start at rest.
+    initial_state : {"centered", "phase", "uniform", "rest"}
+        How each sample's neurons start. The first hidden layer, whose input is constant: halfway
+        through the cycle that input drives ("centered": its count over any window is ``r t``
+        rounded), at a uniformly random phase of it ("phase": the stationary state, counts
+        unbiased), spread uniformly between reset and threshold ("uniform") or at rest ("rest").
+        Deeper layers: spread uniformly, except "rest". LIF and IF neurons; LIF neurons receiving
+        noise have no cycle and are spread uniformly; Hodgkin-Huxley neurons start at rest.
     readout : {"counts", "filtered"}
         Read the output layer from the last hidden layer's spike counts per unit time, or from its
         spike trains filtered by ``synapse``.

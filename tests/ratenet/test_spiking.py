@@ -147,6 +147,11 @@ def test_phase_initial_state_makes_short_counts_unbiased():
     at_rest = rn.to_spiking(net, initial_state="rest").run(X, t_end=window, t_settle=0.0).hidden_rates[0]
     first_spike = 0.02 * np.log(v_in / (v_in - 1))
     np.testing.assert_array_equal(at_rest[:, first_spike > window], 0.0)
+    # "centered": every neuron halfway through its cycle, so it fires at T/2, 3T/2, ...: its count in
+    # [0, t) is r t rounded to the nearest integer, exactly (the exact-timing LIF).
+    centered = rn.to_spiking(net, initial_state="centered").run(X[:2], t_end=window, t_settle=0.0)
+    np.testing.assert_allclose(centered.hidden_rates[0] * window, np.tile(np.floor(expected + 0.5), (2, 1)),
+                               rtol=0, atol=1e-9)
     # Deeper layers start spread uniformly between reset and threshold: the phase of a network
     # differs between samples and seeds, not between identical runs.
     deep = _untrained(_two_hidden_layer_net(), initial_state="uniform")
