@@ -86,13 +86,16 @@ def test_accuracy_over_time_rises_to_the_spiking_accuracy():
 
 def test_spike_input_mode_approximates_the_current_mode():
     # Poisson inputs at X * 400 Hz through tau_s = 20 ms: the first layer's rates follow the
-    # current-driven ones within the Poisson noise (tolerance 15 % of the largest rate + 2 Hz).
+    # current-driven ones within the Poisson noise. The largest difference is always a neuron just
+    # below threshold, silent under the current but firing 10-14 Hz on the input's fluctuations
+    # (over 20 seeds: 10.1-13.4 Hz against a largest rate of 62 Hz); tolerance 25 % of the largest
+    # rate + 2 Hz.
     net = _two_hidden_layer_net()
     X = np.random.default_rng(2).uniform(0, 1, (5, 8))
     by_current = rn.to_spiking(net, tau_s=0.02).run(X, t_end=2.0, t_settle=0.2).hidden_rates[0]
     by_spikes = rn.to_spiking(net, tau_s=0.02, input="spikes", input_rate=400.0).run(
         X, t_end=2.0, t_settle=0.2, seed=3).hidden_rates[0]
-    assert np.abs(by_spikes - by_current).max() < 0.15 * by_current.max() + 2.0
+    assert np.abs(by_spikes - by_current).max() < 0.25 * by_current.max() + 2.0
 
 
 def test_errors_say_what_would_work():
