@@ -4,19 +4,20 @@ Spike trains, post-synaptic current filters, firing-rate curves and plots. Time 
 every public signature; Hodgkin-Huxley voltages are in mV and its currents in µA/cm².
 """
 
-from . import plot
+from . import connectivity, plot
 from ._result import SimResult
 from .hh import HHParameters, hh_steady_state, simulate_hh
 from .lif import LIFParameters, PhysicalLIFParameters, simulate_lif
 from .network import NetworkResult, Population, Probe, SpikingNetwork
 from .rates import RateCurve, firing_onset, lif_rate, lif_rate_derivative, periodic_rates, rate_curve
 from .spikes import SpikeTrains
-from .synapse import PSC, filter_spikes, psc_kernel
+from .synapse import PSC, Delta, filter_spikes, psc_kernel
 from .validation import UnitsWarning
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Delta",
     "HHParameters",
     "LIFParameters",
     "NetworkResult",
@@ -28,6 +29,7 @@ __all__ = [
     "SimResult",
     "SpikeTrains",
     "SpikingNetwork",
+    "connectivity",
     "UnitsWarning",
     "filter_spikes",
     "firing_onset",
