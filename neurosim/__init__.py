@@ -4,7 +4,7 @@ Spike trains, post-synaptic current filters, firing-rate curves and plots. Time 
 every public signature; Hodgkin-Huxley voltages are in mV and its currents in µA/cm².
 """
 
-from . import plot
+from . import connectivity, plot
 from ._result import SimResult
 from .hh import HHParameters, hh_steady_state, simulate_hh
 from .lif import LIFParameters, PhysicalLIFParameters, simulate_lif
@@ -20,12 +20,13 @@ from .rates import (
     rate_curve,
 )
 from .spikes import SpikeTrains
-from .synapse import PSC, filter_spikes, psc_kernel
+from .synapse import PSC, Delta, filter_spikes, psc_kernel
 from .validation import UnitsWarning
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Delta",
     "HHParameters",
     "LIFParameters",
     "NetworkResult",
@@ -37,6 +38,7 @@ __all__ = [
     "SimResult",
     "SpikeTrains",
     "SpikingNetwork",
+    "connectivity",
     "UnitsWarning",
     "filter_spikes",
     "firing_onset",

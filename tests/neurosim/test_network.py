@@ -125,7 +125,7 @@ def test_errors_name_what_is_wrong():
     with pytest.raises(TypeError, match="synapse must be a neurosim.PSC"):
         net.connect(pre, post, np.zeros((2, 3)), synapse=0.005)
     source = net.add_spike_source(rates=np.ones(2))
-    with pytest.raises(ValueError, match="LIF population"):
+    with pytest.raises(ValueError, match="post must be an LIF, IF or HH population"):
         net.connect(pre, source, np.zeros((2, 3)))
     with pytest.raises(ValueError, match="dt"):
         SpikingNetwork(dt=-1e-3)
