@@ -25,6 +25,11 @@ that its spike count over any window ``[0, t)`` is ``r t`` rounded to the neares
 unbiased but twice as variable). Deeper layers' neurons start spread uniformly between reset and
 threshold. With ``readout="counts"`` (the default) no synaptic filter delays the answer.
 
+Each synaptic current is held over a step at its value at the step's start, so a spike delivers
+:func:`charge_per_spike` (not exactly 1: 1.10 for an exact 5 ms exponential synapse at dt = 1 ms);
+the weights between layers are divided by it, so that every layer's mean input is the rate
+network's.
+
 Every sample is one *trial* of a single :class:`neurosim.SpikingNetwork` run, so a test set is
 simulated in one vectorised call (in batches whose memory is estimated first).
 """
@@ -37,7 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neurosim import PSC, Population, SpikingNetwork
+from neurosim import PSC, Population, SpikeTrains, SpikingNetwork, filter_spikes
 from neurosim.validation import time_steps
 
 from .conversion import Readout, SpikingLayer, spiking_layers
@@ -121,6 +126,7 @@ class SpikingClassifier:
         for layer in self.layers:
             layer.twin.check_dt(self.dt, layer.name)
         self.synapse.check_step(self.dt)
+        self.charge_per_spike = charge_per_spike(self.synapse, self.dt)
         self.input = check_choice("input", input, INPUT_MODES)
         self.input_rate = check_positive("input_rate", input_rate)
         self.initial_state = check_choice("initial_state", initial_state, INITIAL_STATES)
@@ -264,7 +270,7 @@ class SpikingClassifier:
         if filtered.ndim < 2 or filtered.shape[-2] != n_hidden:
             raise ValueError(f"filtered must have shape (..., {n_hidden}, n_times) (the last hidden "
                              f"layer's filtered spike trains), got {filtered.shape}")
-        linear = self._linear_readout(filtered)
+        linear = self._linear_readout(filtered / self.charge_per_spike)
         return np.moveaxis(self._output(np.moveaxis(linear, -2, -1)), -1, -2)
 
     def _linear_readout(self, rates: np.ndarray) -> np.ndarray:
@@ -305,15 +311,16 @@ class SpikingClassifier:
             previous = first.twin.add_population(network, first.n, bias=first.twin.input_of(first.bias),
                                                  v_init=self._initial(first, X.shape[0], first_input, rng),
                                                  label=_label(first))
-            network.connect(source, previous, first.twin.gain * first.weights / self.input_rate,
+            network.connect(source, previous,
+                            first.twin.gain * first.weights / (self.input_rate * self.charge_per_spike),
                             synapse=self.synapse)
         hidden = [previous]
         for before, layer in zip(self.layers[:-1], self.layers[1:], strict=True):
             population = layer.twin.add_population(network, layer.n, bias=layer.twin.input_of(layer.bias),
                                                    v_init=self._initial(layer, X.shape[0], None, rng),
                                                    label=_label(layer))
-            network.connect(previous, population, layer.twin.gain * before.twin.amplitude * layer.weights,
-                            synapse=self.synapse)
+            weights = layer.twin.gain * before.twin.amplitude / self.charge_per_spike * layer.weights
+            network.connect(previous, population, weights, synapse=self.synapse)
             hidden.append(population)
             previous = population
         return network, source, hidden
@@ -352,7 +359,8 @@ class SpikingClassifier:
         hidden_rates = [_window_rates(per_trial, t_settle, t_end) for per_trial in trials]
         if filtered is not None:
             times = result.times(filtered)
-            trace = self._linear_readout(result[filtered].reshape(X.shape[0], hidden[-1].n, times.size))
+            filtered_rates = result[filtered].reshape(X.shape[0], hidden[-1].n, times.size)
+            trace = self._linear_readout(filtered_rates / self.charge_per_spike)
         else:
             width = record_every * self.dt
             n_bins = (int(round(t_end / self.dt)) + record_every - 1) // record_every
@@ -545,6 +553,34 @@ def spiking_accuracy(net: Network, X, y, t_end: float = 0.2, **options) -> float
     run_keys = ("t_settle", "seed", "progress", "record_every")
     run = {key: options.pop(key) for key in run_keys if key in options}
     return to_spiking(net, **options).score(X, y, t_end, **run)
+
+
+def charge_per_spike(synapse: PSC, dt: float) -> float:
+    """The charge one spike delivers through ``synapse`` on a grid of step ``dt``, for a unit weight.
+
+    A spiking network holds each synaptic current over a step at its value at the step's start
+    (the kernel sampled on the grid, :func:`neurosim.filter_spikes`), so a spike delivers
+    ``dt * sum_k h_k``: 1 for the notes' Euler synapse, ``(dt / tau_s) / (1 - exp(-dt / tau_s))``
+    for the exact exponential one (1.10 at dt = 1 ms, tau_s = 5 ms), slightly under 1 for the alpha
+    kernel. Filtered spike trains average ``rate * charge_per_spike``, so a spiking twin divides its
+    weights between layers, and a filtered readout, by it: each layer then receives the rate
+    network's ``z`` on average.
+
+    Parameters
+    ----------
+    synapse : neurosim.PSC
+    dt : float
+        Time step (s).
+
+    Returns
+    -------
+    float
+        Charge per spike for a weight of 1 (dimensionless: the kernel's area on the grid).
+    """
+    dt = check_positive("dt", dt)
+    duration = synapse.tau_s * (synapse.order + 1) * 50            # the kernel's tail beyond: < e^-40
+    single = SpikeTrains([np.zeros(1)], t_end=max(duration, 2 * dt))
+    return float(filter_spikes(single, dt, synapse=synapse).sum() * dt)
 
 
 def _check_trained(net: Network, layers: list[SpikingLayer], output: Readout, allow_untrained: bool) -> None:
