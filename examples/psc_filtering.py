@@ -2,7 +2,7 @@
 
 Usage::
 
-    python examples/psc_filtering.py OUTDIR
+    python examples/psc_filtering.py OUTDIR [--quick]
 
 writes to OUTDIR:
 
@@ -11,6 +11,8 @@ writes to OUTDIR:
   dt = 1 ms, over the exact trace on a 0.01 ms grid;
 - ``psc_euler_error.png``: Euler's largest error against the exact convolution as dt shrinks
   (first order: a line of slope 1 on log-log axes).
+
+It runs in seconds; ``--quick`` (for the tests) halves the steps of the error figure.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ def plot_kernels(path: Path) -> None:
     t = np.linspace(-0.002, 0.04, 2000)
     fig, ax = plt.subplots(figsize=(6.0, 3.6), layout="constrained")
     for n, color in zip(ORDERS, COLORS, strict=True):
-        ax.plot(t * 1e3, ns.psc_kernel(t, tau_s=TAU_S, n=n), color=color,
+        ax.plot(t * 1e3, ns.psc_kernel(t, ns.PSC(TAU_S, order=n)), color=color,
                 label=f"n = {n}" + ("  (exponential)" if n == 0 else "  (alpha)" if n == 1 else ""))
         if n > 0:
             ax.axvline(n * TAU_S * 1e3, color=color, linewidth=0.7, linestyle=":")
@@ -58,11 +60,11 @@ def plot_filtering(trains: ns.SpikeTrains, path: Path) -> None:
     coarse_dt, fine_dt = 1e-3, 1e-5
     fig, axes = plt.subplots(len(ORDERS), 1, figsize=(8.0, 7.5), sharex=True, layout="constrained")
     for ax, n, color in zip(axes, ORDERS, COLORS, strict=True):
-        fine = ns.filter_spikes(trains, dt=fine_dt, tau_s=TAU_S, n=n)
-        exact = ns.filter_spikes(trains, dt=coarse_dt, tau_s=TAU_S, n=n, method="exact")
-        euler = ns.filter_spikes(trains, dt=coarse_dt, tau_s=TAU_S, n=n, method="euler")
+        fine = ns.filter_spikes(trains, dt=fine_dt, synapse=ns.PSC(TAU_S, order=n))
+        exact = ns.filter_spikes(trains, dt=coarse_dt, synapse=ns.PSC(TAU_S, order=n, method="exact"))
+        euler = ns.filter_spikes(trains, dt=coarse_dt, synapse=ns.PSC(TAU_S, order=n, method="euler"))
         ns.plot.filtered(trains, fine, dt=fine_dt, ax=ax, labels=["exact, dt = 0.01 ms"], color="0.75",
-                         linewidth=2.5, kernel={"tau_s": TAU_S, "n": n}, spike_color="k")
+                         linewidth=2.5, synapse=ns.PSC(TAU_S, order=n), spike_color="k")
         t_coarse = np.arange(exact.shape[1]) * coarse_dt * 1e3
         ax.plot(t_coarse, exact[0], "o", color=color, markersize=3.5, label="exact, dt = 1 ms")
         ax.plot(t_coarse, euler[0], "x", color="k", markersize=4, markeredgewidth=0.9,
@@ -82,11 +84,12 @@ def euler_errors(trains: ns.SpikeTrains, dts: np.ndarray) -> dict[int, np.ndarra
     """Largest |Euler - exact| over the 1 ms grid, relative to the exact trace's peak, per dt."""
     errors = {}
     for n in ORDERS:
-        reference = ns.filter_spikes(trains, dt=1e-3, tau_s=TAU_S, n=n, method="exact")[0]
+        reference = ns.filter_spikes(trains, dt=1e-3, synapse=ns.PSC(TAU_S, order=n))[0]
         per_dt = []
+        euler_synapse = ns.PSC(TAU_S, order=n, method="euler")
         for dt in dts:
             every = int(round(1e-3 / dt))
-            euler = ns.filter_spikes(trains, dt=dt, tau_s=TAU_S, n=n, method="euler")[0, ::every]
+            euler = ns.filter_spikes(trains, dt=dt, synapse=euler_synapse)[0, ::every]
             per_dt.append(np.max(np.abs(euler - reference)) / reference.max())
         errors[n] = np.array(per_dt)
     return errors
@@ -112,7 +115,9 @@ def plot_euler_error(errors: dict[int, np.ndarray], dts: np.ndarray, path: Path)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("outdir", type=Path, help="folder to write the PNGs to (created if missing)")
-    outdir = parser.parse_args().outdir
+    parser.add_argument("--quick", action="store_true", help="three time steps in the error figure")
+    args = parser.parse_args()
+    outdir = args.outdir
     outdir.mkdir(parents=True, exist_ok=True)
 
     # Spikes on the 1 ms grid (so that Euler's error is its own, not a rounding of spike times):
@@ -123,7 +128,7 @@ def main() -> None:
 
     plot_kernels(outdir / "psc_kernels.png")
     plot_filtering(trains, outdir / "psc_filtering.png")
-    dts = 1e-3 / 2.0 ** np.arange(6)
+    dts = 1e-3 / 2.0 ** np.arange(3 if args.quick else 6)
     errors = euler_errors(trains, dts)
     plot_euler_error(errors, dts, outdir / "psc_euler_error.png")
 

@@ -192,6 +192,7 @@ def simulate_hh(current: object, t_end: float, dt: float = 1e-5, *,
             raise ValueError(f"v_init must be a scalar or hold one value per neuron ({n_neurons}), "
                              f"got shape {start.shape}")
         v[:] = start
+    v_start = v.copy()
     m, h, n = (np.empty(n_neurons) for _ in range(3))
     _hh_kernels.steady_state_gates(v, m, h, n)
 
@@ -227,7 +228,7 @@ def simulate_hh(current: object, t_end: float, dt: float = 1e-5, *,
                          v_out, *gates_out)
             _run_in_threads(active, arguments, spike_times, spike_counts, diverged_at)
             if np.any(diverged_at >= 0):
-                _raise_diverged(diverged_at, dt, method)
+                _raise_diverged(diverged_at, dt, method, currents, v_start)
             fired = np.nonzero(spike_counts)[0]
             if fired.size:
                 event_neurons.append(np.repeat(active[fired], spike_counts[fired]))
@@ -285,10 +286,20 @@ def _progress_bar(n_steps: int, dt: float, progress: bool):
     return tqdm(total=n_steps, desc=f"simulate_hh ({n_steps * dt:g} s)", unit="step")
 
 
-def _raise_diverged(diverged_at: np.ndarray, dt: float, method: str) -> None:
+def _raise_diverged(diverged_at: np.ndarray, dt: float, method: str, currents: np.ndarray,
+                    v_start: np.ndarray) -> None:
+    """Raise FloatingPointError for the first neuron that diverged, blaming dt only when dt is
+    beyond the stable range: at a stable dt, the input or the initial potential is what is wrong."""
     first = int(diverged_at[diverged_at >= 0].min())
     neuron = int(np.argmax(diverged_at == first))
+    where = (f"the Hodgkin-Huxley integration ({method}) diverged at t = {first * dt:.6g} s in neuron "
+             f"{neuron} with dt = {dt:g} s ({dt * 1e3:g} ms)")
+    if dt > STABLE_DT:
+        raise FloatingPointError(f"{where}: the step is too large for this model. Use dt <= {STABLE_DT:g} s "
+                                 f"({STABLE_DT * 1e3:g} ms); 1e-5 s is the usual choice.")
+    peak = float(np.max(np.abs(currents[neuron])))
     raise FloatingPointError(
-        f"the Hodgkin-Huxley integration ({method}) diverged at t = {first * dt:.6g} s in neuron "
-        f"{neuron} with dt = {dt:g} s ({dt * 1e3:g} ms): the step is too large for this model. "
-        f"Use dt <= {STABLE_DT:g} s ({STABLE_DT * 1e3:g} ms); 1e-5 s is the usual choice.")
+        f"{where}, although that dt is within the stable range (<= {STABLE_DT:g} s): the membrane left "
+        f"the range the model describes. The neuron's input reaches {peak:.3g} µA/cm² and it started at "
+        f"v_init = {v_start[neuron]:.3g} mV; currents are in µA/cm² (tens drive fast firing) and v_init "
+        f"in mV (rest is about -65). A smaller dt helps only for inputs of thousands of µA/cm².")

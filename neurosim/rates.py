@@ -7,17 +7,23 @@ refractory period ``tau_ref`` that receives a constant normalized input ``v_in``
 
 We evaluate ``-ln(1 - 1/v) = log1p(1 / (v - 1))``, which stays accurate as ``v`` grows large, where
 ``1 - 1/v`` would round to 1.
+
+With Gaussian white noise (``tau_m dv/dt = mu - v + sigma sqrt(tau_m) xi(t)``, Brunel's convention)
+the rate is the diffusion approximation's (Siegert's) :func:`lif_rate_noisy`.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 
 import numpy as np
+from scipy import special
 from scipy.interpolate import PchipInterpolator
 
 from . import _rate_kernels
+from .lif import DEFAULT_TAU_M, DEFAULT_TAU_REF
 from .spikes import SpikeTrains
 from .validation import (
     as_finite_array,
@@ -26,17 +32,19 @@ from .validation import (
     check_nonnegative,
     check_positive,
     check_positive_int,
+    check_time_constant,
     time_steps,
 )
 
 
-def lif_rate(v_in: object, tau_m: float = 0.02, tau_ref: float = 0.002) -> np.ndarray | float:
+def lif_rate(v_in: object, tau_m: float = DEFAULT_TAU_M,
+             tau_ref: float = DEFAULT_TAU_REF) -> np.ndarray | float:
     """Analytic firing rate of the normalized LIF neuron, in Hz.
 
     Parameters
     ----------
     v_in : float or array_like
-        Constant normalized input (dimensionless; threshold 1). Any shape.
+        Constant normalized input (dimensionless; threshold 1). Any shape; finite and real.
     tau_m : float
         Membrane time constant (s), > 0.
     tau_ref : float
@@ -46,38 +54,254 @@ def lif_rate(v_in: object, tau_m: float = 0.02, tau_ref: float = 0.002) -> np.nd
     -------
     float or ndarray
         ``G(v_in)`` in Hz, same shape as ``v_in``; 0 where ``v_in <= 1``.
+
+    Raises
+    ------
+    ValueError
+        For a non-finite ``v_in``, or, with ``tau_ref = 0``, an input so large (about 3.6e306
+        tau_m) that the rate exceeds the largest float.
     """
-    tau_m = check_positive("tau_m", tau_m)
-    tau_ref = check_nonnegative("tau_ref", tau_ref)
-    v = np.asarray(v_in, dtype=np.float64)
+    tau_m, tau_ref = _lif_time_constants(tau_m, tau_ref)
+    v = as_finite_array("v_in", v_in)
     rate = np.zeros_like(v)
     above = v > 1
-    rate[above] = 1.0 / (tau_ref + tau_m * np.log1p(1.0 / (v[above] - 1.0)))
+    with np.errstate(over="ignore"):
+        rate[above] = 1.0 / (tau_ref + tau_m * np.log1p(1.0 / (v[above] - 1.0)))
+    if not np.all(np.isfinite(rate)):
+        raise ValueError(f"v_in up to {v.max():.3g} gives a rate beyond the largest float with "
+                         f"tau_ref={tau_ref!r} s; lower v_in or give the neuron a refractory period")
     return rate if rate.ndim else float(rate)
 
 
-def lif_rate_derivative(v_in: object, tau_m: float = 0.02,
-                        tau_ref: float = 0.002) -> np.ndarray | float:
+def lif_rate_derivative(v_in: object, tau_m: float = DEFAULT_TAU_M,
+                        tau_ref: float = DEFAULT_TAU_REF) -> np.ndarray | float:
     """Derivative dG/dv_in of :func:`lif_rate`, in Hz per unit of normalized input.
 
     For ``v_in > 1``, ``G' = tau_m G^2 / (v_in (v_in - 1))``; it is 0 below threshold and grows
-    without bound as ``v_in`` approaches 1 from above.
+    without bound as ``v_in`` approaches 1 from above, and tends to ``1 / tau_m`` for large inputs
+    when ``tau_ref = 0``.
 
     Parameters
     ----------
     v_in : float or array_like
-        Normalized input (dimensionless). Any shape.
+        Normalized input (dimensionless). Any shape; finite and real.
     tau_m, tau_ref : float
         Membrane time constant and refractory period (s).
     """
-    tau_m = check_positive("tau_m", tau_m)
-    tau_ref = check_nonnegative("tau_ref", tau_ref)
-    v = np.asarray(v_in, dtype=np.float64)
+    tau_m, tau_ref = _lif_time_constants(tau_m, tau_ref)
+    v = as_finite_array("v_in", v_in)
     slope = np.zeros_like(v)
     above = v > 1
     va = v[above]
-    rate = 1.0 / (tau_ref + tau_m * np.log1p(1.0 / (va - 1.0)))
-    slope[above] = tau_m * rate**2 / (va * (va - 1.0))
+    # G' = tau_m / ((v q) ((v - 1) q)) with q = 1 / G: no factor overflows for large v.
+    period = tau_ref + tau_m * np.log1p(1.0 / (va - 1.0))
+    with np.errstate(over="ignore"):
+        slope[above] = tau_m / (va * period) / ((va - 1.0) * period)
+    return slope if slope.ndim else float(slope)
+
+
+def _lif_time_constants(tau_m: object, tau_ref: object) -> tuple[float, float]:
+    return (check_time_constant("tau_m", tau_m, scalar=True, stacklevel=4),
+            check_time_constant("tau_ref", tau_ref, allow_zero=True, scalar=True, stacklevel=4))
+
+
+# --------------------------------------------------------------------------------------------
+# The noisy LIF neuron: Siegert's rate
+# --------------------------------------------------------------------------------------------
+
+_SQRT_PI = math.sqrt(math.pi)
+#: Gauss-Legendre rule on panels of width _PANEL; erfcx is entire, so 12 nodes on a quarter
+#: unit integrate it to rounding.
+_GAUSS_NODES, _GAUSS_WEIGHTS = np.polynomial.legendre.leggauss(12)
+_PANEL = 0.25
+#: Beyond this, erfcx is integrated from its asymptotic series (12 terms: error < 1e-17).
+_ASYMPTOTIC_FROM = 10.0
+_ASYMPTOTIC_TERMS = 12
+
+
+def _gauss(function: Callable[[np.ndarray], np.ndarray], a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``integral_a^b function(u) du`` by one Gauss-Legendre panel per element of ``a``, ``b``."""
+    half = 0.5 * (b - a)
+    points = (0.5 * (a + b))[..., None] + half[..., None] * _GAUSS_NODES
+    return half * (function(points) @ _GAUSS_WEIGHTS)
+
+
+@functools.cache
+def _erfcx_table() -> np.ndarray:
+    """``integral_0^x erfcx`` at ``x = 0, _PANEL, ..., _ASYMPTOTIC_FROM``."""
+    knots = np.arange(0.0, _ASYMPTOTIC_FROM + _PANEL / 2, _PANEL)
+    panels = _gauss(special.erfcx, knots[:-1], knots[1:])
+    return np.concatenate(([0.0], np.cumsum(panels)))
+
+
+def _asymptotic_coefficients() -> np.ndarray:
+    """``c_n`` of ``integral erfcx(w) dw = (ln w + sum_n c_n w^(-2n)) / sqrt(pi)`` (n >= 1), from
+    ``erfcx(w) ~ sum_n (-1)^n (2n - 1)!! / (2 w^2)^n / (w sqrt(pi))``."""
+    n = np.arange(1, _ASYMPTOTIC_TERMS + 1)
+    double_factorial = np.cumprod(2.0 * n - 1.0)
+    return -((-1.0) ** n) * double_factorial / (2.0 ** (n + 1) * n)
+
+
+_ASYMPTOTIC_COEFFICIENTS = _asymptotic_coefficients()
+
+
+def _asymptotic_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``integral_a^b erfcx`` for ``_ASYMPTOTIC_FROM <= a <= b`` from the asymptotic series."""
+    total = np.log1p((b - a) / a)
+    for n, coefficient in enumerate(_ASYMPTOTIC_COEFFICIENTS, start=1):
+        total += coefficient * (b ** (-2.0 * n) - a ** (-2.0 * n))
+    return total / _SQRT_PI
+
+
+def _erfcx_integral_from_zero(x: np.ndarray) -> np.ndarray:
+    """``integral_0^x erfcx(w) dw`` for ``x >= 0``."""
+    table = _erfcx_table()
+    near = np.minimum(x, _ASYMPTOTIC_FROM)
+    knot = np.minimum(np.floor(near / _PANEL), table.size - 2)
+    result = table[knot.astype(np.int64)] + _gauss(special.erfcx, knot * _PANEL, near)
+    far = x > _ASYMPTOTIC_FROM
+    result[far] += _asymptotic_difference(np.full(far.sum(), _ASYMPTOTIC_FROM), x[far])
+    return result
+
+
+def _erfcx_integral(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``integral_a^b erfcx(w) dw`` for ``0 <= a <= b`` (arrays of one shape)."""
+    result = np.empty(a.shape)
+    far = a >= _ASYMPTOTIC_FROM
+    short = ~far & (b - a <= _PANEL)
+    rest = ~(far | short)
+    result[far] = _asymptotic_difference(a[far], b[far])
+    result[short] = _gauss(special.erfcx, a[short], b[short])
+    result[rest] = _erfcx_integral_from_zero(b[rest]) - _erfcx_integral_from_zero(a[rest])
+    return result
+
+
+def _scaled_integrand(u: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """``exp(u^2) (1 + erf(u)) exp(-scale)`` without overflow, for ``u^2 <= scale`` where u > 0."""
+    positive = u > 0
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):  # the branch np.where drops
+        return np.where(positive, np.exp(np.where(positive, u * u, 0.0) - scale) * special.erfc(-u),
+                        special.erfcx(-u) * np.exp(-scale))
+
+
+def _siegert_terms(mu: np.ndarray, sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For ``sigma > 0``: ``(scale, integral, (lower, upper))`` with ``integral = exp(-scale)
+    integral_lower^upper exp(u^2) (1 + erf(u)) du``, ``upper = (1 - mu) / sigma``, ``lower = -mu /
+    sigma`` and ``scale = max(upper, 0)^2`` (the factor that keeps the integral finite far below
+    threshold, where it grows like exp(upper^2))."""
+    upper = (1.0 - mu) / sigma
+    lower = -mu / sigma
+    scale = np.maximum(upper, 0.0) ** 2
+    integral = np.empty(mu.shape)
+    # exp(u^2)(1 + erf(u)) = erfcx(-u); for u > 0 it is 2 exp(u^2) - erfcx(u), whose first part
+    # integrates to 2 exp(u^2) D(u) (D Dawson's function).
+    short = upper - lower <= _PANEL
+    short_scale = scale[short][:, None]
+    integral[short] = _gauss(lambda u: _scaled_integrand(u, short_scale), lower[short], upper[short])
+    below = ~short & (upper <= 0)          # the whole range below 0: integral of erfcx(w), w = -u
+    integral[below] = _erfcx_integral(-upper[below], -lower[below])
+    across = ~short & (lower < 0) & (upper > 0)
+    a, b = -lower[across], upper[across]
+    zeros = np.zeros(a.shape)
+    integral[across] = 2.0 * special.dawsn(b) + np.exp(-b * b) * (_erfcx_integral(zeros, a)
+                                                                   - _erfcx_integral(zeros, b))
+    above = ~short & (lower >= 0)
+    a, b = lower[above], upper[above]
+    with np.errstate(under="ignore"):
+        integral[above] = (2.0 * (special.dawsn(b) - np.exp(a * a - b * b) * special.dawsn(a))
+                           - np.exp(-b * b) * _erfcx_integral(a, b))
+    return scale, integral, (lower, upper)
+
+
+def _noisy_arguments(mu: object, sigma: object, tau_m: object, tau_ref: object):
+    tau_m, tau_ref = _lif_time_constants(tau_m, tau_ref)
+    mu = as_finite_array("mu", mu)
+    sigma = as_finite_array("sigma", sigma)
+    if np.any(sigma < 0):
+        raise ValueError("sigma must be >= 0 (units of the threshold)")
+    try:
+        mu, sigma = np.broadcast_arrays(mu, sigma)
+    except ValueError as error:
+        raise ValueError(f"mu and sigma must broadcast together, got shapes {mu.shape} and "
+                         f"{sigma.shape}") from error
+    return mu, sigma, tau_m, tau_ref
+
+
+def lif_rate_noisy(mu: object, sigma: object, tau_m: float = DEFAULT_TAU_M,
+                   tau_ref: float = DEFAULT_TAU_REF) -> np.ndarray | float:
+    """Firing rate (Hz) of the normalized LIF neuron driven by white noise: Siegert's formula.
+
+    The neuron is ``tau_m dv/dt = mu - v + sigma sqrt(tau_m) xi(t)`` with threshold 1, reset 0
+    and refractory period ``tau_ref`` (Brunel 2000's convention; ``xi`` Gaussian white noise,
+    ``sigma`` in units of the threshold, so the free membrane fluctuates with standard deviation
+    ``sigma / sqrt(2)``). Its stationary rate is
+
+        1 / rate = tau_ref + tau_m sqrt(pi) integral_{-mu/sigma}^{(1-mu)/sigma} exp(u^2) (1 + erf(u)) du,
+
+    the biologically grounded smooth rate curve that soft LIF imitates. It tends to
+    :func:`lif_rate` as ``sigma -> 0`` (and equals it at ``sigma = 0``).
+
+    Numerics: the integrand is ``erfcx(-u)``; where ``u < 0`` it is integrated by Gauss-Legendre
+    panels (from a table) and, beyond ``|u| = 10``, from its asymptotic series (so ``sigma`` ->
+    0 above threshold keeps full precision); where ``u > 0`` the part ``2 exp(u^2)`` is
+    integrated by Dawson's function. Far below threshold the integral grows like
+    ``exp(((1 - mu)/sigma)^2)``: it is carried scaled by that factor, so the rate underflows
+    gracefully to 0 instead of overflowing (NaN).
+
+    Parameters
+    ----------
+    mu : float or array_like
+        Mean normalized input (threshold 1). Any shape, broadcast against ``sigma``.
+    sigma : float or array_like
+        Noise amplitude (units of the threshold), >= 0.
+    tau_m, tau_ref : float
+        Membrane time constant (s), > 0, and refractory period (s), >= 0.
+
+    Returns
+    -------
+    float or ndarray
+        Rate in Hz, of the broadcast shape of ``mu`` and ``sigma``.
+
+    References
+    ----------
+    Brunel, N. (2000). Dynamics of sparsely connected networks of excitatory and inhibitory spiking
+    neurons. J. Comput. Neurosci. 8, 183-208 (eq. 21). Siegert, A. J. F. (1951). On the first
+    passage time probability problem. Phys. Rev. 81, 617.
+    """
+    mu, sigma, tau_m, tau_ref = _noisy_arguments(mu, sigma, tau_m, tau_ref)
+    rate = np.empty(mu.shape)
+    quiet = sigma == 0
+    rate[quiet] = lif_rate(mu[quiet], tau_m, tau_ref)
+    noisy = ~quiet
+    scale, integral, _ = _siegert_terms(mu[noisy], sigma[noisy])
+    with np.errstate(under="ignore"):
+        factor = np.exp(-scale)
+        rate[noisy] = factor / (tau_ref * factor + tau_m * _SQRT_PI * integral)
+    return rate if rate.ndim else float(rate)
+
+
+def lif_rate_noisy_derivative(mu: object, sigma: object, tau_m: float = DEFAULT_TAU_M,
+                              tau_ref: float = DEFAULT_TAU_REF) -> np.ndarray | float:
+    """Derivative d rate / d mu of :func:`lif_rate_noisy`, in Hz per unit of normalized input.
+
+    From the integral's limits, ``d rate/d mu = rate^2 tau_m sqrt(pi) (f(y_th) - f(y_r)) / sigma``
+    with ``f(u) = exp(u^2)(1 + erf(u))``, ``y_th = (1 - mu)/sigma``, ``y_r = -mu/sigma``; evaluated
+    with the same scaling as the rate, so it is finite everywhere. At ``sigma = 0`` it is
+    :func:`lif_rate_derivative`. Same parameters and shapes as :func:`lif_rate_noisy`.
+    """
+    mu, sigma, tau_m, tau_ref = _noisy_arguments(mu, sigma, tau_m, tau_ref)
+    slope = np.empty(mu.shape)
+    quiet = sigma == 0
+    slope[quiet] = lif_rate_derivative(mu[quiet], tau_m, tau_ref)
+    noisy = ~quiet
+    sigma = sigma[noisy]
+    scale, integral, (lower, upper) = _siegert_terms(mu[noisy], sigma)
+    with np.errstate(under="ignore"):
+        factor = np.exp(-scale)
+        denominator = tau_ref * factor + tau_m * _SQRT_PI * integral
+        rate = factor / denominator
+        difference = _scaled_integrand(upper, scale) - _scaled_integrand(lower, scale)
+        slope[noisy] = rate * tau_m * _SQRT_PI * difference / (sigma * denominator)
     return slope if slope.ndim else float(slope)
 
 
@@ -267,9 +491,7 @@ class RateCurve:
         return self._evaluate(x, out, derivative=True)
 
     def _evaluate(self, x: object, out: np.ndarray | None, *, derivative: bool) -> np.ndarray | float:
-        x = np.asarray(x, dtype=np.float64)
-        if not np.isfinite(x).all():
-            raise ValueError("x must be finite; it contains NaN or inf")
+        x = as_finite_array("x", x)
         if self._function is not None:
             result = np.asarray((self._derivative if derivative else self._function)(x), dtype=np.float64)
         else:
@@ -300,15 +522,29 @@ class RateCurve:
 
     @classmethod
     def from_dict(cls, description: dict) -> RateCurve:
-        """Rebuild a curve from :meth:`to_dict`'s output (no unpickling)."""
+        """Rebuild a curve from :meth:`to_dict`'s output (no unpickling).
+
+        Raises
+        ------
+        TypeError
+            If ``description`` (or its ``"analytic"`` entry) is not a dict.
+        ValueError
+            If a required key is missing (``"inputs"``, ``"rates"``; ``"model"``, ``"tau_m"``,
+            ``"tau_ref"`` of an analytic curve), naming it, or a value is invalid.
+        """
         if not isinstance(description, dict):
             raise TypeError(f"description must be a dict, got {type(description).__name__}")
         spec = description.get("analytic")
         if spec is not None:
-            if spec.get("model") != "lif":
+            if not isinstance(spec, dict):
+                raise TypeError(f"description['analytic'] must be a dict, got {type(spec).__name__}")
+            _require_keys(spec, ("model", "tau_m", "tau_ref"), "description['analytic']")
+            if spec["model"] != "lif":
                 raise ValueError(f"unknown analytic curve {spec!r}")
+            _require_keys(description, ("inputs",), "description")
             return _analytic_lif_curve(description["inputs"], spec["tau_m"], spec["tau_ref"],
                                        label=description.get("label"))
+        _require_keys(description, ("inputs", "rates"), "description")
         return cls(description["inputs"], description["rates"], onset=description.get("onset"),
                    onset_rate=description.get("onset_rate"),
                    input_unit=description.get("input_unit", "1"), label=description.get("label", ""))
@@ -323,9 +559,16 @@ class RateCurve:
                 f"{unit}, rates [{self.rates.min():.4g}, {self.rates.max():.4g}] Hz{onset})")
 
 
+def _require_keys(mapping: dict, keys: tuple[str, ...], name: str) -> None:
+    missing = [key for key in keys if key not in mapping]
+    if missing:
+        raise ValueError(f"{name} lacks the key(s) {missing}; RateCurve.to_dict() writes "
+                         "'inputs', 'rates', 'onset', 'onset_rate', 'input_unit', 'label' (and 'analytic' "
+                         "with 'model', 'tau_m', 'tau_ref' for the analytic LIF curve)")
+
+
 def _analytic_lif_curve(inputs: object, tau_m: float, tau_ref: float, label: str | None = None) -> RateCurve:
-    tau_m = check_positive("tau_m", tau_m)
-    tau_ref = check_nonnegative("tau_ref", tau_ref)
+    tau_m, tau_ref = _lif_time_constants(tau_m, tau_ref)
     curve = RateCurve.from_function(functools.partial(lif_rate, tau_m=tau_m, tau_ref=tau_ref),
                                     functools.partial(lif_rate_derivative, tau_m=tau_m, tau_ref=tau_ref),
                                     inputs, onset=1.0, input_unit="1",
@@ -507,7 +750,7 @@ def firing_onset(model: object, low: float, high: float, tol: float = 0.01, *, t
 
 def _default_params(model: object, model_params: dict) -> dict:
     if isinstance(model, str) and model == "lif":
-        return {"tau_m": 0.02, "tau_ref": 0.002, **model_params}
+        return {"tau_m": DEFAULT_TAU_M, "tau_ref": DEFAULT_TAU_REF, **model_params}
     return dict(model_params)
 
 
@@ -569,8 +812,8 @@ def rate_curve(model: object, currents: object, t_end: float = 1.2, dt: float | 
         unknown = set(model_params) - {"tau_m", "tau_ref"}
         if unknown:
             raise TypeError(f"the analytic LIF curve takes only tau_m and tau_ref, got {sorted(unknown)}")
-        curve = _analytic_lif_curve(currents, model_params.get("tau_m", 0.02),
-                                    model_params.get("tau_ref", 0.002), label=label)
+        curve = _analytic_lif_curve(currents, model_params.get("tau_m", DEFAULT_TAU_M),
+                                    model_params.get("tau_ref", DEFAULT_TAU_REF), label=label)
         return curve
     _, name = _simulator(model)
     run = _check_run(t_end, dt, t_skip, model)

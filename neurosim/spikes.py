@@ -16,16 +16,28 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .validation import as_finite_array, check_finite, check_positive
+from .validation import as_finite_array, check_allocation, check_finite, check_positive
 
 # A time within this fraction of a step of a grid point counts as lying on it.
 _GRID_TOLERANCE = 1e-9
 
 
-def _grid_position(times: np.ndarray, t_start: float, dt: float) -> tuple[np.ndarray, np.ndarray]:
-    """Return ``(position, on_grid)``: ``(times - t_start) / dt`` and where it is an integer.
+def grid_position(times: np.ndarray, t_start: float, dt: float) -> tuple[np.ndarray, np.ndarray]:
+    """Where times fall on the grid ``t_k = t_start + k * dt`` (see the module notes).
 
-    ``position`` is snapped to the nearest integer where ``on_grid`` is True.
+    Parameters
+    ----------
+    times : ndarray, any shape
+        Times (s).
+    t_start, dt : float
+        Start and step of the grid (s); ``dt > 0``.
+
+    Returns
+    -------
+    position : ndarray of float64, shape of ``times``
+        ``(times - t_start) / dt`` in steps, snapped to the nearest integer where ``on_grid``.
+    on_grid : ndarray of bool, shape of ``times``
+        Whether a time lies on a grid point, within ``1e-9 * max(1, k)`` steps of point ``k``.
     """
     position = (times - t_start) / dt
     nearest = np.rint(position)
@@ -33,8 +45,11 @@ def _grid_position(times: np.ndarray, t_start: float, dt: float) -> tuple[np.nda
     return np.where(on_grid, nearest, position), on_grid
 
 
-def _step_count(duration: float, dt: float) -> int:
-    """Number of grid steps of width ``dt`` needed to cover ``duration``, at least 1."""
+def step_count(duration: float, dt: float) -> int:
+    """Number of grid steps of width ``dt`` (s) needed to cover ``duration`` (s), at least 1.
+
+    ``ceil(duration / dt)``, where a quotient within ``1e-9`` of an integer counts as that integer.
+    """
     return max(1, int(np.ceil(duration / dt * (1 - _GRID_TOLERANCE))))
 
 
@@ -85,16 +100,53 @@ class SpikeTrains:
         self.t_end = t_end
 
     @classmethod
-    def _from_slots(cls, buffer: np.ndarray, offsets: np.ndarray, counts: np.ndarray, t_end: float,
-                    t_start: float = 0.0) -> SpikeTrains:
-        """Trusted fast path for simulation kernels: neuron ``i``'s spikes are the read-only view
-        ``buffer[offsets[i]:offsets[i] + counts[i]]``. The caller guarantees that they are finite,
-        sorted and within ``[t_start, t_end]``; checking 1e5 trains one by one costs seconds."""
+    def from_slots(cls, buffer: np.ndarray, offsets: np.ndarray, counts: np.ndarray, t_end: float,
+                   t_start: float = 0.0) -> SpikeTrains:
+        """Spike trains stored in one buffer, neuron ``i``'s in ``buffer[offsets[i]:offsets[i] + counts[i]]``.
+
+        The form simulation kernels write. The trains are read-only views of ``buffer`` (no copy);
+        the checks are vectorized over the whole buffer, so 1e5 trains cost milliseconds.
+
+        Parameters
+        ----------
+        buffer : ndarray of float64, shape (capacity,)
+            Spike times (s); each neuron's slot sorted, finite, within ``[t_start, t_end]``.
+            Made read-only.
+        offsets, counts : ndarray of int, shape (n_neurons,)
+            Start and length of each neuron's slot; slots lie within the buffer.
+        t_end, t_start : float
+            The observed interval (s).
+        """
+        t_start = check_finite("t_start", t_start)
+        t_end = check_finite("t_end", t_end)
+        if not t_end > t_start:
+            raise ValueError(f"t_end must be greater than t_start={t_start!r} s, got {t_end!r} s")
+        if np.iscomplexobj(buffer):
+            raise TypeError("buffer must be real; got complex values")
         buffer = np.asarray(buffer, dtype=np.float64)
+        offsets = np.asarray(offsets, dtype=np.int64)
+        counts = np.asarray(counts, dtype=np.int64)
+        if buffer.ndim != 1 or offsets.ndim != 1 or offsets.shape != counts.shape:
+            raise ValueError(f"buffer must be 1-D and offsets, counts 1-D of one length, got shapes "
+                             f"{buffer.shape}, {offsets.shape}, {counts.shape}")
+        if offsets.size and (counts.min() < 0 or offsets.min() < 0 or (offsets + counts).max() > buffer.size):
+            raise ValueError("every slot offsets[i] : offsets[i] + counts[i] must lie within the buffer")
+        used = np.repeat(offsets - np.concatenate(([0], np.cumsum(counts)[:-1])), counts) + \
+            np.arange(int(counts.sum()))
+        times = buffer[used]
+        # Sorted within each slot: a decrease is allowed only where a new slot starts.
+        slot_start = np.zeros(times.size, dtype=bool)
+        slot_start[np.cumsum(counts)[:-1][counts[1:] > 0]] = True
+        if times.size and not (np.all(np.isfinite(times)) and times.min() >= t_start and times.max() <= t_end
+                               and np.all((np.diff(times) >= 0) | slot_start[1:])):
+            raise ValueError(f"spike times must be finite, sorted in each slot and within [t_start, t_end] "
+                             f"= [{t_start}, {t_end}] s")
         buffer.flags.writeable = False
-        trains = cls([], t_end=t_end, t_start=t_start)
+        trains = cls.__new__(cls)
         trains.times = tuple(buffer[start:start + count] for start, count
-                             in zip(np.asarray(offsets).tolist(), np.asarray(counts).tolist(), strict=True))
+                             in zip(offsets.tolist(), counts.tolist(), strict=True))
+        trains.t_start = t_start
+        trains.t_end = t_end
         return trains
 
     @classmethod
@@ -114,7 +166,7 @@ class SpikeTrains:
             The observed interval (s).
         """
         neurons = np.asarray(neurons, dtype=np.int64)
-        times = np.asarray(times, dtype=np.float64)
+        times = as_finite_array("times", times)
         if neurons.shape != times.shape or neurons.ndim != 1:
             raise ValueError("neurons and times must be 1-D arrays of the same length, got shapes "
                              f"{neurons.shape} and {times.shape}")
@@ -232,11 +284,15 @@ class SpikeTrains:
         if array.ndim != 2 or array.shape[1] == 0:
             raise ValueError(f"raster must have shape (n_neurons, n_steps) with n_steps >= 1, "
                              f"got {array.shape}")
-        counts = array.astype(np.int64)
-        if counts.size and counts.min() < 0:
+        if array.size and array.dtype != bool and array.min() < 0:
             raise ValueError("raster must hold non-negative spike counts")
+        # Each spike becomes an 8-byte time (a count of 10**9 in one cell is 8 GB): estimated from
+        # the total before anything is built.
+        n_spikes = float(np.sum(array, dtype=np.float64))
+        check_allocation("raster", n_spikes * 8.0, what=f"the {n_spikes:.0f} spike times of the raster",
+                         advice="pass a raster of fewer spikes (its values are spike counts per step)")
         step_times = t_start + np.arange(array.shape[1]) * dt
-        trains = [np.repeat(step_times, row) for row in counts]
+        trains = [np.repeat(step_times, row.astype(np.int64)) for row in array]
         return cls(trains, t_end=t_start + array.shape[1] * dt, t_start=t_start)
 
     @property
@@ -277,12 +333,15 @@ class SpikeTrains:
         """
         bin_width = check_positive("bin_width", bin_width)
         start, end = self._window(t_start, t_end)
-        n_bins = _step_count(end - start, bin_width)
+        n_bins = step_count(end - start, bin_width)
+        check_allocation("bin_width", self.n_neurons * float(n_bins) * 8.0,
+                         what=f"{self.n_neurons} x {n_bins} spike counts",
+                         advice="use a wider bin_width, a shorter window, or fewer neurons (select)")
         counts = np.zeros((self.n_neurons, n_bins), dtype=np.int64)
         side = "right" if t_end is None else "left"
         for index, train in enumerate(self.times):
             inside = train[np.searchsorted(train, start):np.searchsorted(train, end, side=side)]
-            position, _ = _grid_position(inside, start, bin_width)
+            position, _ = grid_position(inside, start, bin_width)
             bins = np.minimum(np.floor(position).astype(np.int64), n_bins - 1)
             counts[index] = np.bincount(bins, minlength=n_bins)
         return counts
@@ -311,6 +370,11 @@ class SpikeTrains:
             a smaller ``dt``, or :meth:`bin` for counts).
         """
         dt = check_positive("dt", dt)
+        n_steps = step_count(self.duration, dt)
+        # The counts (int64) and the raster (bool) are both held at the end.
+        check_allocation("dt", self.n_neurons * float(n_steps) * 9.0,
+                         what=f"a {self.n_neurons} x {n_steps} raster",
+                         advice="use a larger dt, or fewer neurons (select)")
         counts = self.bin(dt)
         if counts.size and counts.max() > 1:
             neuron, step = np.unravel_index(np.argmax(counts), counts.shape)
@@ -366,6 +430,54 @@ class SpikeTrains:
         times = np.concatenate(self.times) if self.times else np.zeros(0)
         order = np.lexsort((neurons, times))
         return neurons[order], times[order]
+
+    def isi_cv(self) -> np.ndarray:
+        """Coefficient of variation of each neuron's inter-spike intervals, std / mean.
+
+        The standard deviation is the population one (ddof = 0), as in Elephant's ``cv``: 0 for a
+        perfectly regular train, 1 for a Poisson process.
+
+        Returns
+        -------
+        ndarray of float64, shape (n_neurons,)
+            NaN where a neuron has fewer than two spikes (no interval: the CV is undefined).
+        """
+        return np.array([np.std(isi) / np.mean(isi) if isi.size else np.nan for isi in self.isis()])
+
+    def fano_factor(self, t_start: float | None = None, t_end: float | None = None) -> float:
+        """Fano factor of the spike counts across the trains, var / mean (ddof = 0).
+
+        Each train is one trial (or one neuron): the counts of :meth:`counts` over the window are
+        compared across them, as Elephant's ``fanofactor`` does. 1 for Poisson trains.
+
+        Parameters
+        ----------
+        t_start, t_end : float, optional
+            Window (s); defaults to the observed interval.
+
+        Returns
+        -------
+        float
+            NaN when no train fired in the window (the ratio is undefined).
+        """
+        counts = self.counts(t_start, t_end)
+        mean = counts.mean() if counts.size else 0.0
+        return float(counts.var() / mean) if mean > 0 else float("nan")
+
+    def to_neo(self, units: str = "s") -> list:
+        """One neo ``SpikeTrain`` per neuron, with units and ``t_start``/``t_stop``; see
+        :func:`neurosim.neo.to_neo` (needs the ``neo`` extra)."""
+        from .neo import to_neo
+
+        return to_neo(self, units=units)
+
+    @classmethod
+    def from_neo(cls, spiketrains: object) -> SpikeTrains:
+        """Spike trains from neo ``SpikeTrain`` objects (a list or a Segment), in seconds; see
+        :func:`neurosim.neo.from_neo` (needs the ``neo`` extra)."""
+        from .neo import from_neo
+
+        return from_neo(spiketrains)
 
     def __repr__(self) -> str:
         return (f"SpikeTrains(n_neurons={self.n_neurons}, n_spikes={self.n_spikes}, "

@@ -10,7 +10,8 @@ which integrates to 1: each spike delivers a unit of charge. ``n = 0`` is the ex
 ``h`` of order ``n`` is the impulse response of ``n + 1`` identical first-order low-pass stages in a
 cascade, ``tau_s x_0' = -x_0 + sum_spikes delta(t - t_spike)`` and ``tau_s x_j' = x_{j-1} - x_j``,
 read at the last stage. :func:`filter_spikes` runs that cascade on a time grid, either exactly or
-with the notes' forward Euler steps.
+with the notes' forward Euler steps. A synapse is one value, :class:`PSC` (time constant, kernel
+order, integration method), wherever one is needed.
 
 The value at a spike's own time. The kernel is right-continuous: ``h(0) = 1 / tau_s`` for
 ``n = 0`` (and 0 for ``n >= 1``), so the filtered trace at the grid point where a spike falls
@@ -26,10 +27,18 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import special
 
 from ._synapse_kernels import filter_cascade_euler, filter_cascade_exact
-from .spikes import SpikeTrains, _grid_position, _step_count
-from .validation import as_finite_array, check_choice, check_finite, check_positive, check_time_constant
+from .spikes import SpikeTrains, grid_position, step_count
+from .validation import (
+    as_finite_array,
+    check_allocation,
+    check_choice,
+    check_finite,
+    check_positive,
+    check_time_constant,
+)
 
 FILTER_METHODS = ("exact", "euler")
 
@@ -76,7 +85,7 @@ class PSC:
 
     def kernel(self, t: object) -> np.ndarray | float:
         """``h(t)`` (1/s) at times ``t`` (s) since the spike; see :func:`psc_kernel`."""
-        return psc_kernel(t, self.tau_s, self.order)
+        return psc_kernel(t, self)
 
     def check_step(self, dt: float) -> None:
         """Raise ``ValueError`` if the Euler method is unstable at time step ``dt`` (s)."""
@@ -152,40 +161,47 @@ def _kernel_values(t: np.ndarray, tau_s: float, n: int) -> np.ndarray:
     return values
 
 
-def psc_kernel(t: object, tau_s: float = 0.005, n: int = 0) -> np.ndarray | float:
+def _check_synapse(synapse: object) -> PSC:
+    if not isinstance(synapse, PSC):
+        raise TypeError(f"synapse must be a neurosim.PSC (e.g. PSC(tau_s=0.005, order=1)), got "
+                        f"{type(synapse).__name__}")
+    return synapse
+
+
+def psc_kernel(t: object, synapse: PSC = PSC()) -> np.ndarray | float:
     """The post-synaptic current kernel ``h(t) = t**n exp(-t/tau_s) / (n! tau_s**(n+1))``, in 1/s.
 
     Parameters
     ----------
     t : float or array_like
         Time since the spike (s), any shape. ``h`` is 0 for ``t < 0``; at ``t = 0`` it is
-        ``1 / tau_s`` for ``n = 0`` (right-continuous) and 0 for ``n >= 1``.
-    tau_s : float
-        Synaptic time constant (s), > 0.
-    n : int
-        Order of the kernel, >= 0: 0 exponential, 1 alpha function, ... The kernel of order ``n``
-        peaks at ``t = n * tau_s``.
+        ``1 / tau_s`` for order 0 (right-continuous) and 0 for higher orders.
+    synapse : PSC
+        The synapse: its ``tau_s`` (s) and kernel ``order`` n (0 exponential, 1 alpha function, ...;
+        the kernel of order n peaks at ``t = n tau_s``). Default ``PSC()`` (5 ms, exponential).
 
     Returns
     -------
     float or ndarray
-        ``h(t)`` (1/s), same shape as ``t``; it integrates to 1 over ``t``.
+        ``h(t)`` (1/s), same shape as ``t``; it integrates to 1 over ``t``. Computed in logarithms,
+        so that neither ``t**n`` nor ``n!`` overflows for any order.
 
     Examples
     --------
-    >>> psc_kernel(0.0, tau_s=0.005)
+    >>> psc_kernel(0.0, PSC(tau_s=0.005))
     200.0
+    >>> psc_kernel(0.002, PSC(0.002, order=1))   # alpha kernel at its peak
+    183.93972058572118
     """
-    tau_s = check_positive("tau_s", tau_s)
-    n = _check_order(n)
+    synapse = _check_synapse(synapse)
     times = as_finite_array("t", t).reshape(np.shape(t))
-    values = _kernel_values(times, tau_s, n)
+    values = _kernel_values(times, synapse.tau_s, synapse.order)
     return float(values) if values.ndim == 0 else values
 
 
-def filter_spikes(trains: SpikeTrains | np.ndarray, dt: float, tau_s: float = 0.005, n: int = 0,
-                  method: str = "exact", t_end: float | None = None) -> np.ndarray:
-    """Filter spike trains through the PSC kernel of order ``n``, sampled on a time grid.
+def filter_spikes(trains: SpikeTrains | np.ndarray, dt: float, synapse: PSC = PSC(),
+                  t_end: float | None = None) -> np.ndarray:
+    """Filter spike trains through a PSC synapse's kernel, sampled on a time grid.
 
     Parameters
     ----------
@@ -195,16 +211,16 @@ def filter_spikes(trains: SpikeTrains | np.ndarray, dt: float, tau_s: float = 0.
     dt : float
         Grid step (s), > 0. The grid is ``t_k = t_start + k * dt`` for ``k = 0 .. n_t - 1`` with
         ``n_t = ceil((t_end - t_start) / dt)``.
-    tau_s : float
-        Synaptic time constant (s), > 0.
-    n : int
-        Order of the kernel (see :func:`psc_kernel`), >= 0.
-    method : {"exact", "euler"}
-        ``"exact"``: a cascade of ``n + 1`` first-order filters propagated exactly from grid point
-        to grid point; a spike at time ``t`` enters at the first grid point ``t_k >= t`` with each
-        stage set to the kernel's own state ``h_j(t_k - t)``, so the result equals the convolution
-        ``sum_spikes h(t_k - t_spike)`` to rounding for any spike time, on the grid or not.
-        ``"euler"``: the notes' algorithm, ``x <- x - dt x / tau_s`` and each spike adds
+    synapse : PSC
+        The synapse: time constant ``tau_s``, kernel ``order`` n (see :func:`psc_kernel`) and
+        ``method``. Default ``PSC()`` (5 ms, exponential, exact).
+
+        ``method="exact"``: a cascade of ``n + 1`` first-order filters propagated exactly from
+        grid point to grid point; a spike at time ``t`` enters at the first grid point ``t_k >= t``
+        with each stage set to the kernel's own state ``h_j(t_k - t)``, so the result equals the
+        convolution ``sum_spikes h(t_k - t_spike)`` to rounding for any spike time, on the grid or
+        not, and any order (the propagator ``exp(-a) a**m / m!`` is computed in logarithms).
+        ``method="euler"``: the notes' algorithm, ``x <- x - dt x / tau_s`` and each spike adds
         ``1 / tau_s`` at the first grid point ``t_k >= t_spike`` (a cascade of such stages for
         ``n > 0``); its error is first order in ``dt``. Requires ``dt < 2 tau_s`` (stability).
     t_end : float, optional
@@ -214,13 +230,25 @@ def filter_spikes(trains: SpikeTrains | np.ndarray, dt: float, tau_s: float = 0.
     -------
     ndarray of float64, shape (n_neurons, n_t)
         Filtered trains (1/s): each spike contributes a kernel of unit area. At the grid point of
-        a spike that lies on the grid, the value includes ``h(0)`` (``1 / tau_s`` for ``n = 0``);
+        a spike that lies on the grid, the value includes ``h(0)`` (``1 / tau_s`` for order 0);
         see the module notes for how this differs from Nengo's zero-order hold.
+
+    Raises
+    ------
+    ValueError
+        For bad arguments, or when the result (``n_neurons x n_t`` floats) or the spikes' stage
+        values (``(order + 1)`` floats per spike) would exceed
+        :data:`neurosim.validation.MAX_ALLOCATION_BYTES`.
+
+    Examples
+    --------
+    >>> trains = SpikeTrains([[0.010, 0.025]], t_end=0.1)
+    >>> filter_spikes(trains, dt=1e-3, synapse=PSC(0.005, order=1)).shape
+    (1, 100)
     """
     dt = check_positive("dt", dt)
-    tau_s = check_positive("tau_s", tau_s)
-    n = _check_order(n)
-    method = check_choice("method", method, FILTER_METHODS)
+    synapse = _check_synapse(synapse)
+    tau_s, order = synapse.tau_s, synapse.order
     if not isinstance(trains, SpikeTrains):
         if isinstance(trains, list | tuple):
             raise TypeError("trains must be a SpikeTrains or a 2-D raster array; wrap spike time "
@@ -233,16 +261,24 @@ def filter_spikes(trains: SpikeTrains | np.ndarray, dt: float, tau_s: float = 0.
         if not end > trains.t_start:
             raise ValueError(f"t_end must be greater than the trains' t_start={trains.t_start} s, "
                              f"got {t_end!r} s")
-    if method == "euler" and dt >= 2 * tau_s:
-        raise ValueError(f"method='euler' is unstable for dt={dt!r} s >= 2 tau_s = {2 * tau_s!r} s; "
-                         "use dt < 2 tau_s (dt < tau_s to avoid oscillation) or method='exact'")
-    n_t = _step_count(end - trains.t_start, dt)
+    if synapse.method == "euler" and dt >= 2 * tau_s:
+        raise ValueError(f"the Euler synapse is unstable for dt={dt!r} s >= 2 tau_s = {2 * tau_s!r} s; "
+                         "use dt < 2 tau_s (dt < tau_s to avoid oscillation) or PSC(..., method='exact')")
+    n_t = step_count(end - trains.t_start, dt)
+    check_allocation("dt", trains.n_neurons * float(n_t) * 8.0,
+                     what=f"the filtered trains ({trains.n_neurons} x {n_t} floats)",
+                     advice="use a larger dt, a shorter t_end, or filter fewer neurons at a time")
+    n_spikes = trains.n_spikes
+    if synapse.method == "exact":
+        check_allocation("synapse", n_spikes * (order + 1.0) * 8.0,
+                         what=f"the stage values of {n_spikes} spikes for a kernel of order {order}",
+                         advice="use a lower kernel order, or filter fewer spikes at a time")
 
     # Each spike is first felt at the grid point at or after it, after an offset in [0, dt).
     # Concatenated, the per-neuron sorted trains are already grouped by neuron.
     sizes = np.array([train.size for train in trains.times], dtype=np.int64)
     spike_times = np.concatenate(trains.times) if trains.n_neurons else np.zeros(0)
-    position, on_grid = _grid_position(spike_times, trains.t_start, dt)
+    position, on_grid = grid_position(spike_times, trains.t_start, dt)
     step = np.ceil(position).astype(np.int64)
     keep = step < n_t
     neuron = np.repeat(np.arange(trains.n_neurons), sizes)[keep]
@@ -251,15 +287,21 @@ def filter_spikes(trains: SpikeTrains | np.ndarray, dt: float, tau_s: float = 0.
     np.cumsum(np.bincount(neuron, minlength=trains.n_neurons), out=first_event[1:])
     out = np.empty((trains.n_neurons, n_t))
 
-    if method == "exact":
+    if synapse.method == "exact":
         event_offset = np.where(on_grid, 0.0, trains.t_start + event_step * dt - spike_times)
         np.maximum(event_offset, 0.0, out=event_offset)
-        event_input = np.empty((event_step.size, n + 1))
-        for stage in range(n + 1):
+        event_input = np.empty((event_step.size, order + 1))
+        for stage in range(order + 1):
             event_input[:, stage] = _kernel_values(event_offset, tau_s, stage)
-        ratio = dt / tau_s
-        propagator = np.array([math.exp(-ratio) * ratio**m / math.factorial(m) for m in range(n + 1)])
-        filter_cascade_exact(first_event, event_step, event_input, propagator, out)
+        filter_cascade_exact(first_event, event_step, event_input, _exact_propagator(dt / tau_s, order), out)
     else:
-        filter_cascade_euler(first_event, event_step, dt / tau_s, 1.0 / tau_s, n + 1, out)
+        filter_cascade_euler(first_event, event_step, dt / tau_s, 1.0 / tau_s, order + 1, out)
     return out
+
+
+def _exact_propagator(ratio: float, order: int) -> np.ndarray:
+    """``exp(-a) a**m / m!`` for ``m = 0 .. order`` and ``a = dt / tau_s``, in logarithms: the
+    direct form overflows (``m!`` as a float) from order 171, and ``a**m`` for large ``a``."""
+    m = np.arange(order + 1, dtype=np.float64)
+    with np.errstate(under="ignore"):
+        return np.exp(m * math.log(ratio) - ratio - special.gammaln(m + 1.0))

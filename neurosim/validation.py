@@ -82,7 +82,7 @@ def check_allocation(name: str, n_bytes: float, advice: str, *, what: str = "") 
 
 
 def _format_bytes(n_bytes: float) -> str:
-    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
         if n_bytes >= size:
             return f"{n_bytes / size:.3g} {unit}"
     return f"{n_bytes:.0f} bytes"
@@ -241,6 +241,22 @@ def as_current(current: object, n_steps: int, name: str = "current") -> np.ndarr
     if array.shape[0] == 0:
         raise ValueError(f"{name} must hold at least one neuron's current, got shape {array.shape}")
     return array
+
+
+def check_axes(ax: object, figsize: tuple[float, float] = (6.0, 4.0), name: str = "ax"):
+    """Return ``ax`` if it is a matplotlib Axes, a new figure's Axes (of ``figsize`` inches) for
+    None, and raise TypeError naming ``name`` otherwise."""
+    from matplotlib.axes import Axes
+
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=figsize, layout="constrained")
+        return ax
+    if not isinstance(ax, Axes):
+        raise TypeError(f"{name} must be a matplotlib Axes (e.g. from plt.subplots()) or None, got "
+                        f"{type(ax).__name__}")
+    return ax
 
 
 def _as_real(name: str, value: object) -> float:

@@ -2,6 +2,11 @@
 
 Build a network in a few lines, train it by backpropagation, and run an LIF-rate network back as a
 spiking network with neurosim.
+
+"The course notes" in the docstrings are the lecture notes this project follows, from Hodgkin-Huxley
+and LIF neurons through the perceptron (their Chapter 7), backpropagation, optimisers and
+regularisation to autoencoders and RBMs; their symbols are kept (W of shape (n_out, n_in), the
+column formulas transposed for batches in rows).
 """
 
 from . import datasets
@@ -24,17 +29,29 @@ from .activations import (
     register_activation,
 )
 from .autoencoder import Autoencoder, ReconstructionHistory
+from .debugging import DebugCheck, SmallDataReport, debug_on_small_data
 from .gradcheck import GradientCheck, check_gradients, numerical_gradients
 from .image_plots import plot_features, plot_reconstructions, plot_samples
 from .io import Checkpoint, NetworkFileError, load, load_checkpoint, register_layer
 from .layers import Dense, Layer
-from .losses import MSE, BinaryCrossEntropy, L1Error, Loss, SoftmaxCrossEntropy, get_loss
+from .losses import (
+    MSE,
+    BinaryCrossEntropy,
+    CategoricalLoss,
+    L1Error,
+    Loss,
+    SoftmaxCrossEntropy,
+    SparsemaxLoss,
+    get_loss,
+)
+from .maxout import Maxout
 from .network import MLP, Network
 from .optimizers import SGD, Adagrad, Adam, Momentum, Nesterov, Optimizer, RMSProp, get_optimizer
 from .perceptron import Perceptron, PerceptronConvergenceWarning, PerceptronResult
 from .plot import plot_activation_curves, plot_gradient_norms, plot_learning_curves
 from .pretrain import LayerPretraining, Pretraining, pretrain
 from .rbm import RBM
+from .rbm_likelihood import LogLikelihood, LogPartition
 from .regularization import BatchNorm, Dropout, WeightPenalty
 from .schedules import ExponentialDecay, ReduceOnPlateau, Schedule, StepDecay
 from .search import SearchResult, grid_search, random_search
@@ -52,7 +69,9 @@ __all__ = [
     "BatchNorm",
     "BinaryCrossEntropy",
     "Callback",
+    "CategoricalLoss",
     "Checkpoint",
+    "DebugCheck",
     "Dense",
     "Dropout",
     "EarlyStopping",
@@ -64,9 +83,12 @@ __all__ = [
     "Layer",
     "LayerPretraining",
     "Linear",
+    "LogLikelihood",
+    "LogPartition",
     "Loss",
     "MLP",
     "MSE",
+    "Maxout",
     "Momentum",
     "Nesterov",
     "Network",
@@ -86,11 +108,13 @@ __all__ = [
     "SGD",
     "Schedule",
     "SearchResult",
+    "SmallDataReport",
     "Sigmoid",
     "SoftLIFRate",
     "Softmax",
     "SoftmaxCrossEntropy",
     "Sparsemax",
+    "SparsemaxLoss",
     "SpikingClassifier",
     "SpikingOutput",
     "StepDecay",
@@ -100,6 +124,7 @@ __all__ = [
     "activation_names",
     "check_gradients",
     "datasets",
+    "debug_on_small_data",
     "fit",
     "get_activation",
     "get_loss",

@@ -1,12 +1,12 @@
 """Small data sets for teaching and testing rate networks, all available offline.
 
-- :func:`xor` and :func:`logical_or`: the four points of the notes' Chapter 7.
-- :func:`noisy_line`: points scattered around the notes' line y = 0.4 x - 0.9.
+- :func:`xor` and :func:`logical_or`: the four points of the course notes' Chapter 7.
+- :func:`noisy_line`: points scattered around the course notes' line y = 0.4 x - 0.9.
 - :func:`digits`: scikit-learn's bundled 8x8 handwritten digits (no download).
 - :func:`mnist1d`: MNIST-1D, generated locally with the ``mnist1d`` package's own generator.
 - :func:`read_idx` and :func:`load_idx_pair`: readers of MNIST's IDX files, for users who have them.
 - :class:`Standardizer`: per-feature mean and standard deviation fitted on training data (the
-  notes' "normalize your data").
+  course notes' "normalize your data").
 
 Features are rows (``X`` of shape ``(n_samples, n_features)``, float64); class labels are int64
 arrays of shape ``(n_samples,)``. Randomness comes only from the ``seed`` argument; the global NumPy

@@ -90,7 +90,7 @@ class SpikingClassifier:
         self.batch_size = check_positive_int("batch_size", batch_size)
         self.dense, self.neurons = _spiking_structure(net)
         self.loss = net.loss
-        self._decide = net._decide
+        self._decide = net.loss.decision
 
     @property
     def synapse(self) -> PSC:

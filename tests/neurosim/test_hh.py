@@ -235,3 +235,14 @@ def test_recording_a_huge_population_is_refused_with_advice():
     # 100,000 neurons x 1 s at 0.01 ms would be 75 GiB of voltage trace: refused before allocating.
     with pytest.raises(ValueError, match=r"record_v=False.*record_every >= 38"):
         simulate_hh(np.zeros(100_000), 1.0, dt=1e-5)
+
+
+@pytest.mark.parametrize("kwargs, culprit", [(dict(current=1e9), r"input reaches 1e\+09 µA/cm²"),
+                                             (dict(current=5.0, v_init=1e6), r"v_init = 1e\+06 mV")])
+def test_divergence_at_a_stable_dt_blames_the_input_not_dt(kwargs, culprit):
+    # Issue 9 item 7: with dt already at the usual 0.01 ms, a huge current or v_init is what is
+    # wrong; the message must say so instead of asking for dt <= 0.02 ms.
+    message = rf"dt = 1e-05 s.*within the stable range.*{culprit}"
+    with pytest.raises(FloatingPointError, match=message) as info:
+        simulate_hh(t_end=0.002, dt=1e-5, **kwargs)
+    assert "too large" not in str(info.value)

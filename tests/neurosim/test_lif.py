@@ -165,9 +165,9 @@ def test_brief_strong_pulse_fires_at_the_piecewise_exact_times():
 
 
 def test_physical_neuron_and_its_normalized_twin_fire_together():
-    # C = 0.25 nF, g_L = 0.0125 µS: tau_m = 20 ms. With V_L = -70, V_reset = -60, V_th = -50 mV and
-    # I = 0.3 nA: v_in = (V_L - V_reset + I/g_L) / (V_th - V_reset) = (-10 + 24) / 10 = 1.4.
-    params = PhysicalLIFParameters(C=0.25, g_L=0.0125, V_L=-70.0, V_th=-50.0, V_reset=-60.0,
+    # C = 0.25 nF, R = 80 MΩ: tau_m = 20 ms. With V_rest = -70, V_reset = -60, V_th = -50 mV and
+    # I = 0.3 nA: v_in = (V_rest - V_reset + R I) / (V_th - V_reset) = (-10 + 24) / 10 = 1.4.
+    params = PhysicalLIFParameters(C=0.25, R=80.0, V_rest=-70.0, V_th=-50.0, V_reset=-60.0,
                                    tau_ref=0.003)
     assert params.tau_m == pytest.approx(0.02)
     assert params.normalized_input(0.3) == pytest.approx(1.4)
@@ -180,7 +180,7 @@ def test_physical_neuron_and_its_normalized_twin_fire_together():
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
     assert physical.v_unit == "mV"
     np.testing.assert_allclose(physical.v, -60.0 + 10.0 * twin.v, rtol=0, atol=1e-9)
-    # Below threshold the physical solution is V_L + I/g_L + (V0 - V_L - I/g_L) exp(-t/tau_m).
+    # Below threshold the physical solution is V_rest + R I + (V0 - V_rest - R I) exp(-t/tau_m).
     quiet = simulate_lif(0.05, t_end=0.1, dt=1e-3, params=params, v_init=-65.0)
     expected = -70.0 + 4.0 + (-65.0 + 70.0 - 4.0) * np.exp(-quiet.t / 0.02)
     np.testing.assert_allclose(quiet.v[0], expected, rtol=0, atol=1e-9)
@@ -231,14 +231,14 @@ def test_spike_buffer_too_large_for_the_bound_counts_first_then_keeps_every_spik
     # With the buffer limit lowered below the a-priori bound (3 x 14 slots), the run counts spikes
     # first and reruns with exact slots; the trains must still be the analytic ones. Below the
     # actual count (3 x 12 spikes) it must refuse with a ValueError instead of truncating.
-    import neurosim.lif as lif_module
+    from neurosim import validation
 
-    monkeypatch.setattr(lif_module, "_MAX_SPIKE_BUFFER", 40)
+    monkeypatch.setattr(validation, "MAX_ALLOCATION_BYTES", 40 * 8)
     res = simulate_lif(np.full(3, 2.0), t_end=0.2, dt=1e-3, record_v=False)
     for train in res.spikes.times:
         np.testing.assert_allclose(train, analytic_spike_times(2.0, 0.2), rtol=0, atol=1e-12)
-    monkeypatch.setattr(lif_module, "_MAX_SPIKE_BUFFER", 20)
-    with pytest.raises(ValueError, match="spikes"):
+    monkeypatch.setattr(validation, "MAX_ALLOCATION_BYTES", 20 * 8)
+    with pytest.raises(ValueError, match="t_end: 36 spike times"):
         simulate_lif(np.full(3, 2.0), t_end=0.2, dt=1e-3, record_v=False)
 
 
@@ -271,9 +271,146 @@ def test_bad_types_and_parameter_objects_are_rejected():
         LIFParameters(tau_m=-0.01)
     with pytest.raises(ValueError, match="V_th"):
         PhysicalLIFParameters(V_th=-70.0, V_reset=-65.0)
-    with pytest.raises(ValueError, match="g_L"):
-        PhysicalLIFParameters(g_L=0.0)
+    with pytest.raises(ValueError, match="R"):
+        PhysicalLIFParameters(R=0.0)
     with pytest.raises(ValueError, match="v_init"):
         simulate_lif(0.5, t_end=0.1, params=PhysicalLIFParameters(), v_init=-40.0)
     with pytest.raises(ValueError, match="record_every"):
         simulate_lif(np.ones(100_000), t_end=10.0, dt=1e-4)  # a 74 GiB trace is refused up front
+
+
+# ------------------------------------------------------------- per-neuron and physical parameters
+
+def test_per_neuron_parameters_equal_separate_populations():
+    # Three neurons with their own tau_m and tau_ref in one run fire exactly as three runs of one
+    # neuron each, for constant and time-varying inputs.
+    tau_m = np.array([0.01, 0.02, 0.035])
+    tau_ref = np.array([0.0, 0.002, 0.005])
+    v_in = np.array([1.3, 2.5, 7.0])
+    varying = np.tile(v_in[:, None], (1, 300)) * (1 + 0.3 * np.sin(np.arange(300) / 17.0))
+    for current in (v_in, varying):
+        together = simulate_lif(current, t_end=0.3, dt=1e-3, tau_m=tau_m, tau_ref=tau_ref)
+        for i in range(3):
+            alone = simulate_lif(current[i:i + 1], t_end=0.3, dt=1e-3, tau_m=tau_m[i], tau_ref=tau_ref[i])
+            np.testing.assert_array_equal(together.spikes.times[i], alone.spikes.times[0])
+            np.testing.assert_array_equal(together.v[i], alone.v[0])
+        rates = together.spikes.rates(t_start=0.0)
+        assert np.all(rates > 0)
+
+
+def test_per_neuron_parameters_in_a_block_of_mixed_time_constants_match_the_analytic_rate():
+    # 1,100 neurons (three kernel blocks) whose tau_m differ: each fires at lif_rate of its own
+    # parameters (the periodic rate from the ISIs, exact to rounding).
+    from neurosim import lif_rate
+    from neurosim.rates import periodic_rates
+
+    rng = np.random.default_rng(3)
+    tau_m = rng.uniform(0.005, 0.05, 1100)
+    tau_ref = rng.uniform(0.0, 0.004, 1100)
+    v_in = rng.uniform(1.2, 8.0, 1100)
+    result = simulate_lif(v_in, t_end=0.5, dt=1e-3, params=LIFParameters(tau_m=tau_m, tau_ref=tau_ref),
+                          record_v=False)
+    rates, repetitive = periodic_rates(result.spikes, 0.05)
+    expected = np.array([lif_rate(v, t, r) for v, t, r in zip(v_in, tau_m, tau_ref, strict=True)])
+    assert repetitive.all()
+    np.testing.assert_allclose(rates, expected, rtol=1e-9)
+
+
+def test_a_scalar_current_drives_every_neuron_of_per_neuron_parameters():
+    result = simulate_lif(2.0, t_end=0.2, params=LIFParameters(tau_m=[0.01, 0.02]), record_v=False)
+    assert result.n_neurons == 2
+    assert result.spikes.times[0].size > result.spikes.times[1].size
+
+
+def test_per_neuron_parameters_of_the_wrong_length_are_refused():
+    with pytest.raises(ValueError, match="3 per-neuron values, but there are 2 neurons"):
+        simulate_lif([1.5, 2.0], t_end=0.1, tau_m=[0.01, 0.02, 0.03])
+    with pytest.raises(ValueError, match="one length"):
+        LIFParameters(tau_m=[0.01, 0.02], tau_ref=[0.001, 0.002, 0.003])
+    with pytest.raises(ValueError, match="tau_ref"):
+        LIFParameters(tau_ref=[0.001, -0.002])
+    with pytest.raises(ValueError, match="V_th"):
+        PhysicalLIFParameters(V_th=[-50.0, -70.0], V_reset=-65.0)
+
+
+def test_brunel_neuron_in_millivolts_fires_with_its_normalized_twin():
+    # Brunel (2000): rest 0, threshold 20 mV, reset 10 mV, tau_m 20 ms, tau_ref 2 ms. A drive
+    # R I = 25 mV is v_in = (0 - 10 + 25) / 10 = 1.5, with R = 100 MΩ (the default) I = 0.25 nA.
+    brunel = PhysicalLIFParameters(V_rest=0.0, V_th=20.0, V_reset=10.0, tau_m=0.02, tau_ref=0.002)
+    assert (brunel.R, brunel.C) == (100.0, pytest.approx(0.2))
+    physical = simulate_lif(0.25, t_end=0.3, dt=1e-4, params=brunel)
+    twin = simulate_lif(1.5, t_end=0.3, dt=1e-4, tau_m=0.02, tau_ref=0.002)
+    np.testing.assert_allclose(physical.spikes.times[0], twin.spikes.times[0], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(physical.v, 10.0 + 10.0 * twin.v, rtol=0, atol=1e-9)
+
+
+def test_physical_per_neuron_parameters_map_each_neuron_onto_its_normalized_twin():
+    params = PhysicalLIFParameters(V_rest=[-70.0, -65.0], V_th=[-50.0, -52.0], V_reset=[-60.0, -70.0],
+                                   tau_m=[0.01, 0.03], C=[0.2, 0.3], tau_ref=[0.001, 0.004])
+    np.testing.assert_allclose(params.R, [50.0, 100.0])
+    current = np.array([0.5, 0.25])
+    v_in = params.normalized_input(current)
+    np.testing.assert_allclose(v_in, [(-10.0 + 25.0) / 10.0, (5.0 + 25.0) / 18.0])
+    # The same per-neuron map applies to every column of a time-varying current.
+    np.testing.assert_allclose(params.normalized_input(np.tile(current[:, None], (1, 4))),
+                               np.tile(v_in[:, None], (1, 4)))
+    physical = simulate_lif(current, t_end=0.2, dt=1e-4, params=params)
+    twin = simulate_lif(v_in, t_end=0.2, dt=1e-4, params=params.normalized())
+    for a, b in zip(physical.spikes.times, twin.spikes.times, strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(physical.v, params.voltage(twin.v), rtol=0, atol=1e-9)
+    np.testing.assert_allclose(params.normalized_voltage(physical.v), twin.v, rtol=0, atol=1e-9)
+
+
+def test_resistance_capacitance_and_tau_m_determine_each_other():
+    assert PhysicalLIFParameters(R=10.0, C=1.0).tau_m == pytest.approx(0.01)   # 10 MΩ x 1 nF = 10 ms
+    assert PhysicalLIFParameters(tau_m=0.01, R=10.0).C == pytest.approx(1.0)
+    assert PhysicalLIFParameters(tau_m=0.01, C=0.25).R == pytest.approx(40.0)
+    with pytest.raises(ValueError, match="at most two of tau_m, R and C"):
+        PhysicalLIFParameters(tau_m=0.01, R=10.0, C=1.0)
+    with pytest.raises(ValueError, match="C"):
+        PhysicalLIFParameters(C=-1.0)
+
+
+def test_synaptic_weights_from_a_voltage_jump_and_a_charge():
+    # A weight w adds w h(t) to v_in, so v moves by w / tau_m in all: a jump J mV is
+    # w = tau_m J / (V_th - V_reset). Checked against a simulation: a short pulse of total
+    # normalized charge w moves v by w / tau_m (with tau_m >> pulse).
+    brunel = PhysicalLIFParameters(V_rest=0.0, V_th=20.0, V_reset=10.0, tau_m=0.02, tau_ref=0.002)
+    assert brunel.weight_from_jump(0.1) == pytest.approx(0.02 * 0.1 / 10.0, rel=1e-15)
+    # 0.5 pC into 0.2 nF is a 2.5 mV jump.
+    assert brunel.weight_from_charge(0.5) == pytest.approx(brunel.weight_from_jump(2.5), rel=1e-15)
+    weight = brunel.weight_from_jump(2.5)
+    pulse_steps, dt = 10, 1e-6
+    current = np.zeros((1, 2000))
+    current[0, :pulse_steps] = weight / (pulse_steps * dt)
+    run = simulate_lif(current, t_end=2000 * dt, dt=dt, tau_m=0.02, v_init=0.0)
+    jump_mv = 10.0 * run.v[0, pulse_steps] / np.exp(-0.5 * pulse_steps * dt / 0.02)
+    assert jump_mv == pytest.approx(2.5, rel=1e-4)
+    # Per-neuron parameters scale a (n_post, n_pre) matrix row by row.
+    params = PhysicalLIFParameters(tau_m=[0.01, 0.02], V_th=[-50.0, -55.0])
+    np.testing.assert_allclose(params.weight_from_jump(np.ones((2, 3))),
+                               [[0.01 / 15.0] * 3, [0.02 / 10.0] * 3])
+
+
+def test_parameter_objects_compare_by_value_and_default_in_one_place():
+    import neurosim.lif as lif_module
+    from neurosim import lif_rate
+
+    assert LIFParameters(tau_m=[0.01, 0.02]) == LIFParameters(tau_m=np.array([0.01, 0.02]))
+    assert LIFParameters() != LIFParameters(tau_m=0.03)
+    assert (LIFParameters().tau_m, LIFParameters().tau_ref) == (lif_module.DEFAULT_TAU_M,
+                                                                lif_module.DEFAULT_TAU_REF)
+    assert PhysicalLIFParameters().normalized() == LIFParameters()
+    assert lif_rate(2.0) == lif_rate(2.0, lif_module.DEFAULT_TAU_M, lif_module.DEFAULT_TAU_REF)
+
+
+def test_time_constants_in_milliseconds_warn():
+    from neurosim import UnitsWarning
+
+    with pytest.warns(UnitsWarning, match="tau_m=0.02"):
+        LIFParameters(tau_m=20)
+    with pytest.warns(UnitsWarning, match="tau_ref=0.002"):
+        PhysicalLIFParameters(tau_ref=2)
+    with pytest.warns(UnitsWarning, match="tau_m=0.02"):
+        simulate_lif(1.5, t_end=0.01, tau_m=20, record_v=False)

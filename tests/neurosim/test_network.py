@@ -22,7 +22,7 @@ def test_single_synapse_reproduces_filter_spikes_exactly(method, order):
     filtered = net.probe(source, "filtered", synapse=PSC(0.005, order, method))
     result = net.run(t_end=0.1)
 
-    reference = filter_spikes(trains, dt=1e-3, tau_s=0.005, n=order, method=method)
+    reference = filter_spikes(trains, dt=1e-3, synapse=PSC(0.005, order=order, method=method))
     np.testing.assert_allclose(result[filtered], reference, rtol=0, atol=1e-12 * 200)
     np.testing.assert_allclose(result[current][0] + 1e3, 0.5 * reference[0], rtol=0, atol=1e-10)
 
@@ -41,7 +41,7 @@ def test_synaptic_current_is_the_weighted_sum_of_filtered_presynaptic_trains():
     result = net.run(t_end=0.5)
     # A spike is felt at the first grid point at or after it: filter the trains moved there.
     moved = SpikeTrains([np.ceil(np.round(t / 1e-3, 9)) * 1e-3 for t in result[spikes].times], t_end=0.5)
-    filtered = filter_spikes(moved, dt=1e-3, tau_s=0.01, n=1, method="exact")
+    filtered = filter_spikes(moved, dt=1e-3, synapse=PSC(0.01, order=1))
     np.testing.assert_allclose(result[current], weights @ filtered + bias[:, None], rtol=1e-12, atol=1e-9)
 
 
@@ -171,7 +171,7 @@ def test_hh_neuron_receives_the_synaptic_current_filter_spikes_predicts(order):
     current = net.probe(neuron, "current")
     spikes = net.probe(neuron, "spikes")
     result = net.run(t_end=0.06)
-    expected = bias + weight * filter_spikes(trains, dt=dt, tau_s=tau_s, n=order, method="exact")[0]
+    expected = bias + weight * filter_spikes(trains, dt=dt, synapse=PSC(tau_s, order=order))[0]
     np.testing.assert_allclose(result[current][0], expected, rtol=0, atol=1e-9)
     assert result[spikes].n_spikes >= 1
 
@@ -191,7 +191,7 @@ def test_hh_spikes_drive_connections_like_lif_spikes():
     trains = result[hh_spikes]
     assert min(t.size for t in trains.times) >= 4
     moved = SpikeTrains([np.ceil(np.round(t / dt, 9)) * dt for t in trains.times], t_end=0.1)
-    filtered = filter_spikes(moved, dt=dt, tau_s=0.004, method="euler")
+    filtered = filter_spikes(moved, dt=dt, synapse=PSC(0.004, method="euler"))
     expected = 0.05 * filtered[0] + 0.1 * filtered[1] - 1e3
     np.testing.assert_allclose(result[current][0], expected, rtol=0, atol=1e-9)
 

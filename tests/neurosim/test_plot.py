@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from matplotlib.axes import Axes
 
-from neurosim import SimResult, SpikeTrains, filter_spikes, lif_rate, plot, psc_kernel
+import neurosim as ns
+from neurosim import PSC, SimResult, SpikeTrains, filter_spikes, lif_rate, plot, psc_kernel
 
 
 def make_result(v_unit="mV", record_v=True):
@@ -90,8 +91,9 @@ def test_raster_accepts_a_sim_result_and_a_neuron_selection():
 
 def test_filtered_draws_the_traces_on_their_grid_and_the_kernel_inset():
     trains = SpikeTrains([np.array([0.010, 0.025]), np.array([0.04])], t_end=0.06, t_start=0.005)
-    values = filter_spikes(trains, dt=1e-3, n=1)
-    ax = plot.filtered(trains, values, dt=1e-3, kernel={"tau_s": 0.005, "n": 1})
+    alpha = PSC(0.005, order=1)
+    values = filter_spikes(trains, dt=1e-3, synapse=alpha)
+    ax = plot.filtered(trains, values, dt=1e-3, synapse=alpha)
     traces = ax.get_lines()[:2]
     for line, row in zip(traces, values, strict=True):
         np.testing.assert_allclose(line.get_xdata(), 5.0 + np.arange(values.shape[1]))
@@ -101,7 +103,7 @@ def test_filtered_draws_the_traces_on_their_grid_and_the_kernel_inset():
     (inset,) = ax.child_axes
     (kernel_line,) = inset.get_lines()
     np.testing.assert_allclose(kernel_line.get_ydata(),
-                               psc_kernel(kernel_line.get_xdata() / 1e3, tau_s=0.005, n=1))
+                               psc_kernel(kernel_line.get_xdata() / 1e3, alpha))
 
 
 def test_filtered_uses_the_given_axes_and_checks_shapes():
@@ -151,3 +153,30 @@ def test_rate_curve_draws_neurosims_own_rate_curve_with_its_onset_jump():
     assert "µA/cm²" in ax.get_xlabel()
     # An unlabelled curve gets a readable legend entry rather than an empty one.
     assert [text.get_text() for text in ax.get_legend().get_texts()] == ["simulated"]
+
+
+@pytest.mark.parametrize("draw", [
+    lambda ax: plot.voltage(SimResult(t=np.arange(3) * 1e-3, v=np.zeros((1, 3)), dt=1e-3, model="lif",
+                                      spikes=SpikeTrains([[]], t_end=0.003), v_unit="1", method="exact"),
+                            ax=ax),
+    lambda ax: plot.raster(SpikeTrains([[0.001]], t_end=0.003), ax=ax),
+    lambda ax: plot.filtered(SpikeTrains([[0.001]], t_end=0.003), np.zeros((1, 3)), 1e-3, ax=ax),
+    lambda ax: plot.rate_curve(ns.rate_curve("lif", [1.0, 2.0], analytic=True), ax=ax),
+    lambda ax: plot.network_raster(None, [SpikeTrains([[0.001]], t_end=0.003)], ax=ax),
+    lambda ax: plot.filtered_traces(np.arange(3) * 1e-3, np.zeros((1, 3)), ax=ax),
+])
+@pytest.mark.parametrize("not_axes", ["axes", 3, object()])
+def test_plot_functions_given_something_else_than_axes_raise_type_error_naming_ax(draw, not_axes):
+    with pytest.raises(TypeError, match="ax must be a matplotlib Axes"):
+        draw(not_axes)
+
+
+def test_the_plot_module_offers_plots_only():
+    import types
+
+    public = {name for name in dir(plot) if not name.startswith("_")}
+    helpers = {name for name in public - set(plot.__all__)
+               if not isinstance(getattr(plot, name), types.ModuleType) and name != "annotations"}
+    assert not helpers, f"neurosim.plot exposes non-plots: {sorted(helpers)}"
+    assert set(plot.__all__) == {"voltage", "raster", "filtered", "rate_curve", "network_raster",
+                                    "filtered_traces"}

@@ -258,3 +258,16 @@ def test_rate_curve_and_onset_reject_bad_arguments():
         firing_onset("lif", 0.2, 0.5)
     with pytest.raises(ValueError, match="dt must be given"):
         rate_curve(ns.simulate_hh, [0.0, 1.0])
+
+
+@pytest.mark.parametrize("description, missing", [
+    ({"rates": [0.0, 1.0]}, "inputs"),
+    ({"inputs": [0.0, 1.0]}, "rates"),
+    ({"inputs": [1.0, 2.0], "analytic": {"model": "lif", "tau_m": 0.02}}, "tau_ref"),
+])
+def test_rate_curve_from_a_dict_without_a_key_names_it(description, missing):
+    # Issue 9 item 9: a KeyError said nothing about what a description needs.
+    with pytest.raises(ValueError, match=rf"lacks the key\(s\) \['{missing}'\]"):
+        RateCurve.from_dict(description)
+    with pytest.raises(TypeError, match="analytic"):
+        RateCurve.from_dict({"inputs": [1.0, 2.0], "analytic": "lif"})

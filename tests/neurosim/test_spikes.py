@@ -159,3 +159,46 @@ def test_isis_sum_to_the_span_from_first_to_last_spike(trains):
         assert np.all(isis >= 0)
         if train.size >= 2:
             assert isis.sum() == pytest.approx(train[-1] - train[0], rel=1e-9, abs=1e-12)
+
+
+def test_from_slots_reads_each_neurons_slot_and_checks_the_buffer():
+    buffer = np.array([0.1, 0.2, 9.0, 0.05, 9.0, 9.0])
+    trains = SpikeTrains.from_slots(buffer, offsets=[0, 3, 4], counts=[2, 1, 0], t_end=1.0)
+    assert [t.tolist() for t in trains.times] == [[0.1, 0.2], [0.05], []]
+    assert not trains.times[0].flags.writeable
+    with pytest.raises(ValueError, match="sorted"):
+        SpikeTrains.from_slots(np.array([0.2, 0.1]), offsets=[0], counts=[2], t_end=1.0)
+    with pytest.raises(ValueError, match="within"):
+        SpikeTrains.from_slots(np.array([0.2, 1.5]), offsets=[0], counts=[2], t_end=1.0)
+    with pytest.raises(ValueError, match="slot"):
+        SpikeTrains.from_slots(np.array([0.2]), offsets=[0], counts=[2], t_end=1.0)
+
+
+# --------------------------------------------------------------------------- issue 9 item 6: memory guards
+
+def test_bin_refuses_a_huge_count_array_naming_bin_width():
+    trains = SpikeTrains([np.array([1.0])], t_end=100.0)
+    with pytest.raises(ValueError, match=r"bin_width: 1 x \d+ spike counts would need 745 GiB.*wider"):
+        trains.bin(1e-9)
+
+
+def test_to_raster_refuses_a_huge_raster_naming_dt():
+    trains = SpikeTrains([np.array([1.0])] * 10, t_end=100.0)
+    with pytest.raises(ValueError, match=r"dt: a 10 x \d+ raster would need 8.19 TiB.*larger dt"):
+        trains.to_raster(1e-9)
+
+
+def test_from_raster_refuses_counts_that_would_need_gigabytes_of_spike_times():
+    with pytest.raises(ValueError, match=r"raster: the 1000000000000 spike times.*fewer spikes"):
+        SpikeTrains.from_raster(np.array([[0, 10**12]]), dt=1e-3)
+
+
+def test_the_memory_limit_can_be_raised(monkeypatch):
+    from neurosim import validation
+
+    trains = SpikeTrains([np.array([0.5])], t_end=1.0)
+    monkeypatch.setattr(validation, "MAX_ALLOCATION_BYTES", 1000)
+    with pytest.raises(ValueError, match="bin_width"):
+        trains.bin(1e-3)
+    monkeypatch.setattr(validation, "MAX_ALLOCATION_BYTES", 10_000)
+    assert trains.bin(1e-3).sum() == 1
