@@ -331,8 +331,7 @@ class LIFRate(Activation):
     name = "lif_rate"
 
     def __init__(self, tau_m: float = DEFAULT_TAU_M, tau_ref: float = DEFAULT_TAU_REF, gain: float = 1.0,
-                 bias: float = 1.0,
-                 amplitude: float | None = None):
+                 bias: float = 1.0, amplitude: float | None = None):
         self.tau_m = check_positive("tau_m", tau_m)
         self.tau_ref = check_nonnegative("tau_ref", tau_ref)
         self.gain = check_positive("gain", gain)

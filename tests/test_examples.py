@@ -100,6 +100,7 @@ QUICK_OUTPUTS = {
     "augmentation": {"augmentation_curves.png", "augmentation_samples.png"},
     "model_selection": {"best_net.npz", "model_selection.md", "model_selection.png"},
     "pretraining": {"pretraining_accuracy.png", "pretraining_features.png", "pretraining_results.txt"},
+    "sparsemax": {"sparsemax_digits.png", "sparsemax_two_classes.png"},
 }
 
 
