@@ -2,7 +2,7 @@
 
 Usage::
 
-    python examples/activations.py OUTDIR
+    python examples/activations.py OUTDIR [--quick]
 
 writes to OUTDIR:
 
@@ -47,7 +47,7 @@ def plot_textbook(path: Path) -> None:
     plt.close(fig)
 
 
-def plot_rates(path: Path) -> None:
+def plot_rates(path: Path, quick: bool = False) -> None:
     z = np.linspace(-1, 3, 2001)
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.0, 6.0), sharex=True, layout="constrained")
     lif = rn.LIFRate()
@@ -57,7 +57,8 @@ def plot_rates(path: Path) -> None:
         soft = rn.SoftLIFRate(sigma=sigma)
         top.plot(z, soft(z), label=f"soft LIF, sigma = {sigma}")
         bottom.plot(z, soft.derivative(z))
-    curve = ns.rate_curve("hh", np.linspace(0.0, 30.0, 31), t_end=0.5, dt=1e-5, t_skip=0.2)
+    curve = ns.rate_curve("hh", np.linspace(0.0, 30.0, 7 if quick else 31), t_end=0.3 if quick else 0.5,
+                          dt=1e-5, t_skip=0.1 if quick else 0.2)
     hh = rn.RateCurveActivation(curve, gain=5.0)
     top.plot(z, hh(z), color="tab:red", label=f"HH f-I curve (gain 5 uA/cm2, bias {hh.bias:.2f})")
     bottom.plot(z, hh.derivative(z), color="tab:red")
@@ -86,10 +87,12 @@ def plot_softmax_sparsemax(path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("outdir", type=Path)
-    outdir = parser.parse_args().outdir
+    parser.add_argument("--quick", action="store_true", help="a coarse HH rate curve (a smoke test)")
+    args = parser.parse_args()
+    outdir = args.outdir
     outdir.mkdir(parents=True, exist_ok=True)
     plot_textbook(outdir / "activations.png")
-    plot_rates(outdir / "rate_activations.png")
+    plot_rates(outdir / "rate_activations.png", quick=args.quick)
     plot_softmax_sparsemax(outdir / "softmax_sparsemax.png")
     print(f"wrote activations.png, rate_activations.png, softmax_sparsemax.png to {outdir}")
 

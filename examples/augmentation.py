@@ -86,7 +86,7 @@ def main(argv=None) -> int:
                               callbacks=[rn.EarlyStopping(patience=15, restore_best=True)],
                               progress=False)
             results[augmented].append((net.score(split.X_test, split.y_test),
-                                       net.score(X_shifted, split.y_test), history.best_epoch + 1))
+                                       net.score(X_shifted, split.y_test), history.best_epoch))
             if seed == seeds[0]:
                 histories[augmented] = history
 

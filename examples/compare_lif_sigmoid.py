@@ -6,12 +6,13 @@ Usage::
     python examples/compare_lif_sigmoid.py OUTDIR [--dataset digits|mnist1d] [--seeds N] [--quick]
 
 Writes figures and a one-page ``summary.md`` to OUTDIR and prints the results table. The code lives
-in :mod:`ratenet.demo` (also installed as the ``neurosim-demo`` command); see its docstring.
+beside this script in ``examples/demo/`` (also installed as the ``neurosim-demo`` command); see its
+docstring.
 """
 
 import sys
 
-from ratenet.demo import main
+from demo import main  # examples/demo/, next to this script
 
 if __name__ == "__main__":
     sys.exit(main())

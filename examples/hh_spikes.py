@@ -2,7 +2,7 @@
 
 Usage::
 
-    python examples/hh_spikes.py OUTDIR
+    python examples/hh_spikes.py OUTDIR [--quick]
 
 writes to OUTDIR:
 
@@ -13,6 +13,8 @@ writes to OUTDIR:
 - ``hh_raster.png``: 60 neurons with currents from 0 to 20 µA/cm² over 500 ms (spikes only, no
   traces kept), beside each neuron's firing rate after a 100 ms transient: repetitive firing starts
   abruptly near 6.3 µA/cm² at about 55 Hz.
+
+``--quick`` simulates 20 ms traces and 10 neurons for 150 ms (a smoke test; the figures are thin).
 """
 
 from __future__ import annotations
@@ -33,8 +35,8 @@ DT = 1e-5          # s (0.01 ms)
 TRACE_CURRENTS = (0.0, 2.5, 5.0, 10.0, 20.0)      # µA/cm²
 
 
-def plot_voltage(path: Path) -> None:
-    result = ns.simulate_hh(TRACE_CURRENTS, t_end=0.1, dt=DT, record_every=5)
+def plot_voltage(path: Path, quick: bool = False) -> None:
+    result = ns.simulate_hh(TRACE_CURRENTS, t_end=0.02 if quick else 0.1, dt=DT, record_every=5)
     fig, axes = plt.subplots(len(TRACE_CURRENTS), 1, figsize=(7.5, 8.0), sharex=True, sharey=True,
                              layout="constrained")
     colors = plt.get_cmap("viridis")(np.linspace(0.0, 0.85, len(TRACE_CURRENTS)))
@@ -51,7 +53,7 @@ def plot_voltage(path: Path) -> None:
     plt.close(fig)
 
 
-def plot_gates(path: Path) -> None:
+def plot_gates(path: Path, quick: bool = False) -> None:
     result = ns.simulate_hh(10.0, t_end=0.012, dt=DT, record_gates=True)
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(7.0, 5.5), sharex=True, layout="constrained",
                                       height_ratios=(3, 2))
@@ -79,9 +81,10 @@ def inverse_mean_isi(times: np.ndarray) -> float:
     return 0.0 if times.size < 2 else (times.size - 1) / (times[-1] - times[0])
 
 
-def plot_raster(path: Path) -> None:
-    currents = np.linspace(0.0, 20.0, 60)
-    result = ns.simulate_hh(currents, t_end=0.5, dt=DT, record_v=False)
+def plot_raster(path: Path, quick: bool = False) -> None:
+    currents = np.linspace(0.0, 20.0, 10 if quick else 60)
+    t_end = 0.15 if quick else 0.5
+    result = ns.simulate_hh(currents, t_end=t_end, dt=DT, record_v=False)
     # Inverse mean inter-spike interval after the transient: unlike a spike count over 400 ms it is
     # not quantised in steps of 2.5 Hz. Neurons with fewer than two late spikes are silent.
     rates = np.array([inverse_mean_isi(times[times >= 0.1]) for times in result.spikes.times])
@@ -101,7 +104,7 @@ def plot_raster(path: Path) -> None:
         "right", functions=(lambda row: np.interp(row, rows, currents),
                             lambda current: np.interp(current, currents, rows)))
     current_axis.set_ylabel("current (µA/cm²)")
-    fig.suptitle(f"{currents.size} Hodgkin-Huxley neurons, currents 0-20 µA/cm², 500 ms")
+    fig.suptitle(f"{currents.size} Hodgkin-Huxley neurons, currents 0-20 µA/cm², {t_end * 1e3:g} ms")
     fig.savefig(path, dpi=130)
     plt.close(fig)
 
@@ -109,11 +112,13 @@ def plot_raster(path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("outdir", type=Path, help="folder to write the PNG figures into")
-    outdir = parser.parse_args().outdir
+    parser.add_argument("--quick", action="store_true", help="short runs, few neurons (a smoke test)")
+    args = parser.parse_args()
+    outdir = args.outdir
     outdir.mkdir(parents=True, exist_ok=True)
     for name, plot in (("hh_voltage.png", plot_voltage), ("hh_gates.png", plot_gates),
                        ("hh_raster.png", plot_raster)):
-        plot(outdir / name)
+        plot(outdir / name, quick=args.quick)
         print(f"wrote {outdir / name}")
 
 

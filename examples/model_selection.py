@@ -3,7 +3,7 @@ rate, scored on a validation set, the winner tested once on held-out test data, 
 
 Usage::
 
-    python examples/model_selection.py OUTDIR [--n-jobs N] [--epochs E]
+    python examples/model_selection.py OUTDIR [--n-jobs N] [--epochs E] [--quick]
 
 prints the table of every trial (best first) and writes to OUTDIR:
 
@@ -14,7 +14,7 @@ prints the table of every trial (best first) and writes to OUTDIR:
   the reloaded network predicts the test set identically).
 
 The test set plays no part in the choice: the search holds out 20% of the training set for
-validation (the notes' three-way split).
+validation (the course notes' three-way split).
 """
 
 from __future__ import annotations
@@ -81,7 +81,10 @@ def main(argv=None) -> None:
     parser.add_argument("outdir", type=Path)
     parser.add_argument("--n-jobs", type=int, default=2, help="trials at once (joblib; -1: every core)")
     parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--quick", action="store_true", help="1 epoch per trial, serially (a smoke test)")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.epochs, args.n_jobs = 1, 1
     args.outdir.mkdir(parents=True, exist_ok=True)
 
     X_train, X_test, y_train, y_test = rn.datasets.digits(test_size=0.2, seed=0)

@@ -17,7 +17,9 @@ reported as mean, standard deviation and range.
 
 Usage::
 
-    python examples/pretraining.py OUTDIR [--seeds 5]
+    python examples/pretraining.py OUTDIR [--seeds 5] [--quick]
+
+``--quick``: one seed, 2 pre-training and 5 fine-tuning epochs (a smoke test).
 
 prints the table and writes to OUTDIR:
 
@@ -63,33 +65,33 @@ def labelled_subset(y: np.ndarray, per_class: int, rng: np.random.Generator) -> 
                            for label in range(10)])
 
 
-def pretrained_network(start: str, X_unlabelled: np.ndarray, seed: int):
+def pretrained_network(start: str, X_unlabelled: np.ndarray, seed: int, epochs: int = 20):
     """The network for one start (before fine-tuning) and its pre-training records."""
     net = rn.MLP(SIZES, activation="sigmoid", output="softmax", seed=seed)
     if start == "autoencoder":
-        records = rn.pretrain(net, X_unlabelled, method="autoencoder", epochs=20, batch_size=32,
+        records = rn.pretrain(net, X_unlabelled, method="autoencoder", epochs=epochs, batch_size=32,
                               corruption=0.2, tied=True, seed=seed, progress=False)
     elif start == "rbm":
-        records = rn.pretrain(net, X_unlabelled, method="rbm", epochs=20, batch_size=10, k=1,
+        records = rn.pretrain(net, X_unlabelled, method="rbm", epochs=epochs, batch_size=10, k=1,
                               seed=seed, monitor=False, progress=False)
     else:
         records = None
     return net, records
 
 
-def run(n_seeds: int):
+def run(n_seeds: int, quick: bool = False):
     X_train, X_test, y_train, y_test = rn.datasets.digits(seed=0)
     accuracy = {(start, name): [] for start in STARTS for name in OPTIMIZERS}
     examples = {}
     for seed in range(n_seeds):
         labelled = labelled_subset(y_train, LABELS_PER_CLASS, np.random.default_rng(1000 + seed))
         for start in STARTS:
-            net, records = pretrained_network(start, X_train, seed)
+            net, records = pretrained_network(start, X_train, seed, epochs=2 if quick else 20)
             if seed == 0:
                 examples[start] = (copy.deepcopy(net), records)
             for name, make_optimizer in OPTIMIZERS.items():
                 tuned = copy.deepcopy(net)
-                tuned.fit(X_train[labelled], y_train[labelled], epochs=FINE_TUNE_EPOCHS,
+                tuned.fit(X_train[labelled], y_train[labelled], epochs=5 if quick else FINE_TUNE_EPOCHS,
                           batch_size=FINE_TUNE_BATCH, optimizer=make_optimizer(), seed=seed, progress=False)
                 accuracy[start, name].append(tuned.score(X_test, y_test))
         print(f"  seed {seed}: " + ", ".join(f"{start}/{name} {accuracy[start, name][-1]:.3f}"
@@ -167,10 +169,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("outdir", type=Path)
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="one seed, a few epochs (a smoke test)")
     arguments = parser.parse_args()
+    if arguments.quick:
+        arguments.seeds = 1
     arguments.outdir.mkdir(parents=True, exist_ok=True)
     start_time = time.perf_counter()
-    accuracy, examples, X_train = run(arguments.seeds)
+    accuracy, examples, X_train = run(arguments.seeds, quick=arguments.quick)
     text = table(accuracy, arguments.seeds)
     print("\n" + text)
     (arguments.outdir / "pretraining_results.txt").write_text(text + "\n")

@@ -1,6 +1,6 @@
 """Vanishing gradients in a deep sigmoid network, and two cures: ReLU units and batch normalisation.
 
-The notes' case: backprop multiplies dE/dZ by f'(z) W at every layer on the way down, and the
+The course notes' case: backprop multiplies dE/dZ by f'(z) W at every layer on the way down, and the
 sigmoid's slope never exceeds 1/4, so in a deep sigmoid network the gradients reaching the first
 layers are orders of magnitude smaller than those at the output: the first layers barely learn.
 Three networks of the same shape (8 Dense layers, 7 hidden layers of 32 units) are trained on

@@ -1,10 +1,10 @@
-"""Weight decay on the notes' noisy line: 1000 hidden units overfitting five points.
+"""Weight decay on the course notes' noisy line: 1000 hidden units overfitting five points.
 
 Five points around the line y = 0.4 x - 0.9 (noise 0.5) are fitted by a 1-1000-1 tanh network
 (3001 weights for 5 targets), full-batch Adam, 5000 epochs, with the L2 penalty lambda ||W||^2 on
 the weights (biases excluded) for several lambda. Without it the network threads every point with a
 curve that swings far from the line between and beyond them; with it the curve stays close to the
-line (the notes: weight decay prefers small weights, hence smooth functions).
+line (the course notes: weight decay prefers small weights, hence smooth functions).
 
 Usage::
 

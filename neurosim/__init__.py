@@ -2,6 +2,11 @@
 
 Spike trains, post-synaptic current filters, firing-rate curves and plots. Time is in seconds in
 every public signature; Hodgkin-Huxley voltages are in mV and its currents in µA/cm².
+
+"The course notes" in the docstrings are the lecture notes this project follows (Hodgkin-Huxley and
+LIF neurons, post-synaptic currents and firing-rate curves, then the rate networks of ``ratenet``:
+the perceptron, backpropagation, optimisers, regularisation, autoencoders and RBMs); their symbols
+are kept, e.g. G(v_in) for the LIF rate and τs for a synapse.
 """
 
 from . import connectivity, plot

@@ -50,7 +50,9 @@ Random numbers are counter-based: the ``j``-th number of neuron ``i`` in step ``
 (seed, i, k, j) (SplitMix64's mixing function on a 64-bit key per neuron). A run's noise therefore
 depends only on the seed, not on the number of threads, on how the run is split into segments
 (progress bars) or on which other neurons are simulated, and a rerun (to enlarge spike buffers)
-reproduces it exactly. Normal variates are Box-Muller transforms of two such numbers.
+reproduces it exactly. Normal variates come from Marsaglia and Tsang's (2000) ziggurat in
+Doornik's (2005) form (128 layers): one 64-bit number gives a layer and a uniform, accepted at once
+99% of the time, where Box-Muller's log, sqrt and cos cost 10x more.
 """
 
 from __future__ import annotations
@@ -414,9 +416,29 @@ def _run_constant_chunk(chunk, v, refractory_left, v_in, step_start, step_stop, 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)       # SplitMix64's increment, 2^64 / golden ratio
 _MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX_2 = np.uint64(0x94D049BB133111EB)
-_TWO_PI = 2.0 * math.pi
 #: Crossing probabilities exp(-exponent) below exp(-40) = 4e-18 are treated as 0 (no draw).
 _NEVER_CROSSES = 40.0
+#: The ziggurat (Doornik 2005, "An improved ziggurat method to generate normal random samples"):
+#: 128 layers of equal area _ZIGGURAT_AREA under exp(-x^2/2), the base one ending at _ZIGGURAT_R.
+_ZIGGURAT_LAYERS = 128
+_ZIGGURAT_R = 3.442619855899
+_ZIGGURAT_AREA = 9.91256303526217e-3
+
+
+def _ziggurat_tables() -> tuple[np.ndarray, np.ndarray]:
+    """Right edges ``x[i]`` of the layers (``x[0]`` the base's virtual width, ``x[128] = 0``) and
+    the ratios ``x[i + 1] / x[i]`` below which a point of layer ``i`` lies under the curve."""
+    edges = np.zeros(_ZIGGURAT_LAYERS + 1)
+    density_at_r = math.exp(-0.5 * _ZIGGURAT_R**2)
+    edges[0] = _ZIGGURAT_AREA / density_at_r
+    edges[1] = _ZIGGURAT_R
+    for i in range(2, _ZIGGURAT_LAYERS):
+        below = _ZIGGURAT_AREA / edges[i - 1] + math.exp(-0.5 * edges[i - 1] ** 2)   # f at the next edge
+        edges[i] = math.sqrt(-2.0 * math.log(below))
+    return edges, edges[1:] / edges[:-1]
+
+
+_ZIGGURAT_EDGES, _ZIGGURAT_RATIOS = _ziggurat_tables()
 #: Noise amplitudes below this are 0 (the deterministic step), so that sigma^2 never underflows.
 _NEGLIGIBLE_SIGMA = 1e-100
 #: Spikes per step that the scratch of :func:`run_noisy` holds (tau_ref >= dt / 63 never fills it).
@@ -467,12 +489,40 @@ def _next_uniform(state):
     return state, float(_mix64(state) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 
+@njit(cache=True)
+def _normal_slow_path(state, layer, x):
+    """The ziggurat's rare cases for a point ``x`` of ``layer`` outside the layer's inner
+    rectangle: the tail beyond R (base layer) or the wedge under the curve. Returns
+    ``(state, z)`` when accepted, ``(state, nan)`` to draw again."""
+    if layer == 0:                               # the tail |z| > R (Marsaglia 1964)
+        while True:
+            state, u1 = _next_uniform(state)
+            state, u2 = _next_uniform(state)
+            tail = -math.log(1.0 - u1) / _ZIGGURAT_R
+            if -2.0 * math.log(1.0 - u2) > tail * tail:
+                return state, (_ZIGGURAT_R + tail) if x > 0.0 else -(_ZIGGURAT_R + tail)
+    state, u = _next_uniform(state)
+    outer = math.exp(-0.5 * (_ZIGGURAT_EDGES[layer] ** 2 - x * x))      # f(x_layer) / f(x)
+    inner = math.exp(-0.5 * (_ZIGGURAT_EDGES[layer + 1] ** 2 - x * x))  # f(x_layer+1) / f(x)
+    if inner + u * (outer - inner) < 1.0:
+        return state, x
+    return state, math.nan
+
+
 @njit(cache=True, inline="always")
 def _next_normal(state):
-    """``(state, z)`` with ``z`` standard normal (Box-Muller on two uniforms)."""
-    state, u1 = _next_uniform(state)
-    state, u2 = _next_uniform(state)
-    return state, math.sqrt(-2.0 * math.log(1.0 - u1)) * math.cos(_TWO_PI * u2)
+    """``(state, z)`` with ``z`` standard normal: the ziggurat, one 64-bit number per try (its low 7
+    bits choose the layer, its high 53 a uniform in [-1, 1))."""
+    while True:
+        state = state + _GOLDEN
+        bits = _mix64(state)
+        layer = int(bits & np.uint64(_ZIGGURAT_LAYERS - 1))
+        u = 2.0 * (float(bits >> np.uint64(11)) * (1.0 / 9007199254740992.0)) - 1.0
+        if abs(u) < _ZIGGURAT_RATIOS[layer]:
+            return state, u * _ZIGGURAT_EDGES[layer]
+        state, z = _normal_slow_path(state, layer, u * _ZIGGURAT_EDGES[layer])
+        if z == z:                               # not NaN: accepted
+            return state, z
 
 
 @njit(cache=True, inline="always")

@@ -56,7 +56,7 @@ import numba
 import numpy as np
 
 from ._hh_kernels import V_DIVERGED, hh_step
-from ._lif_kernels import lif_step
+from ._lif_kernels import lif_noisy_step, lif_step
 
 PROBE_SPIKES, PROBE_VOLTAGE, PROBE_FILTERED, PROBE_CURRENT = 0, 1, 2, 3
 # Where a connection's (or a filtered probe's) presynaptic events come from.
@@ -68,48 +68,106 @@ STATUS_RUNNING, STATUS_RECORD_FULL, STATUS_HH_DIVERGED, STATUS_NON_FINITE, STATU
 # More spikes than this from one neuron in one step means a runaway input (a count would overflow).
 MAX_SPIKES_PER_STEP = 2**31
 # Poisson counts above this mean are drawn as sums of counts of this mean (exp(-mean) stays normal).
-_POISSON_PIECE = 30.0
+POISSON_PIECE = 30.0
 
 
 # -- random numbers: xoshiro256+ per trial, so that trials on any threads give the same result ------
 
 @numba.njit(cache=True, error_model="numpy")
-def _rotate_left(x, k):
-    return (x << np.uint64(k)) | (x >> np.uint64(64 - k))
+def _draw_poisson(rng, units, table_row, n_pieces, tables, lengths, drawn_unit, drawn_count):
+    """This step's Poisson counts of the kernel-drawn sources, as events; returns their number.
+
+    Unit ``units[p]`` draws a count of mean ``mean[p]``, split into ``n_pieces[p]`` pieces of mean
+    ``POISSON_PIECE`` (table 0) and a rest (table ``table_row[p]``) so that no table underflows.
+    A count is one uniform number ``u`` (xoshiro256+, its state ``rng`` (uint64 (4,)) kept in
+    registers) inverted through the distribution: the number of entries of the cumulative table
+    ``tables[row, :lengths[row]]`` (``P(X <= k)``) at or below ``u``, counted without a branch over
+    a table length fixed per mean, so that neither the count nor the loop's exit is mispredicted.
+    Past a table's end (probability below 1e-15) the terms are continued one by one.
+    """
+    s0, s1, s2, s3 = rng[0], rng[1], rng[2], rng[3]
+    n_drawn = 0
+    for p in range(units.shape[0]):
+        count = 0
+        for piece in range(n_pieces[p] + 1):
+            row = table_row[p] if piece == n_pieces[p] else 0
+            bits = s0 + s3
+            shifted = s1 << np.uint64(17)
+            s2 ^= s0
+            s3 ^= s1
+            s1 ^= s2
+            s0 ^= s3
+            s2 ^= shifted
+            s3 = (s3 << np.uint64(45)) | (s3 >> np.uint64(19))
+            u = np.float64(bits >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+            # (Indexed in place: a view of the row would cost two atomic reference counts a draw.)
+            length = lengths[row]
+            k = 0
+            for term in range(length):
+                k += np.int64(u >= tables[row, term])
+            if k == length:                       # beyond the table: rarer than 1e-15
+                k = _poisson_tail(u, tables[row], length)
+            count += k
+        # (Written whether or not the count is 0, and kept only if it is not: no branch to mispredict.)
+        drawn_unit[n_drawn] = units[p]
+        drawn_count[n_drawn] = count
+        n_drawn += np.int64(count > 0)
+    rng[0], rng[1], rng[2], rng[3] = s0, s1, s2, s3
+    return n_drawn
 
 
 @numba.njit(cache=True, error_model="numpy")
-def uniform(s):
-    """A double in [0, 1) from the xoshiro256+ generator with state ``s`` (uint64 (4,)), advanced."""
-    result = s[0] + s[3]
-    t = s[1] << np.uint64(17)
-    s[2] ^= s[0]
-    s[3] ^= s[1]
-    s[1] ^= s[2]
-    s[0] ^= s[3]
-    s[2] ^= t
-    s[3] = _rotate_left(s[3], 45)
-    return np.float64(result >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+def _poisson_tail(u, cumulative, length):
+    """The count of a uniform ``u`` beyond a cumulative table's last entry: the terms continue as
+    ``p(k) = p(k-1) mean / k``, the mean recovered from the table's first two entries."""
+    mean = (cumulative[1] - cumulative[0]) / cumulative[0]
+    probability = cumulative[length - 1] - cumulative[length - 2]
+    total = cumulative[length - 1]
+    k = length - 1
+    while u >= total and k < 100_000:
+        k += 1
+        probability *= mean / k
+        total += probability
+        if probability == 0.0:
+            break
+    return k
 
 
-@numba.njit(cache=True, error_model="numpy")
-def poisson_count(s, mean, p_zero):
-    """A Poisson count of mean ``mean`` (``p_zero = exp(-mean)``) by inversion of its distribution:
-    one uniform, about ``mean`` comparisons. Means above 30 add counts of mean 30."""
-    total = 0
-    while mean > _POISSON_PIECE:
-        total += poisson_count(s, _POISSON_PIECE, math.exp(-_POISSON_PIECE))
-        mean -= _POISSON_PIECE
-        p_zero = math.exp(-mean)
-    u = uniform(s)
-    count = 0
-    probability = p_zero
-    cumulative = p_zero
-    while u >= cumulative and count < 1000:
-        count += 1
-        probability *= mean / count
-        cumulative += probability
-    return total + count
+def poisson_tables(means: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The tables of :func:`_draw_poisson` for counts of the given means (any shape, each >= 0):
+    ``(table_row, n_pieces, tables, lengths)``, the first two of the shape of ``means``."""
+    means = np.asarray(means, dtype=np.float64)
+    n_pieces = np.floor(means / POISSON_PIECE).astype(np.int64)
+    rest = means - n_pieces * POISSON_PIECE
+    distinct, inverse = np.unique(np.concatenate([[POISSON_PIECE], rest.ravel()]), return_inverse=True)
+    rows = [_cumulative_poisson(mean) for mean in distinct]
+    width = max(row.size for row in rows)
+    tables = np.ones((len(rows), width))
+    lengths = np.zeros(len(rows), dtype=np.int64)
+    for index, row in enumerate(rows):
+        tables[index, :row.size] = row
+        lengths[index] = row.size
+    piece_row = inverse[0]
+    order = np.arange(len(rows))
+    order[[0, piece_row]] = order[[piece_row, 0]]       # the piece's table first
+    tables, lengths = tables[order], lengths[order]
+    position = np.argsort(order)
+    table_row = position[inverse[1:]].reshape(means.shape).astype(np.int64)
+    return table_row, n_pieces, tables, lengths
+
+
+def _cumulative_poisson(mean: float) -> np.ndarray:
+    """``P(X <= k)`` for ``k = 0, 1, ...`` until ``1 - P < 1e-15`` (at least two entries)."""
+    terms = [math.exp(-mean)]
+    total = terms[0]
+    cumulative = [total]
+    k = 0
+    while (1.0 - total > 1e-15 or len(cumulative) < 2) and k < 200:
+        k += 1
+        terms.append(terms[-1] * mean / k)
+        total += terms[-1]
+        cumulative.append(total)
+    return np.array(cumulative)
 
 
 # -- synapses ------------------------------------------------------------------------------------
@@ -405,11 +463,17 @@ def _flush_spikes(trial, record_unit, unit, count, first, period, n_events, draw
 
 # -- one step, phase by phase (separate functions: each compiles once, and quickly) --------------
 
-# Columns of the connection table (int64 (C, N_CONNECTION_COLUMNS)).
+# Columns of the connection table (int64 (C, N_CONNECTION_COLUMNS)); the ring and input offsets are
+# those of the connection's synapse group.
 (C_EVENTS, C_PRE_FIRST, C_N_PRE, C_POST_FIRST, C_N_POST, C_STORAGE, C_DENSE_OFFSET, C_POINTER_OFFSET,
  C_INDEX_OFFSET, C_WEIGHT_OFFSET, C_DELAY_OFFSET, C_N_SYNAPSES, C_DELAY, C_PER_SYNAPSE_DELAY, C_N_SLOTS,
- C_RING_OFFSET, C_N_STAGES, C_STATE_OFFSET, C_INPUT_OFFSET) = range(19)
-N_CONNECTION_COLUMNS = 19
+ C_RING_OFFSET, C_INPUT_OFFSET) = range(17)
+N_CONNECTION_COLUMNS = 17
+# Columns of the synapse-group table (int64 (G, N_GROUP_COLUMNS)). Connections onto the same
+# population through equal synapses and rings of the same length share one state and one ring:
+# their inputs add up (the synapse is linear), so the group decays and empties its ring once.
+(G_POST_FIRST, G_N_POST, G_N_STAGES, G_STATE_OFFSET, G_INPUT_OFFSET, G_N_SLOTS, G_RING_OFFSET) = range(7)
+N_GROUP_COLUMNS = 7
 # Columns of the connection float table (float64 (C, 3)).
 CF_DENSE_ABOVE, CF_UNIFORM_WEIGHT, CF_SPIKE_INPUT = 0, 1, 2
 # Columns of the probe table (int64 (Q, N_PROBE_COLUMNS)).
@@ -422,24 +486,11 @@ N_TRIAL_COLUMNS = 6
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _draw_poisson(rng, units, mean, p_zero, drawn_unit, drawn_count):
-    """This step's counts of the kernel-drawn Poisson sources, as events; returns their number."""
-    n_drawn = 0
-    for p in range(units.shape[0]):
-        count = poisson_count(rng, mean[p], p_zero[p])
-        if count > 0:
-            drawn_unit[n_drawn] = units[p]
-            drawn_count[n_drawn] = count
-            n_drawn += 1
-    return n_drawn
-
-
-@numba.njit(cache=True, error_model="numpy")
-def _connections_arrive(step, events, table, floats, propagators, syn, dense_x, dense_weights, sparse,
-                        delays, unit, count, first, last):
+def _connections_arrive(step, events, table, floats, syn, dense_x, dense_weights, sparse, delays, unit, count,
+                        first, last):
     """Every connection whose presynaptic events are of kind ``events`` (see ``EVENTS_*``), at step
-    ``step``: its synapse decays, the events ``[first, last)`` arrive (into the synapse, or into the
-    ring slot of their delay), and the ring slot of this step empties into the synapse.
+    ``step``: the events ``[first, last)`` arrive, into the synapse's input (its first stage, or the
+    jumps) or into the ring slot of their delay.
 
     ``dense_weights`` (all dense ``W.T`` rows), ``sparse`` (CSR pointers, indices and weights) and
     ``delays`` (per synapse) are None when no connection needs them: Numba then leaves their code
@@ -450,8 +501,6 @@ def _connections_arrive(step, events, table, floats, propagators, syn, dense_x, 
         if row[C_EVENTS] != events:
             continue
         n_post = row[C_N_POST]
-        if row[C_N_STAGES] > 0:
-            _propagate(syn, row[C_STATE_OFFSET], row[C_N_STAGES], n_post, propagators[c])
         n_slots = row[C_N_SLOTS]
         base = row[C_INPUT_OFFSET]
         if n_slots > 1:
@@ -487,8 +536,26 @@ def _connections_arrive(step, events, table, floats, propagators, syn, dense_x, 
                     _deliver_sparse(syn, base, n_post, row_pointers, synapse_posts, synapse_weights,
                                     floats[c, CF_UNIFORM_WEIGHT], row[C_PRE_FIRST], row[C_N_PRE], scale,
                                     unit, count, first, last)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _synapses_decay(groups, propagators, syn):
+    """Every PSC synapse group's free evolution over one step."""
+    for g in range(groups.shape[0]):
+        if groups[g, G_N_STAGES] > 0:
+            _propagate(syn, groups[g, G_STATE_OFFSET], groups[g, G_N_STAGES], groups[g, G_N_POST],
+                       propagators[g])
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _rings_empty(step, groups, syn):
+    """Every delay ring's slot of this step empties into its group's input."""
+    for g in range(groups.shape[0]):
+        n_slots = groups[g, G_N_SLOTS]
         if n_slots > 1:
-            _empty_slot(syn, row[C_RING_OFFSET] + (step % n_slots) * n_post, row[C_INPUT_OFFSET], n_post)
+            n_post = groups[g, G_N_POST]
+            _empty_slot(syn, groups[g, G_RING_OFFSET] + (step % n_slots) * n_post, groups[g, G_INPUT_OFFSET],
+                        n_post)
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -510,20 +577,20 @@ def _filters_arrive(events, table, spike_input, propagators, lookup_table, syn, 
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _input_currents(step, current, constant, current_time, table, syn):
+def _input_currents(step, current, constant, current_time, groups, syn):
     """Each neuron's input over the step: constant (bias included), time-varying, synaptic."""
     for i in range(current.shape[0]):
         current[i] = constant[i]
     if current_time is not None:
         for i in range(current.shape[0]):
             current[i] += current_time[i, step]
-    for c in range(table.shape[0]):
-        row = table[c]
-        if row[C_N_STAGES] == 0:
+    for g in range(groups.shape[0]):
+        row = groups[g]
+        if row[G_N_STAGES] == 0:
             continue
-        n_post = row[C_N_POST]
-        last_stage = row[C_STATE_OFFSET] + (row[C_N_STAGES] - 1) * n_post
-        target = current[row[C_POST_FIRST]:row[C_POST_FIRST] + n_post]
+        n_post = row[G_N_POST]
+        last_stage = row[G_STATE_OFFSET] + (row[G_N_STAGES] - 1) * n_post
+        target = current[row[G_POST_FIRST]:row[G_POST_FIRST] + n_post]
         synaptic = syn[last_stage:last_stage + n_post]
         for i in range(n_post):
             target[i] += synaptic[i]
@@ -592,6 +659,48 @@ def _lif_events(t_now, dt, v, refractory, current, tau_m, tau_ref, decay, flag_b
 
 
 @numba.njit(cache=True, error_model="numpy")
+def _noisy_lif_events(step, t_now, dt, first_unit, v, refractory, current, jump, tau_m, tau_ref, decay, sigma,
+                      keys, scratch, events_unit, events_count, events_first, events_period, n_events):
+    """Step the LIF neurons with white-noise input, one by one with
+    :func:`neurosim._lif_kernels.lif_noisy_step` (the step of ``simulate_lif``), after their delta
+    jumps; their spikes are appended to the events (one event per neuron: the first spike's time,
+    the count, and the mean interval up to the last one; with two or fewer a step, as whenever
+    ``tau_ref >= dt / 2``, the times are exact). Returns the number of events, -1 for a runaway
+    neuron, -2 for a non-finite state."""
+    capacity = scratch.shape[0]
+    for k in range(v.shape[0]):
+        left = refractory[k]
+        v_now = v[k]
+        if left <= 0.0:
+            v_now += jump[k]
+        jump[k] = 0.0
+        if not (abs(v_now) < np.inf and abs(current[k]) < np.inf):
+            return -2
+        if left <= 0.0 and v_now >= 1.0:
+            # A jump reached the threshold: a spike now, then the rest of the step from the reset.
+            v[k], refractory[k], n_after = lif_noisy_step(0.0, tau_ref[k], current[k], sigma[k], dt, decay[k],
+                                                          tau_m[k], tau_ref[k], keys[k], step, scratch)
+            count = n_after + 1
+            first = 0.0
+            last = scratch[min(n_after, capacity) - 1] if n_after > 0 else 0.0
+        else:
+            v[k], refractory[k], count = lif_noisy_step(v_now, left, current[k], sigma[k], dt, decay[k],
+                                                        tau_m[k], tau_ref[k], keys[k], step, scratch)
+            if count == 0:
+                continue
+            first = scratch[0]
+            last = scratch[min(count, capacity) - 1]
+        if count >= MAX_SPIKES_PER_STEP:
+            return -1
+        events_unit[n_events] = first_unit + k
+        events_count[n_events] = count
+        events_first[n_events] = t_now + first
+        events_period[n_events] = (last - first) / (min(count, capacity) - 1) if count > 1 else 0.0
+        n_events += 1
+    return n_events
+
+
+@numba.njit(cache=True, error_model="numpy")
 def _if_events(t_now, dt, first_unit, v, refractory, current, jump, tau_ref, subtract, events_unit,
                events_count, events_first, events_period, n_events):
     """Step the IF neurons; their spikes are appended to the events. Returns the number of events,
@@ -647,15 +756,15 @@ def _hh_events(t_now, dt, first_unit, v, current, jump, gates, hh_params, events
 
 @numba.njit(cache=True, error_model="numpy")
 def _run_trial(trial, stop, model, connections, probes, state, outputs, if_neurons, hh_params, gates_all,
-               current_time, window, poisson, drawn, filters, dense_weights, sparse, delays):
+               current_time, window, poisson, drawn, filters, dense_weights, sparse, delays, noise):
     """Advance trial ``trial`` from its position to ``stop`` (see :func:`run_steps`). The parts
     that may be None are arguments of their own, so that Numba prunes their code when they are."""
-    dt, n_steps, n_lif, jump_offset, lif, _, _, current_const, _, record_unit = model
+    dt, n_steps, n_lif, jump_offset, lif, _, _, current_const, _, record_unit, n_quiet, _ = model
     lif_tau_m, lif_tau_ref, lif_decay = lif
-    c_table, c_floats, c_propagators, _, _, _ = connections
+    c_table, c_floats, g_table, g_propagators, _, _, _ = connections
     q_table, probe_units, _ = probes
     (counters, v_all, refractory_all, _, synapses_all, current_all, dense_x_all, flags_all,
-     events_unit_all, events_count_all, events_first_all, events_period_all, _, rng_all) = state
+     events_unit_all, events_count_all, events_first_all, events_period_all, _, rng_all, scratch_all) = state
     probe_out, record_neuron, record_time, record_count = outputs
 
     counter = counters[trial]
@@ -676,8 +785,8 @@ def _run_trial(trial, stop, model, connections, probes, state, outputs, if_neuro
     # (Constants are passed as typed values, never as literals: a literal argument would make Numba
     # compile a specialisation per value.)
     n_jump_connections = 0
-    for c in range(c_table.shape[0]):
-        if c_table[c, C_N_STAGES] == 0 and c_table[c, C_POST_FIRST] < n_lif:
+    for g in range(g_table.shape[0]):
+        if g_table[g, G_N_STAGES] == 0 and g_table[g, G_POST_FIRST] < n_quiet:
             n_jump_connections += 1
     jumps_into_lif = n_jump_connections > 0
     neurons_kind, sources_kind, poisson_kind = np.int64(EVENTS_NEURONS), np.int64(EVENTS_SOURCES), \
@@ -696,9 +805,10 @@ def _run_trial(trial, stop, model, connections, probes, state, outputs, if_neuro
             counter[T_FLUSHED] = 1
         # 1. synapses decay, the events arrive (into the synapse, or into a ring slot for later):
         # the neurons' spikes of the previous step, ...
+        _synapses_decay(g_table, g_propagators, syn)
         n_spiked = counter[T_N_SPIKED]
-        _connections_arrive(step, neurons_kind, c_table, c_floats, c_propagators, syn, dense_x_all[trial],
-                            dense_weights, sparse, delays, events_unit, events_count, zero, n_spiked)
+        _connections_arrive(step, neurons_kind, c_table, c_floats, syn, dense_x_all[trial], dense_weights,
+                            sparse, delays, events_unit, events_count, zero, n_spiked)
         if filters is not None:
             _filters_arrive(neurons_kind, q_table, filters[0], filters[1], filters[2], syn, events_unit,
                             events_count, zero, n_spiked)
@@ -707,9 +817,8 @@ def _run_trial(trial, stop, model, connections, probes, state, outputs, if_neuro
             window_first, window_start, window_unit, window_count = window
             first = window_start[trial, step - window_first]
             last = window_start[trial, step - window_first + 1]
-            _connections_arrive(step, sources_kind, c_table, c_floats, c_propagators, syn,
-                                dense_x_all[trial], dense_weights, sparse, delays, window_unit[trial],
-                                window_count[trial], first, last)
+            _connections_arrive(step, sources_kind, c_table, c_floats, syn, dense_x_all[trial], dense_weights,
+                                sparse, delays, window_unit[trial], window_count[trial], first, last)
             if filters is not None:
                 _filters_arrive(sources_kind, q_table, filters[0], filters[1], filters[2], syn,
                                 window_unit[trial], window_count[trial], first, last)
@@ -717,33 +826,39 @@ def _run_trial(trial, stop, model, connections, probes, state, outputs, if_neuro
         # at the first step time at or after it, and a process starting at 0 puts none at t <= 0).
         n_drawn = 0
         if poisson is not None:
-            poisson_unit, poisson_mean, poisson_p_zero = poisson
+            poisson_unit, table_row, n_pieces, tables, lengths = poisson
             drawn_unit, drawn_count = drawn[0][trial], drawn[1][trial]
             if step > 0:
-                n_drawn = _draw_poisson(rng_all[trial], poisson_unit, poisson_mean[trial],
-                                        poisson_p_zero[trial], drawn_unit, drawn_count)
-            _connections_arrive(step, poisson_kind, c_table, c_floats, c_propagators, syn,
-                                dense_x_all[trial], dense_weights, sparse, delays, drawn_unit, drawn_count,
-                                zero, n_drawn)
+                n_drawn = _draw_poisson(rng_all[trial], poisson_unit, table_row[trial], n_pieces[trial],
+                                        tables, lengths, drawn_unit, drawn_count)
+            _connections_arrive(step, poisson_kind, c_table, c_floats, syn, dense_x_all[trial], dense_weights,
+                                sparse, delays, drawn_unit, drawn_count, zero, n_drawn)
             if filters is not None:
                 _filters_arrive(poisson_kind, q_table, filters[0], filters[1], filters[2], syn, drawn_unit,
                                 drawn_count, zero, n_drawn)
         counter[T_N_DRAWN] = n_drawn
+        _rings_empty(step, g_table, syn)
         # 2. input currents, held constant over the step; 3. probes read the state at t_k.
-        _input_currents(step, current, current_const[trial], current_time, c_table, syn)
+        _input_currents(step, current, current_const[trial], current_time, g_table, syn)
         if probe_out.size > 0:
             _record_traces(step, trial, q_table, probe_units, v, current, syn, probe_out)
         # 4. neurons integrate over [t_k, t_k + dt); their spikes arrive at step k + 1 (+ delay).
         t_now = step * dt
         n_events = 0
-        if n_lif > 0:
-            if not _lif_free_pass(v[:n_lif], refractory[:n_lif], current[:n_lif], jump[:n_lif], lif_decay,
-                                  dt, flags_all[trial], jumps_into_lif):
+        if n_quiet > 0:
+            if not _lif_free_pass(v[:n_quiet], refractory[:n_quiet], current[:n_quiet], jump[:n_quiet],
+                                  lif_decay[:n_quiet], dt, flags_all[trial], jumps_into_lif):
                 counter[T_STATUS] = STATUS_NON_FINITE
                 break
-            n_events = _lif_events(t_now, dt, v[:n_lif], refractory[:n_lif], current[:n_lif], lif_tau_m,
-                                   lif_tau_ref, lif_decay, flags_all[trial], events_unit, events_count,
-                                   events_first, events_period)
+            n_events = _lif_events(t_now, dt, v[:n_quiet], refractory[:n_quiet], current[:n_quiet],
+                                   lif_tau_m[:n_quiet], lif_tau_ref[:n_quiet], lif_decay[:n_quiet],
+                                   flags_all[trial], events_unit, events_count, events_first, events_period)
+        if noise is not None and n_events >= 0:
+            noisy = slice(n_quiet, n_lif)
+            n_events = _noisy_lif_events(step, t_now, dt, n_quiet, v[noisy], refractory[noisy],
+                                         current[noisy], jump[noisy], lif_tau_m[noisy], lif_tau_ref[noisy],
+                                         lif_decay[noisy], noise[0], noise[1][trial], scratch_all[trial],
+                                         events_unit, events_count, events_first, events_period, n_events)
         if if_neurons is not None and n_events >= 0:
             n_events = _if_events(t_now, dt, n_lif, v[n_lif:n_lif_if], refractory[n_lif:n_lif_if],
                                   current[n_lif:n_lif_if], jump[n_lif:n_lif_if], if_neurons[0], if_neurons[1],
@@ -781,8 +896,8 @@ def _advance(trial, stop, model, sources, connections, probes, state, outputs):
     """:func:`_run_trial` for a trial that is still running, its optional parts as arguments."""
     if state[0][trial, T_STATUS] == STATUS_RUNNING:
         _run_trial(trial, stop, model, connections, probes, state, outputs, model[5], model[6], state[3],
-                   model[8], sources[0], sources[1], state[12], probes[2], connections[3], connections[4],
-                   connections[5])
+                   model[8], sources[0], sources[1], state[12], probes[2], connections[4], connections[5],
+                   connections[6], model[11])
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")

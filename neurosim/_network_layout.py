@@ -30,6 +30,7 @@ import scipy.sparse
 from . import _network_kernels as kernels
 from .hh import METHODS as HH_METHODS
 from .hh import STABLE_DT as HH_STABLE_DT
+from .lif import neuron_noise_keys
 from .spikes import SpikeTrains
 from .synapse import PSC, Delta
 from .validation import as_finite_array, check_allocation, time_steps
@@ -46,6 +47,8 @@ _WINDOW_EVENTS = 2**22
 # The spike record starts with room for this mean rate (Hz) of the recorded neurons.
 _FIRST_RECORD_RATE = 10.0
 _FIRST_RECORD_MIN = 4096
+# Spike times of a noisy LIF neuron in one step kept exactly (more only when tau_ref < dt / 15).
+_NOISY_SPIKES_PER_STEP = 16
 # Progress bars update this many times over a run.
 _PROGRESS_UPDATES = 100
 # Bytes per stored synapse while sparse weights are converted (CSC copy of the input and the result).
@@ -197,7 +200,11 @@ class _Plan:
         self.dt = net.dt
         self.trials = net.n_trials
         pops = net.populations
-        self.lif = [p for p in pops if p.kind == "lif"]
+        # LIF neurons without noise first (one vectorised pass), then the noisy ones.
+        self.lif = [p for p in pops if p.kind == "lif" and p.params["noise"] is None]
+        self.n_quiet = sum(p.n for p in self.lif)
+        self.noisy = [p for p in pops if p.kind == "lif" and p.params["noise"] is not None]
+        self.lif += self.noisy
         self.if_ = [p for p in pops if p.kind == "if"]
         self.hh = [p for p in pops if p.kind == "hh"]
         self.sources = [p for p in pops if p.kind == "source"]
@@ -217,15 +224,23 @@ class _Plan:
         self.time_varying = any(p.params["current"] is not None and p.params["current"].ndim == 2
                                 and p.params["current"].shape != (self.trials, p.n)
                                 for p in [*self.lif, *self.if_, *self.hh])
-        # Synapse state: connection stages, then rings, then the jumps, then filtered probes.
+        # Synapse groups: connections onto one population through equal synapses, with rings of
+        # one length, share a state and a ring (see neurosim._network_kernels).
+        self.groups, self.group_of = [], []
+        for c in net.connections:
+            key = (c.post, c.synapse, max(1, c.delay_steps))
+            if key not in self.groups:
+                self.groups.append(key)
+            self.group_of.append(self.groups.index(key))
+        # Synapse state: the groups' stages, then their rings, then the jumps, then filtered probes.
         offset = 0
         self.state_offset, self.ring_offset = [], []
-        for c in net.connections:
+        for post, synapse, _ in self.groups:
             self.state_offset.append(offset)
-            offset += (c.synapse.order + 1) * c.post.n if isinstance(c.synapse, PSC) else 0
-        for c in net.connections:
+            offset += (synapse.order + 1) * post.n if isinstance(synapse, PSC) else 0
+        for post, _, n_slots in self.groups:
             self.ring_offset.append(offset)
-            offset += c.delay_steps * c.post.n if c.delay_steps > 1 else 0
+            offset += n_slots * post.n if n_slots > 1 else 0
         self.jump_offset = offset
         offset += self.n_neurons
         self.filter_offset = []
@@ -235,7 +250,7 @@ class _Plan:
         self.synapse_size = offset
         self.dense_width = max([c.pre.n for c in net.connections if c.storage == "dense"] + [1])
         self.n_events = max(1, self.n_neurons + self.n_if)     # an IF neuron may emit two events a step
-        self.flag_size = 8 * ((self.n_lif + 7) // 8)
+        self.flag_size = 8 * ((self.n_quiet + 7) // 8)
         self.samples = [(n_steps + q.every - 1) // q.every if q.kind != "spikes" else 0 for q in net.probes]
         self.probe_sizes = [self.trials * q.n * m for q, m in zip(net.probes, self.samples, strict=True)]
         self.recorded = {q.target for q in net.probes if q.kind == "spikes" and q.target not in
@@ -472,6 +487,16 @@ def _model(net, plan):
     record_unit = np.zeros(plan.n_units, dtype=np.bool_)
     for p in plan.recorded:
         record_unit[plan.first[p]:plan.first[p] + p.n] = True
+    noise = None
+    if plan.noisy:
+        keys = np.zeros((plan.trials, plan.n_lif - plan.n_quiet), dtype=np.uint64)
+        column = 0
+        for p in plan.noisy:
+            neurons = np.arange(plan.trials)[:, None] * plan.n_units + plan.first[p] + np.arange(p.n)
+            keys[:, column:column + p.n] = neuron_noise_keys(p.params["noise_seed"], neurons.ravel()).reshape(
+                plan.trials, p.n)
+            column += p.n
+        noise = (np.concatenate([p.params["noise"] for p in plan.noisy]), keys)
     if_neurons = None
     if if_:
         if_neurons = (_per_neuron(if_, lambda p: p.params["tau_ref"]),
@@ -480,7 +505,7 @@ def _model(net, plan):
     return (net.dt, plan.n_steps, plan.n_lif, plan.jump_offset,
             (tau_m, _per_neuron(lif, lambda p: p.params["tau_ref"]), decay), if_neurons,
             hh_params if hh else None, current_const, current_time if plan.time_varying else None,
-            record_unit)
+            record_unit, plan.n_quiet, noise)
 
 
 def _hh_row(population):
@@ -524,8 +549,15 @@ def _connections(net, plan, dense_fraction):
             table[k, column] = offset
             part = getattr(c, name)
             offset += 0 if part is None else part.size
+    groups = np.zeros((len(plan.groups), kernels.N_GROUP_COLUMNS), dtype=np.int64)
+    for g, (post, synapse, n_slots) in enumerate(plan.groups):
+        psc = isinstance(synapse, PSC)
+        groups[g] = (plan.first[post], post.n, synapse.order + 1 if psc else 0, plan.state_offset[g],
+                     plan.state_offset[g] if psc else plan.jump_offset + plan.first[post], n_slots,
+                     plan.ring_offset[g])
     for k, c in enumerate(conns):
         row = table[k]
+        group = groups[plan.group_of[k]]
         psc = isinstance(c.synapse, PSC)
         row[kernels.C_EVENTS] = _events_kind(plan, c.pre)
         row[kernels.C_PRE_FIRST] = plan.first[c.pre]
@@ -536,16 +568,14 @@ def _connections(net, plan, dense_fraction):
         row[kernels.C_N_SYNAPSES] = c.n_synapses if c.storage != "dense" else 0
         row[kernels.C_DELAY] = c.delay_steps
         row[kernels.C_PER_SYNAPSE_DELAY] = c.synapse_delays is not None
-        row[kernels.C_N_SLOTS] = max(1, c.delay_steps)
-        row[kernels.C_RING_OFFSET] = plan.ring_offset[k]
-        row[kernels.C_N_STAGES] = c.synapse.order + 1 if psc else 0
-        row[kernels.C_STATE_OFFSET] = plan.state_offset[k]
-        row[kernels.C_INPUT_OFFSET] = plan.state_offset[k] if psc else plan.jump_offset + plan.first[c.post]
+        row[kernels.C_N_SLOTS] = group[kernels.G_N_SLOTS]
+        row[kernels.C_RING_OFFSET] = group[kernels.G_RING_OFFSET]
+        row[kernels.C_INPUT_OFFSET] = group[kernels.G_INPUT_OFFSET]
         floats[k] = (dense_fraction * c.pre.n, c.uniform_weight, 1.0 / c.synapse.tau_s if psc else 1.0)
     dense = any(c.storage == "dense" for c in conns)
     sparse = any(c.storage != "dense" for c in conns)
     delays = any(c.synapse_delays is not None for c in conns)
-    return (table, floats, _propagator_rows([c.synapse for c in conns], net.dt),
+    return (table, floats, groups, _propagator_rows([synapse for _, synapse, _ in plan.groups], net.dt),
             packed["dense_t"] if dense else None,
             (packed["pointers"], packed["indices"], packed["weights_t"]) if sparse else None,
             packed["synapse_delays"] if delays else None)
@@ -624,6 +654,7 @@ def _state(net, plan):
         (np.zeros((t, plan.n_poisson), dtype=np.int64),          # Poisson events: unit, count
          np.zeros((t, plan.n_poisson), dtype=np.int64)) if plan.kernel_poisson else None,
         rng,
+        np.zeros((t, _NOISY_SPIKES_PER_STEP)),                   # a noisy neuron's spike times in a step
     )
 
 
@@ -644,7 +675,7 @@ class _SourceWindows:
             units.append(plan.first[p] + np.arange(p.n))
             column += p.n
         self.poisson = (np.concatenate(units).astype(np.int64) if units else np.zeros(0, dtype=np.int64),
-                        means, np.exp(-means))
+                        *kernels.poisson_tables(means))
 
     def bounds(self):
         n_steps, width = self.plan.n_steps, self.plan.window_steps

@@ -35,6 +35,8 @@ import scipy.sparse
 
 from .validation import check_allocation, check_positive_int
 
+__all__ = ["all_to_all", "fixed_indegree", "fixed_probability", "one_to_one"]
+
 #: Bytes a synapse takes in a built matrix: an int32 column index and a float64 weight.
 BYTES_PER_SYNAPSE = 12
 # Peak bytes per synapse while a builder works (positions, rows and columns, weights, the matrix).

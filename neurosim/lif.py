@@ -270,7 +270,7 @@ class PhysicalLIFParameters:
 
     def voltage(self, v: object) -> np.ndarray | float:
         """Membrane potential in mV for a normalized ``v``: ``V_reset + v (V_th - V_reset)``."""
-        v = np.asarray(v, dtype=np.float64)
+        v = as_finite_array("v", v)
         volts = _along_neurons(self.V_reset, v.ndim) + v * self._span(v.ndim)
         return volts if np.ndim(volts) else float(volts)
 
@@ -364,10 +364,10 @@ def simulate_lif(current: object, t_end: float, dt: float = 1e-3, *, tau_m: obje
     Returns
     -------
     SimResult
-        ``model="lif"``, ``method="exact"``; ``t`` (s), shape (n_samples,), the sample times
-        ``0, record_every dt, ...`` before each recorded step; ``v`` shape (n_neurons,
-        n_samples), normalized (``v_unit="1"``, 0 while refractory) or in mV; ``spikes`` over
-        ``[0, n_steps dt]``.
+        ``model="lif"``, ``method="exact"`` (``"exact-ou"`` with noise); ``t`` (s), shape
+        (n_samples,), the sample times ``0, record_every dt, ...`` before each recorded step;
+        ``v`` shape (n_neurons, n_samples), normalized (``v_unit="1"``, 0 while refractory) or in
+        mV; ``spikes`` over ``[0, n_steps dt]``.
 
     Examples
     --------

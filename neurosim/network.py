@@ -21,12 +21,13 @@ emitted during the step before ``ceil(t / dt)``, the first step time at or after
 costs nothing per step.
 
 Units. LIF neurons compute in normalized units (threshold 1, reset 0); a population given
-:class:`~neurosim.PhysicalLIFParameters` takes its currents (bias, current, PSC weights as charges)
-in nA and nA·s, its voltages (``v_init``, delta weights, voltage probes) in mV, and is converted at
-its edges. Non-leaky integrate-and-fire neurons (:meth:`SpikingNetwork.add_if`) integrate
-``dv/dt = v_in`` (1/s, threshold 1). Hodgkin-Huxley neurons (:meth:`SpikingNetwork.add_hh`) take
-their currents in µA/cm², so weights into them are in µA/cm² times seconds, and their spikes are
-upward crossings of a voltage threshold (mV).
+:class:`~neurosim.PhysicalLIFParameters` takes its currents (bias, current) in nA, PSC weights as
+charges in pC, its voltages (``v_init``, noise, delta weights, voltage probes) in mV, and is
+converted at its edges by the parameter object's own conversions. Non-leaky integrate-and-fire
+neurons (:meth:`SpikingNetwork.add_if`) integrate ``dv/dt = v_in`` (1/s, threshold 1).
+Hodgkin-Huxley neurons (:meth:`SpikingNetwork.add_hh`) take their currents in µA/cm², so weights
+into them are in µA/cm² times seconds, and their spikes are upward crossings of a voltage
+threshold (mV).
 
 Memory. Before anything is allocated, :meth:`SpikingNetwork.connect` estimates the weights and the
 synapse state, and :meth:`SpikingNetwork.run` every probe and the whole run
@@ -59,7 +60,7 @@ import scipy.sparse
 from . import _network_layout as layout
 from .hh import METHODS as HH_METHODS
 from .hh import HHParameters, hh_steady_state
-from .lif import LIFParameters, PhysicalLIFParameters
+from .lif import DEFAULT_TAU_M, DEFAULT_TAU_REF, LIFParameters, PhysicalLIFParameters
 from .spikes import SpikeTrains
 from .synapse import PSC, Delta
 from .validation import (
@@ -251,7 +252,7 @@ class SpikingNetwork:
 
     # -- building ----------------------------------------------------------------------------
     def add_lif(self, n: int, params: LIFParameters | PhysicalLIFParameters | None = None, *,
-                tau_m=None, tau_ref=None, bias=0.0, current=None, v_init=None,
+                tau_m=None, tau_ref=None, bias=0.0, current=None, v_init=None, noise=None, seed=None,
                 label: str | None = None) -> Population:
         """Add a population of LIF neurons, ``tau_m dv/dt = v_in - v``, spike at 1, reset to 0.
 
@@ -260,13 +261,15 @@ class SpikingNetwork:
         n : int
             Number of neurons.
         params : LIFParameters or PhysicalLIFParameters, optional
-            The neurons' parameters. :class:`~neurosim.PhysicalLIFParameters` switches the
-            population to physical units: ``bias`` and ``current`` in nA, ``v_init`` in mV, PSC
-            weights into it in nA·s (charges), delta weights in mV, and its voltage and current
-            probes in mV and nA. Default: normalized units with ``LIFParameters()``.
+            The neurons' parameters, one value for all or one per neuron.
+            :class:`~neurosim.PhysicalLIFParameters` puts the population in the papers' units:
+            ``bias`` and ``current`` in nA, ``v_init`` and ``noise`` in mV, PSC weights into it as
+            charges in pC, delta weights as jumps in mV, and its voltage and current probes in mV
+            and nA. Default: normalized units (threshold 1, reset 0) with ``LIFParameters()``.
         tau_m, tau_ref : float or array_like, shape (n,), optional
-            Membrane time constant and refractory period (s), one for all or one per neuron;
-            defaults from :class:`~neurosim.LIFParameters`. Not together with ``params``.
+            Membrane time constant and refractory period (s), one for all or one per neuron, for
+            normalized neurons; defaults :data:`neurosim.lif.DEFAULT_TAU_M` and
+            :data:`~neurosim.lif.DEFAULT_TAU_REF`. Not together with ``params``.
         bias : float or array_like, shape (n,)
             Constant input added to every neuron's current.
         current : array_like, optional
@@ -276,24 +279,46 @@ class SpikingNetwork:
         v_init : float or array_like, shape (n,) or (n_trials, n), optional
             Initial membrane potential, below the threshold; default the reset. One vector per
             trial starts each trial's neurons in their own state (e.g. at their phase of firing).
+        noise : float or array_like, shape (n,), optional
+            Gaussian white noise of amplitude ``sigma`` (Brunel 2000): ``tau_m dv/dt = v_in - v +
+            sigma sqrt(tau_m) xi(t)``, in units of the threshold (mV with physical parameters). The
+            membrane moves by the exact Ornstein-Uhlenbeck update and threshold crossings inside a
+            step are drawn from the Brownian-bridge crossing probability, the step of
+            :func:`neurosim.simulate_lif` (``lif_noisy_step``); the noise of a neuron does not
+            depend on threads, trials run beside it or how the run is split.
+        seed : int, numpy.random.Generator or numpy.random.SeedSequence, optional
+            Randomness of the noise (default: the network's generator). A run draws the noise
+            afresh from it, as Poisson sources do.
         label : str, optional
         """
         n = check_positive_int("n", n)
-        params = _resolve_lif_parameters(params, tau_m, tau_ref)
-        tau_m = _per_neuron_time("tau_m", params.tau_m, n)
-        tau_ref = _per_neuron_time("tau_ref", params.tau_ref, n, allow_zero=True)
+        params = _resolve_lif_parameters(params, tau_m, tau_ref, n)
+        tau_m, tau_ref = params.normalized().per_neuron(n)
         units = _LIFUnits.of(params, n)
-        bias = units.to_input(self._per_neuron("bias", bias, n), offset=True)
+        bias = units.input_offset + units.input_gain * self._per_neuron("bias", bias, n)
         current = self._current("current", current, n)
         if current is not None:
-            current = units.to_input(current, offset=False)
+            over_time = current.ndim == 2 and current.shape != (self.n_trials, n)
+            current = current * (units.input_gain[:, None] if over_time else units.input_gain)
         start = self._initial_voltages("v_init", units.voltage_reset if v_init is None else v_init, n)
         v_start = units.to_normalized_voltage(start)
         if np.any(v_start >= 1.0):
             threshold = "V_th (mV)" if units.physical else "the threshold 1 (normalized)"
             raise ValueError(f"v_init must be below {threshold}, got a maximum of {start.max()!r}")
+        sigma = None
+        if noise is not None:
+            sigma = self._per_neuron("noise", noise, n)
+            if np.any(sigma < 0):
+                raise ValueError(f"noise must be >= 0 (sigma), got a minimum of {sigma.min()!r}")
+            sigma = sigma * units.noise_scale
+            if not np.any(sigma > 0):
+                sigma = None                      # noise=0: the deterministic neuron, exactly
+        elif seed is not None:
+            raise ValueError("seed is only used with noise; pass noise=sigma as well")
+        noise_seed = self._rng if seed is None else seed
         return self._add(n, label, "lif", dict(tau_m=tau_m, tau_ref=tau_ref, bias=bias, current=current,
-                                                v_init=v_start, units=units))
+                                                v_init=v_start, units=units, noise=sigma,
+                                                noise_seed=noise_seed))
 
     def add_if(self, n: int, *, reset: str = "subtract", tau_ref=0.0, bias=0.0, current=None,
                v_init=0.0, label: str | None = None) -> Population:
@@ -448,7 +473,7 @@ class SpikingNetwork:
             ``weights[i, j]`` is the synapse from ``pre`` neuron ``j`` onto ``post`` neuron ``i``.
             With a :class:`~neurosim.PSC` it is the charge a spike delivers (its PSC is ``w h(t)``,
             ``h`` of unit area): normalized current times seconds into normalized LIF neurons, 1
-            (threshold units) into IF neurons, nA·s into LIF neurons with physical parameters,
+            (threshold units) into IF neurons, pC into LIF neurons with physical parameters,
             µA/cm²·s into HH neurons. With a :class:`~neurosim.Delta` synapse it is the jump of the
             membrane potential (normalized, or mV). A dense array keeps every entry (fast for
             dense connectivity); a sparse matrix keeps its stored entries only (memory and time
@@ -615,7 +640,7 @@ class SpikingNetwork:
         units = post.params.get("units")
         if units is None:
             return np.ones(post.n)
-        return units.jump_scale() if isinstance(synapse, Delta) else units.charge_scale()
+        return units.jump_scale if isinstance(synapse, Delta) else units.charge_scale
 
     def __repr__(self) -> str:
         return (f"SpikingNetwork(dt={self.dt:g} s, n_trials={self.n_trials}, "
@@ -625,10 +650,13 @@ class SpikingNetwork:
 
 @dataclass(frozen=True)
 class _LIFUnits:
-    """How an LIF population's units map onto the normalized model the kernels compute in.
+    """How an LIF population's units map onto the normalized model the kernels compute in, per
+    neuron, taken once from the parameter object's own conversions.
 
-    ``V = voltage_reset + voltage_span * v`` (mV, or normalized when not physical) and
-    ``v_in = input_offset + input_gain * I`` (I in nA, or normalized).
+    ``V = voltage_reset + voltage_span * v`` (mV, or normalized when not physical),
+    ``v_in = input_offset + input_gain * I`` (I in nA, or normalized); a charge (pC) becomes the
+    normalized weight ``charge_scale * charge`` and a jump (mV) the normalized jump
+    ``jump_scale * jump``; a noise amplitude (mV) becomes ``noise_scale * sigma``.
     """
 
     physical: bool
@@ -636,68 +664,41 @@ class _LIFUnits:
     voltage_span: np.ndarray
     input_offset: np.ndarray
     input_gain: np.ndarray
+    charge_scale: np.ndarray
+    jump_scale: np.ndarray
+    noise_scale: np.ndarray
 
     @classmethod
     def of(cls, params, n):
-        if isinstance(params, PhysicalLIFParameters):
-            def per_neuron(value):
-                return np.broadcast_to(np.asarray(value, dtype=np.float64), (n,)).copy()
-            span = per_neuron(params.V_th) - per_neuron(params.V_reset)
-            return cls(True, per_neuron(params.V_reset), span,
-                       (per_neuron(params.V_L) - per_neuron(params.V_reset)) / span,
-                       1.0 / (per_neuron(params.g_L) * span))
         ones, zeros = np.ones(n), np.zeros(n)
-        return cls(False, zeros, ones, zeros, ones)
-
-    def to_input(self, value, offset):
-        """Normalized input for currents (the last axis runs over neurons unless 2-D over time)."""
-        if not self.physical:
-            return value
-        value = np.asarray(value, dtype=np.float64)
-        gain = self.input_gain if value.ndim < 2 or value.shape[-1] == self.input_gain.size \
-            else self.input_gain[:, None]
-        shift = self.input_offset if offset else 0.0
-        return shift + gain * value
-
-    def from_input(self, v_in, over_time):
-        if not self.physical:
-            return v_in
-        gain = self.input_gain[:, None] if over_time else self.input_gain
-        offset = self.input_offset[:, None] if over_time else self.input_offset
-        return (v_in - offset) / gain
+        if not isinstance(params, PhysicalLIFParameters):
+            return cls(False, zeros, ones, zeros, ones, ones, ones, ones)
+        offset = np.asarray(params.normalized_input(zeros), dtype=np.float64)
+        reset = np.asarray(params.voltage(zeros), dtype=np.float64)
+        tau_m = params.normalized().per_neuron(n)[0]
+        return cls(True, reset, np.asarray(params.voltage(ones)) - reset, offset,
+                   np.asarray(params.normalized_input(ones)) - offset,
+                   np.asarray(params.weight_from_charge(ones), dtype=np.float64),
+                   np.asarray(params.weight_from_jump(ones), dtype=np.float64) / tau_m,
+                   np.asarray(params.normalized_noise(ones), dtype=np.float64))
 
     def to_normalized_voltage(self, volts):
         return (volts - self.voltage_reset) / self.voltage_span if self.physical else volts
 
-    def from_normalized_voltage(self, v):
-        if not self.physical:
-            return v
-        return self.voltage_reset[:, None] + self.voltage_span[:, None] * v
 
-    def charge_scale(self):
-        return self.input_gain.copy()
-
-    def jump_scale(self):
-        return 1.0 / self.voltage_span
-
-
-def _resolve_lif_parameters(params, tau_m, tau_ref):
+def _resolve_lif_parameters(params, tau_m, tau_ref, n):
     if params is None:
-        defaults = LIFParameters()
-        return _TimeConstants(defaults.tau_m if tau_m is None else tau_m,
-                              defaults.tau_ref if tau_ref is None else tau_ref)
-    if not isinstance(params, LIFParameters | PhysicalLIFParameters):
+        params = LIFParameters(tau_m=DEFAULT_TAU_M if tau_m is None else tau_m,
+                               tau_ref=DEFAULT_TAU_REF if tau_ref is None else tau_ref)
+    elif not isinstance(params, LIFParameters | PhysicalLIFParameters):
         raise TypeError("params must be a LIFParameters or PhysicalLIFParameters, got "
                         f"{type(params).__name__}")
-    if tau_m is not None or tau_ref is not None:
+    elif tau_m is not None or tau_ref is not None:
         raise ValueError("give tau_m and tau_ref either as arguments or through params, not both")
+    if params.n_neurons not in (None, n):
+        raise ValueError(f"params hold {params.n_neurons} per-neuron values, but the population has "
+                         f"n={n} neurons")
     return params
-
-
-@dataclass(frozen=True)
-class _TimeConstants:
-    tau_m: object
-    tau_ref: object
 
 
 def _per_neuron_time(name, value, n, allow_zero=False):

@@ -8,41 +8,31 @@ are seconds). matplotlib is imported only when needed, so ``import neurosim`` st
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING as _TYPE_CHECKING
 
 import numpy as np
 
-from .spikes import SpikeTrains
-from .synapse import PSC, psc_kernel
-from .validation import as_finite_array, check_positive
+# Imported under private names: ``neurosim.plot`` offers plots only (see ``__all__``).
+from .spikes import SpikeTrains as _SpikeTrains
+from .synapse import PSC as _PSC
+from .synapse import psc_kernel as _psc_kernel
+from .validation import as_finite_array as _as_finite_array
+from .validation import check_axes as _check_axes
+from .validation import check_positive as _check_positive
 
-if TYPE_CHECKING:
+if _TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
     from matplotlib.axes import Axes
 
     from ._result import SimResult
+    from .spikes import SpikeTrains
+
+__all__ = ["filtered", "filtered_traces", "network_raster", "raster", "rate_curve", "voltage"]
 
 _MS_PER_S = 1e3
 # Beyond this many traces a legend says nothing a reader can use.
 _MAX_LEGEND_ENTRIES = 10
-
-
-def _axes(ax: object, figsize: tuple[float, float] = (7.0, 3.8)) -> Axes:
-    """``ax`` if it is a matplotlib Axes, a new figure's Axes when it is None; else TypeError."""
-    if ax is None:
-        return _new_axes(figsize)
-    from matplotlib.axes import Axes
-
-    if not isinstance(ax, Axes):
-        raise TypeError(f"ax must be a matplotlib Axes (or None for a new figure), got {type(ax).__name__}")
-    return ax
-
-
-def _new_axes(figsize: tuple[float, float] = (7.0, 3.8)) -> Axes:
-    import matplotlib.pyplot as plt
-
-    _, ax = plt.subplots(figsize=figsize, layout="constrained")
-    return ax
 
 
 def _tidy(ax: Axes) -> None:
@@ -112,7 +102,7 @@ def voltage(result: SimResult, ax: Axes | None = None, neurons: object = None,
                          "simulate with record_v=True to plot them")
     index = _neuron_indices(neurons, result.v.shape[0])
     labels = _neuron_labels(labels, index)
-    ax = _axes(ax)
+    ax = _check_axes(ax, (7.0, 3.8))
     line_kwargs.setdefault("linewidth", 1.0)
     t_ms = np.asarray(result.t) * _MS_PER_S
     for i, label in zip(index, labels, strict=True):
@@ -156,10 +146,10 @@ def raster(spikes: SpikeTrains | SimResult, ax: Axes | None = None, neurons: obj
         x: spike times in ms; y: row of each neuron (0 at the bottom).
     """
     trains = spikes.spikes if hasattr(spikes, "spikes") else spikes
-    if not isinstance(trains, SpikeTrains):
+    if not isinstance(trains, _SpikeTrains):
         raise TypeError(f"spikes must be a SpikeTrains or a SimResult, got {type(spikes).__name__}")
     index = _neuron_indices(neurons, trains.n_neurons)
-    ax = _axes(ax)
+    ax = _check_axes(ax, (7.0, 3.8))
     times = [trains.times[i] for i in index]
     x_ms = np.concatenate(times) * _MS_PER_S if times else np.zeros(0)
     rows = np.repeat(np.arange(index.size), [train.size for train in times])
@@ -167,7 +157,7 @@ def raster(spikes: SpikeTrains | SimResult, ax: Axes | None = None, neurons: obj
         height_points = ax.bbox.height * 72.0 / ax.figure.dpi
         marker_size = float(np.clip(0.8 * height_points / max(index.size, 1), 1.0, 16.0))
     else:
-        marker_size = check_positive("marker_size", marker_size)
+        marker_size = _check_positive("marker_size", marker_size)
     ax.plot(x_ms, rows, linestyle="none", marker="|", markersize=marker_size,
             markeredgewidth=max(0.5, min(1.2, marker_size / 4)), color=color)
     ax.set_xlim(trains.t_start * _MS_PER_S, trains.t_end * _MS_PER_S)
@@ -189,7 +179,7 @@ def raster(spikes: SpikeTrains | SimResult, ax: Axes | None = None, neurons: obj
 
 
 def filtered(trains: SpikeTrains, filtered_trains: object, dt: float, ax: Axes | None = None,
-             neurons: object = None, synapse: PSC | None = None,
+             neurons: object = None, synapse: _PSC | None = None,
              labels: Sequence[str] | None = None, show_spikes: bool = True,
              spike_color: str | None = None, **line_kwargs: object) -> Axes:
     """Filtered spike trains (as :func:`neurosim.filter_spikes` returns them), with their spikes.
@@ -224,14 +214,14 @@ def filtered(trains: SpikeTrains, filtered_trains: object, dt: float, ax: Axes |
         One line per drawn neuron (x in ms on the grid, y the filtered values), then the spike
         ticks.
     """
-    dt = check_positive("dt", dt)
-    values = as_finite_array("filtered_trains", filtered_trains, ndim=2)
+    dt = _check_positive("dt", dt)
+    values = _as_finite_array("filtered_trains", filtered_trains, ndim=2)
     if values.shape[0] != trains.n_neurons:
         raise ValueError(f"filtered_trains must have one row per neuron of trains ({trains.n_neurons}), "
                          f"got shape {values.shape}")
     index = _neuron_indices(neurons, trains.n_neurons)
     labels = _neuron_labels(labels, index)
-    ax = _axes(ax)
+    ax = _check_axes(ax, (7.0, 3.8))
     line_kwargs.setdefault("linewidth", 1.2)
     t_ms = (trains.t_start + np.arange(values.shape[1]) * dt) * _MS_PER_S
     lines = [ax.plot(t_ms, values[i], label=label, **line_kwargs)[0]
@@ -256,13 +246,13 @@ def filtered(trains: SpikeTrains, filtered_trains: object, dt: float, ax: Axes |
     return ax
 
 
-def _kernel_inset(ax: Axes, synapse: PSC) -> Axes:
-    if not isinstance(synapse, PSC):
+def _kernel_inset(ax: Axes, synapse: _PSC) -> Axes:
+    if not isinstance(synapse, _PSC):
         raise TypeError(f"synapse must be a neurosim.PSC, got {type(synapse).__name__}")
     tau_s, order = synapse.tau_s, synapse.order
     t = np.linspace(0.0, (order + 6) * tau_s, 400)
     inset = ax.inset_axes([0.70, 0.55, 0.28, 0.40])
-    inset.plot(t * _MS_PER_S, psc_kernel(t, synapse), color="0.2", linewidth=1.2)
+    inset.plot(t * _MS_PER_S, _psc_kernel(t, synapse), color="0.2", linewidth=1.2)
     inset.set_title(f"h(t), τs = {tau_s * _MS_PER_S:g} ms, order {order}", fontsize="x-small")
     inset.set_xlabel("t (ms)", fontsize="x-small", labelpad=1)
     inset.tick_params(labelsize="x-small", length=2, pad=1)
@@ -310,15 +300,15 @@ def rate_curve(curve: object, ax: Axes | None = None,
         Lines in this order: the interpolant ``curve(x)``, the simulated markers, then the analytic
         line if given. x in ``curve.input_unit``, y in Hz.
     """
-    inputs = as_finite_array("curve.inputs", curve.inputs, ndim=1)
-    rates = as_finite_array("curve.rates", curve.rates, ndim=1)
+    inputs = _as_finite_array("curve.inputs", curve.inputs, ndim=1)
+    rates = _as_finite_array("curve.rates", curve.rates, ndim=1)
     if inputs.shape != rates.shape or inputs.size == 0:
         raise ValueError(f"curve.inputs and curve.rates must be non-empty and of the same shape, got "
                          f"{inputs.shape} and {rates.shape}")
     if analytic is not None and not callable(analytic):
         raise TypeError("analytic must be callable (a function or a rate curve), got "
                         f"{type(analytic).__name__}")
-    ax = _axes(ax, (5.5, 4.0))
+    ax = _check_axes(ax, (5.5, 4.0))
     if label is None:
         label = getattr(curve, "label", "") or "simulated"
     x = np.linspace(inputs.min(), inputs.max(), int(n_points))
@@ -347,7 +337,7 @@ def rate_curve(curve: object, ax: Axes | None = None,
 
 def _population_trains(item: object, result: object, trial: int) -> tuple[SpikeTrains, str]:
     """The spike trains an entry of ``network_raster``'s ``probes`` stands for, and its label."""
-    if isinstance(item, SpikeTrains):
+    if isinstance(item, _SpikeTrains):
         return item, ""
     kind = getattr(item, "kind", None)
     target = getattr(item, "target", None)
@@ -420,14 +410,14 @@ def network_raster(result: object, probes: Sequence[object], ax: Axes | None = N
     elif len(colors) != len(pairs):
         raise ValueError(f"colors must have one entry per population ({len(pairs)}), got {len(colors)}")
     first = pairs[0][0]
-    ax = _axes(ax, (7.5, 4.5))
+    ax = _check_axes(ax, (7.5, 4.5))
     sizes = [trains.n_neurons for trains, _ in pairs]
     total = sum(sizes)
     if marker_size is None:
         height_points = ax.bbox.height * 72.0 / ax.figure.dpi
         marker_size = float(np.clip(0.8 * height_points / max(total, 1), 0.5, 8.0))
     else:
-        marker_size = check_positive("marker_size", marker_size)
+        marker_size = _check_positive("marker_size", marker_size)
     # Offsets from the bottom: the last population sits lowest.
     offsets = np.concatenate([[0], np.cumsum(sizes[::-1])])[:-1][::-1]
     centres = []
@@ -487,14 +477,14 @@ def filtered_traces(times: object, traces: object, ax: Axes | None = None,
         per trace for the rate prediction. The legend shows the traces, and one "rate network"
         entry for the dashed lines.
     """
-    t = as_finite_array("times", times, ndim=1)
-    values = as_finite_array("traces", traces, ndim=2)
+    t = _as_finite_array("times", times, ndim=1)
+    values = _as_finite_array("traces", traces, ndim=2)
     if values.shape[1] != t.size:
         raise ValueError(f"traces must have shape (n_traces, {t.size}) to match times, got {values.shape}")
     n_traces = values.shape[0]
     prediction = None
     if rate_prediction is not None:
-        prediction = as_finite_array("rate_prediction", rate_prediction, ndim=(1, 2))
+        prediction = _as_finite_array("rate_prediction", rate_prediction, ndim=(1, 2))
         if prediction.shape not in ((n_traces,), values.shape):
             raise ValueError(f"rate_prediction must have shape ({n_traces},) or {values.shape}, "
                              f"got {prediction.shape}")
@@ -508,7 +498,7 @@ def filtered_traces(times: object, traces: object, ax: Axes | None = None,
         raise ValueError(f"colors must have one entry per trace ({n_traces}), got {len(colors)}")
     if highlight is not None and not (isinstance(highlight, int | np.integer) and 0 <= highlight < n_traces):
         raise ValueError(f"highlight must be a trace index in [0, {n_traces}), got {highlight!r}")
-    ax = _axes(ax)
+    ax = _check_axes(ax, (7.0, 3.8))
     t_ms = t * _MS_PER_S
     lines = []
     for i in range(n_traces):

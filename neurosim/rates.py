@@ -502,9 +502,7 @@ class RateCurve:
         return self._evaluate(x, out, derivative=True)
 
     def _evaluate(self, x: object, out: np.ndarray | None, *, derivative: bool) -> np.ndarray | float:
-        x = np.asarray(x, dtype=np.float64)
-        if not np.isfinite(x).all():
-            raise ValueError("x must be finite; it contains NaN or inf")
+        x = as_finite_array("x", x)
         if self._function is not None:
             result = np.asarray((self._derivative if derivative else self._function)(x), dtype=np.float64)
         else:
@@ -584,8 +582,7 @@ def _require_keys(mapping: dict, keys: tuple[str, ...], name: str) -> None:
 
 
 def _analytic_lif_curve(inputs: object, tau_m: float, tau_ref: float, label: str | None = None) -> RateCurve:
-    tau_m = check_positive("tau_m", tau_m)
-    tau_ref = check_nonnegative("tau_ref", tau_ref)
+    tau_m, tau_ref = _lif_time_constants(tau_m, tau_ref)
     curve = RateCurve.from_function(functools.partial(lif_rate, tau_m=tau_m, tau_ref=tau_ref),
                                     functools.partial(lif_rate_derivative, tau_m=tau_m, tau_ref=tau_ref),
                                     inputs, onset=1.0, input_unit="1",

@@ -121,6 +121,8 @@ class SpikeTrains:
         t_end = check_finite("t_end", t_end)
         if not t_end > t_start:
             raise ValueError(f"t_end must be greater than t_start={t_start!r} s, got {t_end!r} s")
+        if np.iscomplexobj(buffer):
+            raise TypeError("buffer must be real; got complex values")
         buffer = np.asarray(buffer, dtype=np.float64)
         offsets = np.asarray(offsets, dtype=np.int64)
         counts = np.asarray(counts, dtype=np.int64)
@@ -164,7 +166,7 @@ class SpikeTrains:
             The observed interval (s).
         """
         neurons = np.asarray(neurons, dtype=np.int64)
-        times = np.asarray(times, dtype=np.float64)
+        times = as_finite_array("times", times)
         if neurons.shape != times.shape or neurons.ndim != 1:
             raise ValueError("neurons and times must be 1-D arrays of the same length, got shapes "
                              f"{neurons.shape} and {times.shape}")
@@ -428,6 +430,54 @@ class SpikeTrains:
         times = np.concatenate(self.times) if self.times else np.zeros(0)
         order = np.lexsort((neurons, times))
         return neurons[order], times[order]
+
+    def isi_cv(self) -> np.ndarray:
+        """Coefficient of variation of each neuron's inter-spike intervals, std / mean.
+
+        The standard deviation is the population one (ddof = 0), as in Elephant's ``cv``: 0 for a
+        perfectly regular train, 1 for a Poisson process.
+
+        Returns
+        -------
+        ndarray of float64, shape (n_neurons,)
+            NaN where a neuron has fewer than two spikes (no interval: the CV is undefined).
+        """
+        return np.array([np.std(isi) / np.mean(isi) if isi.size else np.nan for isi in self.isis()])
+
+    def fano_factor(self, t_start: float | None = None, t_end: float | None = None) -> float:
+        """Fano factor of the spike counts across the trains, var / mean (ddof = 0).
+
+        Each train is one trial (or one neuron): the counts of :meth:`counts` over the window are
+        compared across them, as Elephant's ``fanofactor`` does. 1 for Poisson trains.
+
+        Parameters
+        ----------
+        t_start, t_end : float, optional
+            Window (s); defaults to the observed interval.
+
+        Returns
+        -------
+        float
+            NaN when no train fired in the window (the ratio is undefined).
+        """
+        counts = self.counts(t_start, t_end)
+        mean = counts.mean() if counts.size else 0.0
+        return float(counts.var() / mean) if mean > 0 else float("nan")
+
+    def to_neo(self, units: str = "s") -> list:
+        """One neo ``SpikeTrain`` per neuron, with units and ``t_start``/``t_stop``; see
+        :func:`neurosim.neo.to_neo` (needs the ``neo`` extra)."""
+        from .neo import to_neo
+
+        return to_neo(self, units=units)
+
+    @classmethod
+    def from_neo(cls, spiketrains: object) -> SpikeTrains:
+        """Spike trains from neo ``SpikeTrain`` objects (a list or a Segment), in seconds; see
+        :func:`neurosim.neo.from_neo` (needs the ``neo`` extra)."""
+        from .neo import from_neo
+
+        return from_neo(spiketrains)
 
     def __repr__(self) -> str:
         return (f"SpikeTrains(n_neurons={self.n_neurons}, n_spikes={self.n_spikes}, "

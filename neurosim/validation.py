@@ -243,6 +243,22 @@ def as_current(current: object, n_steps: int, name: str = "current") -> np.ndarr
     return array
 
 
+def check_axes(ax: object, figsize: tuple[float, float] = (6.0, 4.0), name: str = "ax"):
+    """Return ``ax`` if it is a matplotlib Axes, a new figure's Axes (of ``figsize`` inches) for
+    None, and raise TypeError naming ``name`` otherwise."""
+    from matplotlib.axes import Axes
+
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=figsize, layout="constrained")
+        return ax
+    if not isinstance(ax, Axes):
+        raise TypeError(f"{name} must be a matplotlib Axes (e.g. from plt.subplots()) or None, got "
+                        f"{type(ax).__name__}")
+    return ax
+
+
 def _as_real(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, Real | np.integer | np.floating):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")

@@ -1,8 +1,13 @@
 """ratenet: multilayer rate networks whose activations can be neurons' firing-rate curves.
 
 Build a network in a few lines, train it by backpropagation, and run it back as a spiking network
-with neurosim (LIF, Hodgkin-Huxley, ... twins of its rate activations), with diagnostics of how
-well the spikes follow the rates.
+with neurosim (LIF, Hodgkin-Huxley, integrate-and-fire twins of its rate activations), with
+diagnostics of how well the spikes follow the rates.
+
+"The course notes" in the docstrings are the lecture notes this project follows, from Hodgkin-Huxley
+and LIF neurons through the perceptron (their Chapter 7), backpropagation, optimisers and
+regularisation to autoencoders and RBMs; their symbols are kept (W of shape (n_out, n_in), the
+column formulas transposed for batches in rows).
 """
 
 from . import conversion, datasets, downloads
@@ -26,6 +31,7 @@ from .activations import (
     register_activation,
 )
 from .autoencoder import Autoencoder, ReconstructionHistory
+from .debugging import DebugCheck, SmallDataReport, debug_on_small_data
 from .diagnostics import (
     ConversionDiagnosis,
     LayerDiagnosis,
@@ -38,13 +44,24 @@ from .gradcheck import GradientCheck, check_gradients, numerical_gradients
 from .image_plots import plot_features, plot_reconstructions, plot_samples
 from .io import Checkpoint, NetworkFileError, load, load_checkpoint, register_layer
 from .layers import Dense, Layer
-from .losses import MSE, BinaryCrossEntropy, L1Error, Loss, SoftmaxCrossEntropy, get_loss
+from .losses import (
+    MSE,
+    BinaryCrossEntropy,
+    CategoricalLoss,
+    L1Error,
+    Loss,
+    SoftmaxCrossEntropy,
+    SparsemaxLoss,
+    get_loss,
+)
+from .maxout import Maxout
 from .network import MLP, Network
 from .optimizers import SGD, Adagrad, Adam, Momentum, Nesterov, Optimizer, RMSProp, get_optimizer
 from .perceptron import Perceptron, PerceptronConvergenceWarning, PerceptronResult
 from .plot import plot_activation_curves, plot_gradient_norms, plot_learning_curves
 from .pretrain import LayerPretraining, Pretraining, pretrain
 from .rbm import RBM
+from .rbm_likelihood import LogLikelihood, LogPartition
 from .regularization import BatchNorm, Dropout, WeightPenalty
 from .schedules import ExponentialDecay, ReduceOnPlateau, Schedule, StepDecay
 from .search import SearchResult, grid_search, random_search
@@ -62,8 +79,10 @@ __all__ = [
     "BatchNorm",
     "BinaryCrossEntropy",
     "Callback",
+    "CategoricalLoss",
     "Checkpoint",
     "ConversionDiagnosis",
+    "DebugCheck",
     "Dense",
     "Dropout",
     "EarlyStopping",
@@ -76,9 +95,12 @@ __all__ = [
     "LayerDiagnosis",
     "LayerPretraining",
     "Linear",
+    "LogLikelihood",
+    "LogPartition",
     "Loss",
     "MLP",
     "MSE",
+    "Maxout",
     "Momentum",
     "Nesterov",
     "NoisyLIFRate",
@@ -99,11 +121,13 @@ __all__ = [
     "SGD",
     "Schedule",
     "SearchResult",
+    "SmallDataReport",
     "Sigmoid",
     "SoftLIFRate",
     "Softmax",
     "SoftmaxCrossEntropy",
     "Sparsemax",
+    "SparsemaxLoss",
     "SpikingClassifier",
     "SpikingOutput",
     "StepDecay",
@@ -114,6 +138,7 @@ __all__ = [
     "check_gradients",
     "conversion",
     "datasets",
+    "debug_on_small_data",
     "diagnose",
     "downloads",
     "fit",

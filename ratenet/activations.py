@@ -1,7 +1,7 @@
 """Activation functions f(z) and their derivatives f'(z), each computed from the pre-activation z.
 
 Derivatives are taken from z, not from h = f(z): arctan and the firing-rate curves cannot be
-differentiated from h (the notes' remark). Every activation is also a :class:`~ratenet.layers.Layer`,
+differentiated from h (the course notes' remark). Every activation is also a :class:`~ratenet.layers.Layer`,
 so it can stand between Dense layers in a :class:`~ratenet.network.Network`; a string name is looked
 up in a small registry (:func:`get_activation`), and an unknown name is an error that lists the
 choices.
@@ -14,7 +14,8 @@ import numpy as np
 from neurosim import lif_rate_noisy, lif_rate_noisy_derivative
 from neurosim.lif import DEFAULT_TAU_M, DEFAULT_TAU_REF
 
-from .layers import Layer
+from .layers import Layer, Scratch
+from .losses import sigmoid, softmax, sparsemax
 from .validation import check_finite, check_nonnegative, check_positive
 
 
@@ -54,6 +55,14 @@ class Activation(Layer):
         self._z = x
         return self.function(x)
 
+    def infer(self, x: np.ndarray, scratch: Scratch) -> np.ndarray:
+        out = x if scratch.owns(x) else scratch.array((id(self), "out"), x.shape, x.dtype)
+        return self.function(x, out=out)
+
+    @classmethod
+    def array_shapes(cls, config: dict) -> dict:
+        return {"parameters": [], "buffers": {}}
+
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
         return grad_output * self.derivative(self._z)
 
@@ -79,21 +88,25 @@ class Linear(Activation):
 class Sigmoid(Activation):
     """Logistic sigmoid, f(z) = 1 / (1 + e^{-z}); f'(z) = f(z) (1 - f(z)).
 
-    Evaluated as ``(1 + tanh(z / 2)) / 2``, which never overflows.
+    Evaluated by :func:`ratenet.losses.sigmoid` from ``exp(-|z|)``: it never overflows and keeps
+    full relative precision on both sides (f(-700) = 9.86e-305, not 0).
     """
 
     name = "sigmoid"
 
     def function(self, z, out=None):
-        out = np.multiply(z, 0.5, out=out)
-        np.tanh(out, out=out)
-        out += 1
-        out *= 0.5
-        return out
+        return sigmoid(z, out=out)
 
     def derivative(self, z, out=None):
-        out = self.function(z, out=out)
-        out *= 1 - out
+        # f'(z) = f(z) f(-z) is even: s (1 - s) with s = f(-|z|) = e / (1 + e), e = exp(-|z|),
+        # keeps full relative precision far out on either side
+        out = np.abs(z, out=out)
+        np.negative(out, out=out)
+        np.exp(out, out=out)
+        denominator = out + 1
+        out /= denominator
+        np.subtract(1, out, out=denominator)
+        out *= denominator
         return out
 
 
@@ -199,11 +212,7 @@ class Softmax(_VectorActivation):
     name = "softmax"
 
     def function(self, z, out=None):
-        row_max = np.max(z, axis=-1, keepdims=True)
-        out = np.subtract(z, row_max, out=out)
-        np.exp(out, out=out)
-        out /= np.sum(out, axis=-1, keepdims=True)
-        return out
+        return softmax(z, out=out)
 
     def backward(self, grad_output):
         h = self._h
@@ -224,11 +233,11 @@ class OneHot(_VectorActivation):
     name = "one_hot"
 
     def function(self, z, out=None):
+        winners = np.argmax(z, axis=-1)  # before out is cleared: out may be z itself
         if out is None:
             out = np.zeros_like(z)
         else:
             out.fill(0)
-        winners = np.argmax(z, axis=-1)
         np.put_along_axis(out, winners[..., None], 1, axis=-1)
         return out
 
@@ -261,16 +270,7 @@ class Sparsemax(_VectorActivation):
     name = "sparsemax"
 
     def function(self, z, out=None):
-        shifted = z - np.max(z, axis=-1, keepdims=True)
-        descending = -np.sort(-shifted, axis=-1)
-        cumulative = np.cumsum(descending, axis=-1)
-        k = np.arange(1, z.shape[-1] + 1, dtype=z.dtype)
-        in_support = 1 + k * descending > cumulative
-        support_size = np.sum(in_support, axis=-1, keepdims=True)  # >= 1: the largest is always in
-        support_sum = np.take_along_axis(cumulative, support_size - 1, axis=-1)
-        tau = (support_sum - 1) / support_size.astype(z.dtype)
-        out = np.subtract(shifted, tau, out=out)
-        return np.maximum(out, 0, out=out)
+        return sparsemax(z, out=out)
 
     def backward(self, grad_output):
         support = (self._h > 0).astype(grad_output.dtype)
@@ -332,8 +332,7 @@ class LIFRate(Activation):
     name = "lif_rate"
 
     def __init__(self, tau_m: float = DEFAULT_TAU_M, tau_ref: float = DEFAULT_TAU_REF, gain: float = 1.0,
-                 bias: float = 1.0,
-                 amplitude: float | None = None):
+                 bias: float = 1.0, amplitude: float | None = None):
         self.tau_m = check_positive("tau_m", tau_m)
         self.tau_ref = check_nonnegative("tau_ref", tau_ref)
         self.gain = check_positive("gain", gain)
@@ -441,10 +440,13 @@ class SoftLIFRate(LIFRate):
         factor sigmoid(x) / (p (1 + p)) is 1 / sigma, its value at x_c, to the same accuracy.
         """
         dtype = z.dtype.type
-        x = self.input_current(z)
-        x -= 1
-        x /= dtype(self.sigma)
-        x_clamped = np.maximum(x, dtype(self._ASYMPTOTE_BELOW))
+        with np.errstate(over="ignore"):
+            x = self.input_current(z)
+            x -= 1
+            x /= dtype(self.sigma)
+        # (x is also capped far above threshold, where softplus(x) = x and 1/p vanishes beside 1,
+        # so that an overflowing input gives the saturated rate and a zero slope, not NaN)
+        x_clamped = np.clip(x, dtype(self._ASYMPTOTE_BELOW), np.finfo(z.dtype).max / 1e3)
         # softplus(x) = max(x, 0) + log1p(e^{-|x|}): never overflows
         decay = np.abs(x_clamped)
         np.negative(decay, out=decay)
@@ -453,7 +455,9 @@ class SoftLIFRate(LIFRate):
         softplus += np.maximum(x_clamped, 0, out=decay)
         p = np.multiply(softplus, dtype(self.sigma))
         log_term = _log1p(np.reciprocal(p, out=decay))
-        np.subtract(x_clamped, x, out=x)  # 0 except far below threshold
+        # x_clamped - x: 0 except far below threshold (written so that x = +inf gives 0, not NaN)
+        np.subtract(self._ASYMPTOTE_BELOW, x, out=x)
+        np.maximum(x, 0, out=x)
         log_term += x
         return x_clamped, softplus, p, log_term
 
@@ -695,16 +699,24 @@ def get_activation(activation: str | Activation, **params) -> Activation:
             raise TypeError("parameters can only be given with an activation name, not an instance")
         return activation
     if isinstance(activation, str):
-        try:
-            cls = _REGISTRY[_normalize_name(activation)]
-        except KeyError:
-            raise ValueError(f"unknown activation {activation!r}; choose one of "
-                             f"{sorted(_REGISTRY)} or pass an Activation instance") from None
+        cls = activation_class(activation)
         try:
             return cls(**params)
         except TypeError as error:
             raise TypeError(f"activation {activation!r} ({cls.__name__}): {error}") from error
     raise TypeError(f"activation must be a name or an Activation, got {type(activation).__name__}")
+
+
+def activation_class(name: str) -> type[Activation]:
+    """The :class:`Activation` subclass registered under ``name`` (case-insensitive); ValueError
+    listing the known names for an unknown one."""
+    if not isinstance(name, str):
+        raise TypeError(f"an activation name must be a string, got {type(name).__name__}")
+    try:
+        return _REGISTRY[_normalize_name(name)]
+    except KeyError:
+        raise ValueError(f"unknown activation {name!r}; choose one of {sorted(_REGISTRY)} or pass an "
+                         "Activation instance") from None
 
 
 def activation_names() -> list[str]:

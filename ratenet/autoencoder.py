@@ -24,17 +24,16 @@ which a fraction ``corruption`` of the entries, drawn anew for every mini-batch,
 from __future__ import annotations
 
 import copy
-import math
-import sys
 
 import numpy as np
-from scipy.linalg import blas
 
+from ._blas import gemm
+from ._loop import DIVERGENCE_FACTOR, batch_size_for, check_divergence_options, exclusive, run_epochs
 from .activations import Activation, Sigmoid, get_activation
 from .layers import INITIALIZATIONS, Dense
 from .losses import MSE, BinaryCrossEntropy
-from .optimizers import SGD, Optimizer, get_optimizer
-from .validation import check_choice, check_dtype, check_nonnegative, check_positive_int
+from .optimizers import Optimizer, get_optimizer
+from .validation import check_choice, check_dtype, check_fraction, check_positive_int, check_samples
 
 #: Reconstruction losses of :class:`Autoencoder`.
 RECONSTRUCTION_LOSSES = ("cross_entropy", "squared_error")
@@ -67,6 +66,15 @@ class ReconstructionHistory:
         self.val_reconstruction_error: list[float] = []
         self.learning_rate: list[float] = []
         self.pseudo_log_likelihood: list[float] = []
+
+    def record(self, epoch: int, error: float, learning_rate: float,
+               validation_error: float | None = None) -> None:
+        """Append one epoch's figures (``validation_error`` None without validation data)."""
+        self.epochs.append(epoch)
+        self.reconstruction_error.append(error)
+        self.learning_rate.append(learning_rate)
+        if validation_error is not None:
+            self.val_reconstruction_error.append(validation_error)
 
     def as_dict(self) -> dict[str, list]:
         """The record as plain lists (JSON-ready)."""
@@ -133,9 +141,6 @@ class Autoencoder:
     >>> codes = ae.encode(X)                                      # doctest: +SKIP
     """
 
-    #: fit() with plain SGD steps inside the weight-gradient products (see :meth:`_loss_step`).
-    fuses_sgd = True
-
     def __init__(self, n_visible: int, n_hidden: int, activation="sigmoid", *,
                  loss: str = "cross_entropy", tied: bool = True, corruption: float = 0.0,
                  init: str = "glorot", seed=0, dtype=np.float64):
@@ -145,7 +150,7 @@ class Autoencoder:
         self.loss_name = check_choice("loss", loss, RECONSTRUCTION_LOSSES)
         self.loss = BinaryCrossEntropy(from_logits=True) if loss == "cross_entropy" else MSE()
         self.tied = bool(tied)
-        self.corruption = _check_corruption(corruption)
+        self.corruption = check_fraction("corruption", corruption)
         check_choice("init", init, tuple(name for name in INITIALIZATIONS if name != "symmetric"))
         self.init = init
         self.seed = seed
@@ -199,18 +204,18 @@ class Autoencoder:
             self._buffers[(key, shape)] = buffer
         return buffer
 
-    def _encode(self, x: np.ndarray) -> np.ndarray:
+    def _encode_for_training(self, x: np.ndarray) -> np.ndarray:
         """Hidden activities for a validated batch (a reused buffer); keeps Z for backward."""
         z = self.encoder.forward(x, training=True)
         self._z = z
         return self.activation.function(z, out=self._buffer("h", z.shape))
 
-    def _decode_logits(self, h: np.ndarray) -> np.ndarray:
+    def _decode_for_training(self, h: np.ndarray) -> np.ndarray:
         """Decoder pre-activation A = H V^T + c for a batch (a reused buffer)."""
         if self.tied:
             a = self._buffer("a", (h.shape[0], self.n_visible))
             np.copyto(a, self.visible_bias)
-            _gemm(1.0, h, self.encoder.W, 1.0, a)  # A = c + H W in one pass over A
+            gemm(1.0, h, self.encoder.W, 1.0, a)  # A = c + H W in one pass over A
             return a
         return self.decoder.forward(h, training=True)
 
@@ -221,12 +226,12 @@ class Autoencoder:
         step instead, folded into the weight-gradient products (GEMM with beta = 1: W <- W - lr
         dE/dW without storing dE/dW); every gradient is computed from the old weights first.
         """
-        h = self._encode(x)
-        a = self._decode_logits(h)
+        h = self._encode_for_training(x)
+        a = self._decode_for_training(h)
         value, grad_a = self.loss.value_and_gradient(a, target, out=self._buffer("grad_a", a.shape))
         grad_h = self._buffer("grad_h", h.shape)
         decoder_weights = self.encoder.W.T if self.tied else self.decoder.W
-        _gemm(1.0, grad_a, decoder_weights, 0.0, grad_h)  # dE/dH = dE/dA V
+        gemm(1.0, grad_a, decoder_weights, 0.0, grad_h)  # dE/dH = dE/dA V
         grad_z = self._buffer("grad_z", h.shape)
         if type(self.activation) is Sigmoid:
             # f' = f (1 - f) exactly for the logistic function: two passes over the H already
@@ -241,47 +246,52 @@ class Autoencoder:
             if self.tied:
                 np.sum(grad_a, axis=0, out=self._visible_bias_gradient)
                 # the decoder's use of W adds (dE/dV)^T = H^T dE/dA to the encoder's dW
-                _gemm(1.0, h.T, grad_a, 1.0, self.encoder.dW)
+                gemm(1.0, h.T, grad_a, 1.0, self.encoder.dW)
             else:
-                _gemm(1.0, grad_a.T, h, 0.0, self.decoder.dW)
+                gemm(1.0, grad_a.T, h, 0.0, self.decoder.dW)
                 np.sum(grad_a, axis=0, out=self.decoder.db)
             return value
         rate = -learning_rate
-        _gemm(rate, grad_z.T, x, 1.0, self.encoder.W)
+        gemm(rate, grad_z.T, x, 1.0, self.encoder.W)
         if self.tied:
-            _gemm(rate, h.T, grad_a, 1.0, self.encoder.W)
+            gemm(rate, h.T, grad_a, 1.0, self.encoder.W)
         else:
-            _gemm(rate, grad_a.T, h, 1.0, self.decoder.W)
+            gemm(rate, grad_a.T, h, 1.0, self.decoder.W)
         _add_scaled_column_sum(self.encoder.b, rate, grad_z, self.encoder.db)
         _add_scaled_column_sum(self.visible_bias, rate, grad_a, self._buffer("dc", self.visible_bias.shape))
         return value
 
     # ------------------------------------------------------------------------------ checking
     def _check_X(self, X, name: str = "X") -> np.ndarray:
-        return _check_data(X, name, self.n_visible, self.dtype,
+        return check_samples(X, name, self.n_visible, self.dtype,
                            unit_interval=self.loss_name == "cross_entropy",
                            why="the Bernoulli cross-entropy loss (loss='cross_entropy')",
                            remedy="rescale it to [0, 1] or use loss='squared_error'")
 
     # ---------------------------------------------------------------------------- public API
     def encode(self, X) -> np.ndarray:
-        """Hidden representation ``f(X W^T + b)``, shape (n_samples, n_hidden), a new array."""
+        """Hidden representation ``f(X W^T + b)``, shape (n_samples, n_hidden), a new array.
+
+        :meth:`encode`, :meth:`decode`, :meth:`reconstruct` and :meth:`reconstruction_error` may be
+        called from several threads at once: they compute in arrays of their own.
+        """
         X = self._check_X(X)
-        result = np.empty((X.shape[0], self.n_hidden), dtype=self.dtype)
-        for start in range(0, X.shape[0], _CHUNK):
-            result[start:start + _CHUNK] = self._encode(X[start:start + _CHUNK])
-        return result
+        hidden = X @ self.encoder.W.T
+        hidden += self.encoder.b
+        return self.activation.function(hidden, out=hidden)
 
     def decode(self, H) -> np.ndarray:
         """Reconstruction from codes ``H`` (n_samples, n_hidden): ``sigmoid(H V^T + c)`` for the
         cross-entropy loss, ``H V^T + c`` for squared error; shape (n_samples, n_visible)."""
-        H = _check_data(H, "H", self.n_hidden, self.dtype)
-        result = np.empty((H.shape[0], self.n_visible), dtype=self.dtype)
-        for start in range(0, H.shape[0], _CHUNK):
-            result[start:start + _CHUNK] = self._decode_logits(H[start:start + _CHUNK])
-        if self.loss_name == "cross_entropy":
-            result = self.loss.output_to_probability(result)
-        return result
+        H = check_samples(H, "H", self.n_hidden, self.dtype)
+        logits = self._decoder_logits(H)
+        return self.loss.output_to_probability(logits) if self.loss_name == "cross_entropy" else logits
+
+    def _decoder_logits(self, H: np.ndarray) -> np.ndarray:
+        """``H V^T + c`` for validated codes, a new array."""
+        logits = H @ self.decoder_weights.T
+        logits += self.visible_bias
+        return logits
 
     def reconstruct(self, X) -> np.ndarray:
         """``decode(encode(X))``, shape (n_samples, n_visible): the clean input's reconstruction."""
@@ -294,9 +304,7 @@ class Autoencoder:
         total = 0.0
         for start in range(0, X.shape[0], _CHUNK):
             x = X[start:start + _CHUNK]
-            a = self._decode_logits(self._encode(x))
-            value, _ = self.loss.value_and_gradient(a, x, out=self._buffer("grad_a", a.shape))
-            total += value * x.shape[0]
+            total += self.loss.value(self._decoder_logits(self.encode(x)), x) * x.shape[0]
         return total / X.shape[0]
 
     def corrupt(self, X, seed=None) -> np.ndarray:
@@ -321,12 +329,14 @@ class Autoencoder:
         target = X if target is None else self._check_X(target, "target")
         if target.shape != X.shape:
             raise ValueError(f"target must have the shape of X {X.shape}, got {target.shape}")
-        value = self._loss_step(X, target)
-        return value, [grad.copy() for grad in self.gradients()]
+        with exclusive(self, "loss_and_gradients"):
+            value = self._loss_step(X, target)
+            return value, [grad.copy() for grad in self.gradients()]
 
     def fit(self, X, epochs: int = 10, batch_size: int | None = 32, optimizer="adam", *,
-            shuffle: bool = True, seed=None, validation_data=None,
-            progress: bool | None = None) -> ReconstructionHistory:
+            shuffle: bool = True, seed=None, validation_data=None, progress: bool | None = None,
+            divergence_factor: float = DIVERGENCE_FACTOR,
+            on_divergence: str = "raise") -> ReconstructionHistory:
         """Train on ``X`` by mini-batch gradient descent on the reconstruction loss.
 
         Parameters
@@ -346,6 +356,9 @@ class Autoencoder:
             Clean data whose reconstruction error is recorded after every epoch.
         progress : bool or None
             tqdm bar over epochs; None: only when stderr is a terminal.
+        divergence_factor, on_divergence
+            Runaway training (see :func:`ratenet.fit`): the weights and optimizer state go back
+            to the last completed epoch (or the start of the call); then raise or warn.
 
         Returns
         -------
@@ -355,24 +368,42 @@ class Autoencoder:
         Raises
         ------
         FloatingPointError
-            When the loss becomes NaN or inf (learning rate too large).
+            On runaway training (learning rate too large); the weights are restored first.
+        RuntimeError
+            When the autoencoder is already training in another thread.
         """
         X = self._check_X(X)
         X_val = None if validation_data is None else self._check_X(validation_data, "validation_data")
         epochs = check_positive_int("epochs", epochs)
         optimizer = get_optimizer(optimizer)
+        divergence_factor, on_divergence = check_divergence_options(divergence_factor, on_divergence)
         rng = np.random.default_rng(self.seed if seed is None else seed)
-        n_samples = X.shape[0]
-        batch_size = n_samples if batch_size is None else min(check_positive_int("batch_size",
-                                                                                 batch_size), n_samples)
-        history = self.history = ReconstructionHistory()
-        _run_epochs(self, X, X_val, epochs, batch_size, optimizer, shuffle, rng, history, progress,
-                    desc="autoencoder")
+        batch_size = batch_size_for(batch_size, X.shape[0])
+        history = ReconstructionHistory()
+
+        def measure(epoch: int, error: float) -> dict:
+            logs = {"error": error}
+            if X_val is not None:
+                logs["val_error"] = self.reconstruction_error(X_val)
+            return logs
+
+        def record(epoch: int, logs: dict) -> bool:
+            history.record(epoch, logs["error"], optimizer.lr, logs.get("val_error"))
+            return False
+
+        with exclusive(self):
+            self.history = history
+            run_epochs(self, (X,), optimizer, epochs=epochs, batch_size=batch_size, shuffle=shuffle,
+                       rng=rng, step=lambda batch, _: self.train_step(batch[0], optimizer, rng),
+                       measure=measure, record=record, progress=progress, desc="autoencoder",
+                       divergence_factor=divergence_factor, on_divergence=on_divergence)
         return history
 
-    def _train_batch(self, x: np.ndarray, rng: np.random.Generator, learning_rate=None) -> float:
-        """Loss and gradients (or, given ``learning_rate``, a fused SGD step) for the batch ``x``,
-        the clean target; masking noise on the input when ``corruption`` > 0."""
+    def train_step(self, x: np.ndarray, optimizer: Optimizer, rng: np.random.Generator) -> float:
+        """One step of gradient descent on the batch ``x`` (validated, as :meth:`fit` passes it):
+        masking noise on the input when ``corruption`` > 0 (drawn from ``rng``), the clean ``x``
+        as the target; plain SGD folded into the weight-gradient products. Returns the batch's
+        loss before the update. Not thread-safe: one thread trains an autoencoder at a time."""
         source = x
         if self.corruption > 0:
             noise = self._buffer("noise", x.shape)
@@ -380,7 +411,17 @@ class Autoencoder:
             keep = self._buffer("keep", x.shape, dtype=np.bool_)
             np.greater_equal(noise, self.corruption, out=keep)
             source = np.multiply(x, keep, out=self._buffer("corrupted", x.shape))
-        return self._loss_step(source, x, learning_rate)
+        learning_rate = optimizer.fused_learning_rate
+        value = self._loss_step(source, x, learning_rate)
+        if learning_rate is None:
+            optimizer.update(self.parameters(), self.gradients())
+        else:
+            optimizer.step_applied()
+        return value
+
+    def training_state(self) -> list[np.ndarray]:
+        """The arrays that training changes, the autoencoder's own: :meth:`parameters`."""
+        return self.parameters()
 
     def __repr__(self) -> str:
         return (f"Autoencoder({self.n_visible}, {self.n_hidden}, activation={self.activation!r}, "
@@ -389,99 +430,6 @@ class Autoencoder:
 
 
 # ----------------------------------------------------------------------------- shared helpers
-
-def _run_epochs(model, X, X_val, epochs, batch_size, optimizer: Optimizer, shuffle, rng, history,
-                progress, desc, after_epoch=None) -> None:
-    """Mini-batch loop shared by Autoencoder and RBM: ``model._train_batch(x, rng)`` fills
-    ``model.gradients()`` and returns the batch's reconstruction error; the optimiser steps. A
-    model with ``fuses_sgd = True`` takes ``_train_batch(x, rng, lr)`` and steps itself for SGD."""
-    n_samples = X.shape[0]
-    n_batches = math.ceil(n_samples / batch_size)
-    params, grads = model.parameters(), model.gradients()
-    # plain SGD folds into the products of models that offer it (no stored gradients)
-    fused_sgd = type(optimizer) is SGD and getattr(model, "fuses_sgd", False)
-    buffers = {size: np.empty((size, X.shape[1]), dtype=X.dtype)
-               for size in {batch_size, n_samples - (n_batches - 1) * batch_size}}
-    if progress is None:
-        progress = bool(getattr(sys.stderr, "isatty", lambda: False)())
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=epochs, desc=desc, unit="epoch")
-    order = np.arange(n_samples)
-    try:
-        with np.errstate(over="ignore", invalid="ignore"):
-            for epoch in range(epochs):
-                if shuffle and batch_size < n_samples:
-                    order = rng.permutation(n_samples)
-                total = 0.0
-                for batch_index in range(n_batches):
-                    start = batch_index * batch_size
-                    stop = min(start + batch_size, n_samples)
-                    if batch_size == n_samples:
-                        x = X
-                    else:
-                        x = buffers[stop - start]
-                        np.take(X, order[start:stop], axis=0, out=x)
-                    if fused_sgd:
-                        value = model._train_batch(x, rng, optimizer.lr)
-                        optimizer.step_count += 1
-                    else:
-                        value = model._train_batch(x, rng)
-                        optimizer.update(params, grads)
-                    if not math.isfinite(value):
-                        raise FloatingPointError(
-                            f"the reconstruction error became {value} at epoch {epoch + 1} "
-                            f"(mini-batch {batch_index + 1} of {n_batches}); the learning rate "
-                            f"lr={optimizer.lr:g} is probably too large: try e.g. lr={optimizer.lr / 10:g}")
-                    total += value * (stop - start)
-                history.epochs.append(epoch)
-                history.reconstruction_error.append(total / n_samples)
-                history.learning_rate.append(optimizer.lr)
-                if X_val is not None:
-                    history.val_reconstruction_error.append(model.reconstruction_error(X_val))
-                if after_epoch is not None:
-                    after_epoch(epoch)
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(error=f"{history.reconstruction_error[-1]:.4g}")
-        for param in params:
-            if not np.isfinite(param).all():
-                raise FloatingPointError(f"the weights became non-finite; the learning rate "
-                                         f"lr={optimizer.lr:g} is probably too large")
-    finally:
-        if bar is not None:
-            bar.close()
-
-
-def _check_data(X, name: str, n_features: int, dtype, *, unit_interval: bool = False, why: str = "",
-                remedy: str = "") -> np.ndarray:
-    """Validated C-contiguous (n_samples, n_features) array of ``dtype``; optionally in [0, 1]."""
-    try:
-        array = np.asarray(X, dtype=dtype)
-    except (TypeError, ValueError) as error:
-        raise TypeError(f"{name} must be a numeric array, got {type(X).__name__}") from error
-    if array.ndim != 2 or array.shape[1] != n_features:
-        raise ValueError(f"{name} must have shape (n_samples, {n_features}), got {array.shape}")
-    if array.shape[0] == 0:
-        raise ValueError(f"{name} must hold at least one sample")
-    if not np.isfinite(array).all():
-        raise ValueError(f"{name} must be finite; it contains NaN or inf")
-    if unit_interval:
-        low, high = float(array.min()), float(array.max())
-        if low < 0 or high > 1:
-            raise ValueError(f"{name} must lie in [0, 1] for {why}; its values run from {low:.4g} to "
-                             f"{high:.4g}: {remedy}")
-    return np.ascontiguousarray(array)
-
-
-def _check_corruption(corruption) -> float:
-    value = check_nonnegative("corruption", corruption)
-    if value >= 1:
-        raise ValueError(f"corruption must be a fraction in [0, 1), got {corruption!r}")
-    return value
-
 
 def _copy_activation(activation) -> Activation:
     """A private, element-wise activation instance (activations cache their input)."""
@@ -493,29 +441,6 @@ def _copy_activation(activation) -> Activation:
         return type(template)(**template.config())
     except TypeError:
         return copy.deepcopy(template)
-
-
-def _gemm(alpha: float, a: np.ndarray, b: np.ndarray, beta: float, out: np.ndarray) -> None:
-    """out <- alpha a @ b + beta out in place, by one BLAS GEMM (beta = 1 accumulates, which
-    numpy's matmul cannot). ``out`` is C-contiguous, so BLAS (column-major) is asked for out^T =
-    alpha b^T a^T + beta out^T; C- or F-contiguous operands pass with a transpose flag, uncopied."""
-    gemm = blas.sgemm if out.dtype == np.float32 else blas.dgemm
-    first, transpose_first = _column_major(b.T)
-    second, transpose_second = _column_major(a.T)
-    result = gemm(alpha, first, second, beta=beta, c=out.T, trans_a=transpose_first,
-                  trans_b=transpose_second, overwrite_c=1)
-    if not np.shares_memory(result, out):  # pragma: no cover - out is always C-contiguous here
-        out.T[...] = result
-
-
-def _column_major(matrix: np.ndarray) -> tuple[np.ndarray, int]:
-    """(array, transpose flag) with op(array) == matrix and array Fortran-ordered, no copy for C-
-    or F-contiguous input."""
-    if matrix.flags.f_contiguous:
-        return matrix, 0
-    if matrix.flags.c_contiguous:
-        return matrix.T, 1
-    return np.asfortranarray(matrix), 0
 
 
 def _add_scaled_column_sum(vector: np.ndarray, scale: float, matrix: np.ndarray, scratch: np.ndarray) -> None:

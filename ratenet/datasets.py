@@ -1,7 +1,7 @@
 """Data sets for teaching and testing rate networks: small ones bundled, MNIST downloaded on request.
 
-- :func:`xor` and :func:`logical_or`: the four points of the notes' Chapter 7.
-- :func:`noisy_line`: points scattered around the notes' line y = 0.4 x - 0.9.
+- :func:`xor` and :func:`logical_or`: the four points of the course notes' Chapter 7.
+- :func:`noisy_line`: points scattered around the course notes' line y = 0.4 x - 0.9.
 - :func:`digits`: scikit-learn's bundled 8x8 handwritten digits (no download).
 - :func:`mnist1d`: MNIST-1D, generated locally with the ``mnist1d`` package's own generator.
 - :func:`mnist` and :func:`fashion_mnist`: the 28x28 IDX data sets, downloaded on an explicit call,
@@ -9,7 +9,7 @@
   published the same way.
 - :func:`read_idx` and :func:`load_idx_pair`: readers of MNIST's IDX files, for users who have them.
 - :class:`Standardizer`: per-feature mean and standard deviation fitted on training data (the
-  notes' "normalize your data").
+  course notes' "normalize your data").
 
 Only :func:`mnist`, :func:`fashion_mnist` and :func:`fetch_idx_dataset` use the network, and only when
 called; everything else works offline. Features are rows (``X`` of shape ``(n_samples, n_features)``,

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from .validation import check_positive_int
+from .validation import check_axes, check_positive_int
 
 
 def plot_features(weights, image_shape=None, ax=None, *, n_features: int | None = 64,
@@ -170,10 +170,7 @@ def _mosaic(images: np.ndarray, image_shape, ax, n_columns, cmap, vmin, vmax):
     for index, image in enumerate(images):
         top, left = (index // n_columns) * (rows + 1), (index % n_columns) * (columns + 1)
         mosaic[top:top + rows, left:left + columns] = image.reshape(rows, columns)
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        _, ax = plt.subplots(figsize=(0.6 * n_columns + 1, 0.6 * n_rows * rows / columns + 1))
+    ax = check_axes(ax, figsize=(0.6 * n_columns + 1, 0.6 * n_rows * rows / columns + 1))
     ax.imshow(np.ma.masked_invalid(mosaic), cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
     ax.set_xticks([])
     ax.set_yticks([])

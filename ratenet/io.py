@@ -29,14 +29,16 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
-import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .activations import Activation, get_activation
+from ._archive import Archive, ArchiveError
+from .activations import Activation, activation_class, get_activation
 from .layers import Dense, Layer
 from .losses import Loss, get_loss
 from .network import MLP, Network
@@ -266,17 +268,22 @@ def _write_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
 
     ``os.replace`` is atomic on POSIX and Windows when both names are in the same folder: readers
     see either the old file or the complete new one. On any failure the temporary file is removed
-    and the old file is left as it was.
+    and the old file is left as it was. As ``numpy.save`` and ordinary editors do, a symbolic link
+    is written through (its target is replaced, the link stays), a replaced file keeps its
+    permissions, and a new file gets the usual ``0666`` less the process's umask.
     """
-    folder = path.parent if str(path.parent) else Path(".")
+    path = Path(os.path.realpath(path))
+    folder = path.parent
     if not folder.is_dir():
         raise FileNotFoundError(f"cannot save to {path}: folder {folder} does not exist")
+    mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o666 & ~_umask()
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(handle, "wb") as stream:
             np.savez(stream, **arrays)
             stream.flush()
             os.fsync(stream.fileno())
+        os.chmod(temporary, mode)
         os.replace(temporary, path)
     except BaseException:
         try:
@@ -284,6 +291,20 @@ def _write_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def _umask() -> int:
+    """The process's file-creation mask, read without changing it where the system tells it."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)  # elsewhere: read it by setting it, and put it back at once
+    os.umask(mask)
+    return mask
 
 
 # ---------------------------------------------------------------------------------------- load
@@ -295,14 +316,21 @@ def load(path: str | os.PathLike) -> Network:
     :class:`~ratenet.MLP` comes back as an MLP, any other as a :class:`~ratenet.Network`.
     Use :func:`load_checkpoint` to get the optimiser and generator back as well.
 
+    Loading never unpickles, and trusts nothing in the file: the description is checked against
+    the archive's member names, their ``.npy`` headers and declared sizes before anything is
+    built, only the members it names are read, and values the network cannot use (NaN or
+    infinite parameters, a negative batch-norm variance) are refused. A crafted file cannot make
+    it allocate much more than the file's own size (see :mod:`ratenet._archive`).
+
     Raises
     ------
     FileNotFoundError
         When ``path`` does not exist.
     NetworkFileError
-        (a ValueError) when the file is corrupted or truncated, is not a ratenet network file, has
-        another format version, names an unknown layer type, or holds arrays that do not match its
-        description (count, names, shapes, dtypes).
+        (a ValueError) for every other failure to read the file, naming the part that is wrong:
+        corrupted or truncated, not a ratenet network file, another format version, an unknown
+        layer type, a description that does not match the arrays (count, names, shapes, dtypes,
+        sizes), or unusable values.
     """
     return load_checkpoint(path).net
 
@@ -337,138 +365,249 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     path = Path(os.fspath(path))
     if not path.is_file():
         raise FileNotFoundError(f"no network file at {path}")
-    description, arrays = _read(path)
     try:
-        return _rebuild(description, arrays)
-    except NetworkFileError as error:
+        with Archive(path, _ARCHITECTURE_KEY) as archive:
+            with _part("the architecture description"):
+                description = _parse_description(archive.read_description())
+            plan = _Plan(description)
+            arrays = archive.read_arrays(plan.expected_arrays())
+        return plan.build(arrays)
+    except (NetworkFileError, ArchiveError) as error:
         raise NetworkFileError(f"{path}: {error}") from None
+    except Exception as error:  # the contract: any failure to read the file is a NetworkFileError
+        raise NetworkFileError(f"{path} cannot be read: {type(error).__name__}: {error}") from None
 
 
-def _read(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
+@contextmanager
+def _part(name: str):
+    """Turn any failure inside into a NetworkFileError naming ``name``, the part of the file."""
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            # Read every array now: a corrupted member fails its CRC check here, not later.
-            arrays = {key: archive[key] for key in archive.files}
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as error:
-        raise NetworkFileError(f"{path} is not a readable ratenet network file (corrupted or "
-                               f"truncated?): {type(error).__name__}: {error}") from error
-    text = arrays.pop(_ARCHITECTURE_KEY, None)
-    if text is None or text.shape != () or text.dtype.kind != "U":
-        raise NetworkFileError(f"{path} is not a ratenet network file: it holds no architecture "
-                               "description")
+        yield
+    except (NetworkFileError, ArchiveError):
+        raise
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError, RecursionError,
+            MemoryError, NotImplementedError) as error:
+        detail = f"{type(error).__name__}: {error}" if not isinstance(error, ValueError) else str(error)
+        raise NetworkFileError(f"{name} is invalid ({detail})") from None
+
+
+def _parse_description(text: str) -> dict:
     try:
-        description = json.loads(str(text))
+        description = json.loads(text)
+    except RecursionError:
+        raise NetworkFileError("the architecture description is nested too deeply to be a ratenet "
+                               "network's") from None
     except json.JSONDecodeError as error:
-        raise NetworkFileError(f"{path}: the architecture description is not valid JSON ({error})") from None
+        raise NetworkFileError(f"the architecture description is not valid JSON ({error})") from None
     if not isinstance(description, dict) or description.get("format") != FILE_FORMAT:
-        raise NetworkFileError(f"{path} is not a ratenet network file (format "
+        raise NetworkFileError("not a ratenet network file (format "
                                f"{description.get('format') if isinstance(description, dict) else None!r})")
     version = description.get("format_version")
     if version != FORMAT_VERSION:
-        raise NetworkFileError(f"{path} has format version {version!r}; this ratenet reads version "
+        raise NetworkFileError(f"format version {str(version)[:20]}; this ratenet reads version "
                                f"{FORMAT_VERSION} only")
-    return description, arrays
+    return description
 
 
-def _rebuild(description: dict, arrays: dict[str, np.ndarray]) -> Checkpoint:
-    try:
-        network = description["network"]
-        layer_entries = description["layers"]
-        dtype = np.dtype(network["dtype"])
-        seed = _rebuild_seed(network["seed"])
-        loss = _rebuild_loss(network["loss"])
-    except (KeyError, TypeError, ValueError) as error:
-        raise NetworkFileError(f"the architecture description is incomplete or invalid ({error!r})") from None
-    if not isinstance(layer_entries, list) or not layer_entries:
-        raise NetworkFileError("the architecture description lists no layers")
-    try:
-        layers = [_build_layer(index, entry) for index, entry in enumerate(layer_entries)]
-    except NetworkFileError:
-        raise
-    except (TypeError, ValueError) as error:
-        raise NetworkFileError(f"a layer cannot be rebuilt from its description ({error})") from None
-    try:
-        if network.get("class") == "MLP":
-            mlp = network["mlp"]
-            activation = get_activation(mlp["activation"]["name"], **mlp["activation"]["config"])
-            net = MLP(mlp["sizes"], activation=activation, output=mlp["output"], seed=seed, dtype=dtype,
-                      init=network.get("init"))
-            if [_layer_key(a) for a in net.layers] != [_layer_key(b) for b in layers]:
-                raise NetworkFileError("the MLP description does not match its list of layers")
-            net.loss = loss
-        else:
-            net = Network(layers, loss=loss, seed=seed, dtype=dtype, init=network.get("init"))
-    except (KeyError, TypeError, ValueError) as error:
-        if isinstance(error, NetworkFileError):
-            raise
-        raise NetworkFileError(f"the layers do not form a valid network ({error})") from None
+def _shape(value, what: str) -> tuple[int, ...]:
+    """A declared array shape: a short list of non-negative integers."""
+    if not isinstance(value, list) or len(value) > 8 or not all(
+            isinstance(n, int) and not isinstance(n, bool) and 0 <= n < 2**40 for n in value):
+        raise NetworkFileError(f"{what} has an invalid shape {str(value)[:80]}")
+    return tuple(value)
 
-    if isinstance(seed, np.random.Generator):  # building the network drew from it: restore it
-        net.seed = _rebuild_seed(network["seed"])
 
-    expected = set()
-    for index, (layer, entry) in enumerate(zip(net.layers, layer_entries, strict=True)):
-        params = layer.parameters()
-        shapes = entry.get("parameters", [])
-        if len(shapes) != len(params):
-            raise NetworkFileError(f"layer {index} ({layer!r}) has {len(params)} parameter arrays, "
-                                   f"the description lists {len(shapes)}")
-        for position, param in enumerate(params):
-            key = f"layers.{index}.parameter.{position}"
-            _copy_into(param, arrays, key, f"layer {index} ({layer!r}) parameter {position}")
-            expected.add(key)
-        buffers = _buffers(layer)
-        if set(buffers) != set(entry.get("buffers", {})):
-            raise NetworkFileError(f"layer {index} ({layer!r}) has buffers {sorted(buffers)}, the "
-                                   f"description lists {sorted(entry.get('buffers', {}))}")
-        for name, buffer in buffers.items():
-            key = f"layers.{index}.buffer.{name}"
-            _copy_into(buffer, arrays, key, f"layer {index} ({layer!r}) buffer {name!r}")
-            expected.add(key)
+class _Plan:
+    """A description checked for consistency, before anything is allocated: the arrays it needs,
+    and how to build the network, optimizer and generator from them."""
 
-        if entry.get("rng") is not None:
-            layer.rng = _rebuild_generator(entry["rng"])
+    def __init__(self, description: dict):
+        with _part("the network entry"):
+            network = description["network"]
+            self.dtype = np.dtype(network["dtype"])
+            if self.dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+                raise ValueError(f"dtype must be float32 or float64, got {self.dtype}")
+            self.network = network
+        entries = description.get("layers")
+        if not isinstance(entries, list) or not entries:
+            raise NetworkFileError("the architecture description lists no layers")
+        self.entries = entries
+        self.layer_arrays = [self._layer_arrays(index, entry) for index, entry in enumerate(entries)]
+        self.optimizer_entry = description.get("optimizer")
+        self.optimizer_arrays = self._optimizer_arrays()
+        self.rng_entry = description.get("rng")
+        self.metadata = description.get("metadata") or {}
+        if not isinstance(self.metadata, dict):
+            raise NetworkFileError("the metadata entry is not a dict")
 
-    optimizer = None
-    if description.get("optimizer") is not None:
-        optimizer, keys = _rebuild_optimizer(description["optimizer"], arrays, net)
-        expected.update(keys)
-    unexpected = sorted(set(arrays) - expected)
-    if unexpected:
-        raise NetworkFileError(f"the file holds arrays its description does not mention: {unexpected[:5]}")
-    rng = None
-    if description.get("rng") is not None:
-        rng = _rebuild_generator(description["rng"])
-    return Checkpoint(net=net, optimizer=optimizer, rng=rng, metadata=description.get("metadata") or {})
+    def _layer_arrays(self, index: int, entry) -> tuple[list, dict]:
+        """The parameter shapes and buffer shapes a layer entry declares, checked against what
+        its class says a layer of that configuration holds."""
+        with _part(f"layer {index}"):
+            if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict):
+                raise NetworkFileError(f"layer {index}: invalid description {str(entry)[:80]}")
+            parameters = [_shape(shape, f"layer {index} parameter {position}")
+                          for position, shape in enumerate(entry.get("parameters", []))]
+            buffers = entry.get("buffers", {})
+            if not isinstance(buffers, dict) or not all(isinstance(name, str) for name in buffers):
+                raise NetworkFileError(f"layer {index}: invalid buffer list")
+            buffers = {name: _shape(shape, f"layer {index} buffer {name!r}")
+                       for name, shape in buffers.items()}
+            cls = _entry_class(index, entry)
+            expected = cls.array_shapes(entry["config"])
+            if expected is not None:
+                declared = {"parameters": parameters, "buffers": buffers}
+                expected = {"parameters": [tuple(shape) for shape in expected["parameters"]],
+                            "buffers": {name: tuple(shape) for name, shape in expected["buffers"].items()}}
+                if declared != expected:
+                    raise NetworkFileError(f"layer {index} ({entry.get('class')}): the arrays it declares "
+                                           f"{str(declared)[:200]} do not match its configuration, which "
+                                           f"needs {str(expected)[:200]}")
+        return parameters, buffers
+
+    def _optimizer_arrays(self) -> dict[str, tuple[int, ...]]:
+        """The optimizer state's arrays (slot.index -> shape): one per slot and parameter, or none
+        for an optimizer saved before its first step."""
+        entry = self.optimizer_entry
+        if entry is None:
+            return {}
+        shapes = [shape for parameters, _ in self.layer_arrays for shape in parameters]
+        with _part("the optimizer entry"):
+            cls = type(get_optimizer(entry["name"]))
+            arrays = entry.get("arrays", {})
+            if not isinstance(arrays, dict):
+                raise TypeError("arrays must be a dict")
+            if not arrays:
+                return {}
+            declared = {key: _shape(shape, f"optimizer array {key!r}") for key, shape in arrays.items()}
+            needed = {f"{slot}.{index}": shape for slot in cls.slots for index, shape in enumerate(shapes)}
+            if declared != needed:
+                raise NetworkFileError(f"the optimizer state lists arrays {sorted(arrays)[:8]} that a "
+                                       f"{cls.__name__} of this network does not hold")
+        return needed
+
+    def expected_arrays(self) -> dict[str, tuple[tuple[int, ...], np.dtype | None]]:
+        """Every array member the file must hold: key -> (shape, dtype or None for any float)."""
+        expected = {}
+        for index, (parameters, buffers) in enumerate(self.layer_arrays):
+            for position, shape in enumerate(parameters):
+                expected[f"layers.{index}.parameter.{position}"] = (shape, self.dtype)
+            for name, shape in buffers.items():
+                expected[f"layers.{index}.buffer.{name}"] = (shape, None)
+        for key, shape in self.optimizer_arrays.items():
+            expected[f"optimizer.{key}"] = (shape, self.dtype)
+        return expected
+
+    def build(self, arrays: dict[str, np.ndarray]) -> Checkpoint:
+        """The network, optimizer and generator, with the arrays copied in and checked."""
+        net = self._build_network()
+        for index, layer in enumerate(net.layers):
+            with _part(f"layer {index} ({layer!r})"):
+                _fill_layer(index, layer, arrays, *self.layer_arrays[index])
+                if self.entries[index].get("rng") is not None:
+                    layer.rng = _rebuild_generator(self.entries[index]["rng"])
+                layer.check_state()
+        optimizer = None
+        if self.optimizer_entry is not None:
+            with _part("the optimizer state"):
+                optimizer = _rebuild_optimizer(self.optimizer_entry, arrays, net)
+        rng = None
+        if self.rng_entry is not None:
+            with _part("the shuffling generator's state"):
+                rng = _rebuild_generator(self.rng_entry)
+        return Checkpoint(net=net, optimizer=optimizer, rng=rng, metadata=self.metadata)
+
+    def _build_network(self) -> Network:
+        network = self.network
+        with _part("the network entry"):
+            seed = _rebuild_seed(network["seed"])
+            loss = _rebuild_loss(network["loss"])
+            init = network.get("init")
+            if network.get("class") == "MLP":
+                mlp = network["mlp"]
+                self._check_mlp_sizes(mlp["sizes"])
+                activation = get_activation(mlp["activation"]["name"], **mlp["activation"]["config"])
+                net = MLP(mlp["sizes"], activation=activation, output=mlp["output"], seed=seed,
+                          dtype=self.dtype, init=init)
+                entries = [(entry.get("class"), json.dumps(entry["config"], sort_keys=True))
+                           for entry in self.entries]
+                if [_layer_key(layer) for layer in net.layers] != entries:
+                    raise NetworkFileError("the MLP description does not match its list of layers")
+                net.loss = loss
+            else:
+                layers = []
+                for index, entry in enumerate(self.entries):
+                    with _part(f"layer {index}"):
+                        layers.append(_build_layer(index, entry))
+                net = Network(layers, loss=loss, seed=seed, dtype=self.dtype, init=init)
+            if isinstance(seed, np.random.Generator):  # building the network drew from it: restore it
+                net.seed = _rebuild_seed(network["seed"])
+        return net
+
+    def _check_mlp_sizes(self, sizes) -> None:
+        """An MLP is built from its sizes: they must be those its Dense entries declare."""
+        weights = [parameters[0] for (parameters, _), entry
+                   in zip(self.layer_arrays, self.entries, strict=True) if entry.get("class") == "Dense"]
+        declared = [weights[0][1], *(shape[0] for shape in weights)] if weights else []
+        if sizes != declared:
+            raise NetworkFileError(f"the MLP sizes {str(sizes)[:80]} do not match its Dense layers "
+                                   f"{declared}")
+
+
+def _fill_layer(index: int, layer: Layer, arrays: dict, parameters: list, buffers: dict) -> None:
+    """Copy a layer's saved arrays into it, after checking them against what it holds."""
+    params = layer.parameters()
+    if [param.shape for param in params] != parameters:
+        raise NetworkFileError(f"layer {index} ({layer!r}) holds parameters of shapes "
+                               f"{[param.shape for param in params]}, the description lists {parameters}")
+    for position, param in enumerate(params):
+        key = f"layers.{index}.parameter.{position}"
+        _copy_into(param, arrays[key], key)
+    own = _buffers(layer)
+    if set(own) != set(buffers):
+        raise NetworkFileError(f"layer {index} ({layer!r}) has buffers {sorted(own)}, the description "
+                               f"lists {sorted(buffers)}")
+    for name, buffer in own.items():
+        _copy_into(buffer, arrays[f"layers.{index}.buffer.{name}"], f"layers.{index}.buffer.{name}")
 
 
 def _layer_key(layer: Layer) -> tuple:
     return type(layer).__name__, json.dumps(layer.config(), sort_keys=True)
 
 
-def _build_layer(index: int, entry: dict) -> Layer:
-    if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict):
-        raise NetworkFileError(f"layer {index}: invalid description {entry!r}")
-    kind, class_name, config = entry.get("type"), entry.get("class"), entry["config"]
+def _entry_class(index: int, entry: dict) -> type[Layer]:
+    """The class a layer entry names (an activation's through the activation registry)."""
+    kind = entry.get("type")
     if kind == "activation":
         try:
-            layer = get_activation(entry.get("name", ""), **config)
+            return activation_class(entry.get("name", ""))
+        except (TypeError, ValueError) as error:
+            raise NetworkFileError(f"layer {index}: {error}") from None
+    if kind != "layer":
+        raise NetworkFileError(f"layer {index}: unknown layer kind {str(kind)[:40]!r}")
+    cls = _layer_class(entry.get("class"))
+    if cls is None:
+        known = sorted(set(_LAYER_TYPES) | set(_public_layer_classes()))
+        raise NetworkFileError(f"layer {index}: unknown layer type {str(entry.get('class'))[:40]!r}; "
+                               f"known types: {known} (register others with ratenet.io.register_layer)")
+    return cls
+
+
+def _build_layer(index: int, entry: dict) -> Layer:
+    if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict):
+        raise NetworkFileError(f"layer {index}: invalid description {str(entry)[:80]}")
+    if entry.get("type") == "activation":
+        try:
+            layer = get_activation(entry.get("name", ""), **entry["config"])
         except ValueError as error:
             if "unknown activation" in str(error):
                 raise NetworkFileError(f"layer {index}: {error}") from None
             raise
-        if type(layer).__name__ != class_name:
+        if type(layer).__name__ != entry.get("class"):
             raise NetworkFileError(f"layer {index}: activation {entry.get('name')!r} is a "
-                                   f"{type(layer).__name__}, the file says {class_name}")
+                                   f"{type(layer).__name__}, the file says {str(entry.get('class'))[:40]}")
         return layer
-    if kind != "layer":
-        raise NetworkFileError(f"layer {index}: unknown layer kind {kind!r}")
-    cls = _layer_class(class_name)
-    if cls is None:
-        known = sorted(set(_LAYER_TYPES) | set(_public_layer_classes()))
-        raise NetworkFileError(f"layer {index}: unknown layer type {class_name!r}; known types: {known} "
-                               "(register others with ratenet.io.register_layer)")
-    return cls(**config)
+    return _entry_class(index, entry)(**entry["config"])
 
 
 def _public_layer_classes() -> dict[str, type[Layer]]:
@@ -490,16 +629,9 @@ def _layer_class(name) -> type[Layer] | None:
     return _LAYER_TYPES.get(name) or _public_layer_classes().get(name)
 
 
-def _copy_into(target: np.ndarray, arrays: dict[str, np.ndarray], key: str, what: str) -> None:
-    saved = arrays.get(key)
-    if saved is None:
-        raise NetworkFileError(f"{what}: array {key!r} is missing from the file")
-    if saved.shape != target.shape:
-        raise NetworkFileError(f"{what}: array {key!r} has shape {saved.shape}, the architecture "
-                               f"needs {target.shape}")
+def _copy_into(target: np.ndarray, saved: np.ndarray, key: str) -> None:
     if saved.dtype != target.dtype:
-        raise NetworkFileError(f"{what}: array {key!r} has dtype {saved.dtype}, the network's is "
-                               f"{target.dtype}")
+        raise NetworkFileError(f"array {key!r} has dtype {saved.dtype}, the network's is {target.dtype}")
     target[...] = saved
 
 
@@ -512,8 +644,8 @@ def _rebuild_seed(entry: dict):
     if "generator" in entry:
         return _rebuild_generator(entry["generator"])
     seed = entry["int"]
-    if seed is not None and not isinstance(seed, int):
-        raise TypeError(f"seed must be an integer, got {seed!r}")
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or seed < 0):
+        raise TypeError(f"seed must be a non-negative integer, got {str(seed)[:40]}")
     return seed
 
 
@@ -521,47 +653,27 @@ def _rebuild_generator(entry: dict) -> np.random.Generator:
     state = _from_json(entry)
     name = state.get("bit_generator") if isinstance(state, dict) else None
     if name not in _BIT_GENERATORS:
-        raise NetworkFileError(f"unknown bit generator {name!r}; supported: {_BIT_GENERATORS}")
+        raise NetworkFileError(f"unknown bit generator {str(name)[:40]!r}; supported: {_BIT_GENERATORS}")
     bit_generator = getattr(np.random, name)()
     try:
         bit_generator.state = state
-    except (TypeError, ValueError, KeyError) as error:
-        raise NetworkFileError(f"invalid {name} generator state ({error})") from None
+    except Exception as error:  # numpy raises TypeError, ValueError, KeyError, IndexError...
+        raise NetworkFileError(f"invalid {name} generator state ({type(error).__name__}: "
+                               f"{str(error)[:80]})") from None
     return np.random.Generator(bit_generator)
 
 
-def _rebuild_optimizer(entry: dict, arrays: dict[str, np.ndarray],
-                       net: Network) -> tuple[Optimizer, list[str]]:
-    try:
-        optimizer = type(get_optimizer(entry["name"]))(**entry["config"])
-        shapes = entry["arrays"]
-        step_count = int(entry["step_count"])
-    except (KeyError, TypeError, ValueError) as error:
-        raise NetworkFileError(f"invalid optimizer description {entry!r} ({error})") from None
+def _rebuild_optimizer(entry: dict, arrays: dict[str, np.ndarray], net: Network) -> Optimizer:
+    optimizer = type(get_optimizer(entry["name"]))(**entry["config"])
+    step_count = entry["step_count"]
+    if not isinstance(step_count, int) or isinstance(step_count, bool) or step_count < 0:
+        raise ValueError(f"step_count must be an integer >= 0, got {str(step_count)[:40]}")
     state = {"step_count": step_count, **entry["config"]}
-    keys = []
-    params = net.parameters()
-    for key, shape in shapes.items():
-        array_key = f"optimizer.{key}"
-        saved = arrays.get(array_key)
-        if saved is None:
-            raise NetworkFileError(f"optimizer array {array_key!r} is missing from the file")
-        slot, _, position = key.rpartition(".")
-        if slot not in optimizer._slots or not position.isdigit() or int(position) >= len(params):
-            raise NetworkFileError(f"optimizer array {array_key!r} does not belong to a "
-                                   f"{type(optimizer).__name__} of this network")
-        param = params[int(position)]
-        if saved.shape != param.shape or list(saved.shape) != list(shape) or saved.dtype != param.dtype:
-            raise NetworkFileError(f"optimizer array {array_key!r} has shape {saved.shape} and dtype "
-                                   f"{saved.dtype}; parameter {position} has {param.shape}, {param.dtype}")
-        state[key] = saved
-        keys.append(array_key)
-    if shapes:
-        expected = {f"{slot}.{index}" for slot in optimizer._slots for index in range(len(params))}
-        if set(shapes) != expected:
-            raise NetworkFileError(f"the optimizer state lists arrays {sorted(shapes)}, a "
-                                   f"{type(optimizer).__name__} of this network needs {sorted(expected)}")
-        optimizer.load_state_dict(state, params)
+    for key in entry.get("arrays", {}):
+        state[key] = arrays[f"optimizer.{key}"]
+    if entry.get("arrays"):
+        optimizer.load_state_dict(state, net.parameters())
+        optimizer.check_state()
     else:
         optimizer.step_count = step_count
-    return optimizer, keys
+    return optimizer

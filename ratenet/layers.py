@@ -4,7 +4,7 @@ and the fully connected :class:`Dense` layer.
 A layer maps a batch ``x`` of shape ``(n_samples, n_in)`` to ``(n_samples, n_out)`` in
 :meth:`Layer.forward` and, in :meth:`Layer.backward`, maps ``dE/d(output)`` to ``dE/d(input)``
 while storing the gradients of its own parameters. Batches are rows, as in scikit-learn and
-PyTorch; the notes' column form is the transpose.
+PyTorch; the course notes' column form is the transpose.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import math
 import warnings
 
 import numpy as np
-from scipy.linalg import blas
 
+from ._blas import gemm
 from .validation import check_choice, check_dtype, check_nonnegative, check_positive_int
 
 #: Weight initialisations that :meth:`Dense.initialize` knows.
@@ -44,6 +44,17 @@ class Layer:
         gradients of the layer's parameters."""
         raise NotImplementedError
 
+    def infer(self, x: np.ndarray, scratch: Scratch) -> np.ndarray:
+        """Output of the layer in evaluation mode (as ``forward(x, training=False)``), computed
+        without changing the layer, so that several threads may call it at once.
+
+        ``scratch`` supplies the output and any temporary arrays (:meth:`Scratch.array`); a
+        network keeps one per thread. A width-preserving layer may write its output over ``x`` when
+        ``scratch.owns(x)``. Layers that do not implement it make a network serialise its
+        predictions (see :meth:`ratenet.Network.forward`).
+        """
+        raise NotImplementedError
+
     def parameters(self) -> list[np.ndarray]:
         """Trainable parameter arrays (updated in place by optimisers). Default: none."""
         return []
@@ -62,9 +73,60 @@ class Layer:
         """Constructor arguments as JSON-compatible values. Default: none."""
         return {}
 
+    @classmethod
+    def array_shapes(cls, config: dict) -> dict | None:
+        """Shapes of the parameters and buffers of a layer built from ``config``, without building
+        it: ``{"parameters": [shape, ...], "buffers": {name: shape}}``, or None when the class
+        cannot say. :func:`ratenet.load` checks a file's description with it before allocating
+        anything (a layer whose class returns None is built first, then compared)."""
+        return None
+
+    def check_state(self) -> None:
+        """Raise ValueError when the parameters or buffers hold values the layer cannot use
+        (default: NaN or infinity); :func:`ratenet.load` refuses such a file."""
+        for index, array in enumerate(self.parameters()):
+            if not np.isfinite(array).all():
+                raise ValueError(f"parameter {index} holds NaN or infinite values")
+        for name, array in self.buffers().items():
+            if not np.isfinite(array).all():
+                raise ValueError(f"buffer {name!r} holds NaN or infinite values")
+
     def __repr__(self) -> str:
         arguments = ", ".join(f"{key}={value!r}" for key, value in self.config().items())
         return f"{type(self).__name__}({arguments})"
+
+
+class Scratch:
+    """Arrays reused across the evaluation passes of one thread (see :meth:`Layer.infer`).
+
+    A network keeps one per thread, so concurrent predictions never write the same array, while
+    the predictions of one thread reuse their arrays from call to call (a fresh large array costs
+    page faults on every call). At most ``max_arrays`` arrays are kept; beyond that the oldest
+    are dropped.
+    """
+
+    def __init__(self, max_arrays: int = 64):
+        self.max_arrays = max_arrays
+        self._arrays: dict[tuple, np.ndarray] = {}
+        self._owned: set[int] = set()
+
+    def array(self, key, shape: tuple[int, ...], dtype) -> np.ndarray:
+        """An uninitialised array of ``shape`` and ``dtype`` reserved for ``key`` (any hashable,
+        e.g. ``(id(layer), "out")``); the same key, shape and dtype give the same array back."""
+        full_key = (key, tuple(shape), np.dtype(dtype).char)
+        array = self._arrays.get(full_key)
+        if array is None:
+            if len(self._arrays) >= self.max_arrays:
+                oldest = next(iter(self._arrays))
+                self._owned.discard(id(self._arrays.pop(oldest)))
+            array = np.empty(shape, dtype=dtype)
+            self._arrays[full_key] = array
+            self._owned.add(id(array))
+        return array
+
+    def owns(self, array: np.ndarray) -> bool:
+        """True when ``array`` came from this scratch (so a layer may overwrite it)."""
+        return id(array) in self._owned
 
 
 class Dense(Layer):
@@ -198,14 +260,23 @@ class Dense(Layer):
         output, _ = self._buffers_for(x.shape[0])
         # Z = b + X W^T in one GEMM pass over Z (beta = 1 on the broadcast biases)
         np.copyto(output, self.b)
-        _gemm(1.0, x, self.W.T, 1.0, output)
+        gemm(1.0, x, self.W.T, 1.0, output)
         self._input = x
+        return output
+
+    def infer(self, x: np.ndarray, scratch: Scratch) -> np.ndarray:
+        if x.ndim != 2 or x.shape[1] != self.n_in:
+            raise ValueError(f"Dense({self.n_in}, {self.n_out}) expects input of shape "
+                             f"(n_samples, {self.n_in}), got {x.shape}")
+        output = scratch.array((id(self), "out"), (x.shape[0], self.n_out), self.dtype)
+        np.copyto(output, self.b)
+        gemm(1.0, x, self.W.T, 1.0, output)
         return output
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray | None:
         """Store dW, db and return dE/dX (None when ``compute_input_gradient`` is False)."""
         x = self._check_backward()
-        _gemm(1.0, grad_output.T, x, 0.0, self.dW)
+        gemm(1.0, grad_output.T, x, 0.0, self.dW)
         np.sum(grad_output, axis=0, out=self.db)
         return self._input_gradient(grad_output)
 
@@ -218,7 +289,7 @@ class Dense(Layer):
         """
         x = self._check_backward()
         grad_input = self._input_gradient(grad_output)
-        _gemm(-learning_rate, grad_output.T, x, 1.0, self.W)
+        gemm(-learning_rate, grad_output.T, x, 1.0, self.W)
         np.sum(grad_output, axis=0, out=self.db)
         self.db *= -learning_rate
         self.b += self.db
@@ -233,7 +304,7 @@ class Dense(Layer):
         if not self.compute_input_gradient:
             return None
         _, grad_input = self._buffers_for(self._input.shape[0])
-        _gemm(1.0, grad_output, self.W, 0.0, grad_input)
+        gemm(1.0, grad_output, self.W, 0.0, grad_input)
         return grad_input
 
     def parameters(self) -> list[np.ndarray]:
@@ -251,35 +322,11 @@ class Dense(Layer):
             config["l1"] = self.l1
         return config
 
+    @classmethod
+    def array_shapes(cls, config: dict) -> dict:
+        n_in = check_positive_int("n_in", config["n_in"])
+        n_out = check_positive_int("n_out", config["n_out"])
+        return {"parameters": [(n_out, n_in), (n_out,)], "buffers": {}}
+
     def __repr__(self) -> str:
         return f"Dense({self.n_in}, {self.n_out})"
-
-
-def _as_fortran_operand(matrix: np.ndarray) -> tuple[np.ndarray, int]:
-    """(array, trans) with op(array) == matrix and array Fortran-ordered, without copying a C- or
-    F-contiguous matrix (the transpose of a C-contiguous matrix is F-contiguous)."""
-    if matrix.flags.f_contiguous:
-        return matrix, 0
-    if matrix.flags.c_contiguous:
-        return matrix.T, 1
-    return np.asfortranarray(matrix), 0
-
-
-def _gemm(alpha: float, a: np.ndarray, b: np.ndarray, beta: float, out: np.ndarray) -> None:
-    """out <- alpha a @ b + beta out, in place, by one BLAS GEMM call.
-
-    ``out`` is C-contiguous, so BLAS (column-major) computes its transpose: out^T = alpha b^T a^T +
-    beta out^T. Operands that are C- or F-contiguous (weights, batches and their transposes) are
-    passed with the matching transpose flag, never copied. numpy's matmul cannot accumulate
-    (beta = 1), which is what folds the bias addition and the SGD update into the product.
-    """
-    gemm = _GEMM[out.dtype.char]
-    first, trans_first = _as_fortran_operand(b.T)
-    second, trans_second = _as_fortran_operand(a.T)
-    result = gemm(alpha, first, second, beta=beta, c=out.T, trans_a=trans_first, trans_b=trans_second,
-                  overwrite_c=1)
-    if not np.shares_memory(result, out):  # pragma: no cover - only for non-contiguous ``out``
-        out.T[...] = result
-
-
-_GEMM = {"f": blas.sgemm, "d": blas.dgemm}

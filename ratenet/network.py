@@ -9,18 +9,29 @@ so the notes' column formulas appear transposed):
 
 There is no Python loop over samples. Every intermediate array is preallocated per batch size and
 reused, so a training step allocates (almost) nothing; arrays handed back to the user are copies.
+Training keeps its state in the layers (their inputs, for backprop) and runs in one thread at a
+time; predictions compute in per-thread scratch arrays and may run in many threads at once.
 """
 
 from __future__ import annotations
 
 import copy
+import threading
 
 import numpy as np
 
+from ._loop import exclusive
 from .activations import Activation, get_activation
-from .layers import INITIALIZATIONS, Dense, Layer
+from .layers import INITIALIZATIONS, Dense, Layer, Scratch
 from .losses import MSE, BinaryCrossEntropy, Loss, SoftmaxCrossEntropy, get_loss
-from .validation import check_choice, check_dtype, check_positive_int
+from .maxout import Maxout
+from .optimizers import Optimizer
+from .regularization import WeightPenalty, population_statistics
+from .validation import check_choice, check_dtype, check_positive_int, check_samples
+
+#: Layers with weights W and biases b that the network initialises, chains by n_in/n_out and lists
+#: in ``dense_layers`` (gradient checks, norms and penalties go over them).
+WEIGHT_LAYERS = (Dense, Maxout)
 
 #: Rows per chunk when predicting: large enough for efficient matrix products, small enough to
 #: keep the buffers in cache-friendly sizes.
@@ -37,8 +48,8 @@ class Network:
         instances (they remember their input for the backward pass).
     loss : str or Loss, default "mse"
         Loss on the output of the last layer (``"mse"``, ``"binary_cross_entropy"``,
-        ``"softmax_cross_entropy"``, ``"l1"`` or an instance). The cross-entropies take logits,
-        so the network should end with a Dense layer.
+        ``"softmax_cross_entropy"``, ``"sparsemax"``, ``"l1"`` or an instance). The cross-entropies
+        and the sparsemax loss take logits, so the network should end with a Dense layer.
     seed : int or numpy.random.Generator, default 0
         Draws the initial weights of every Dense layer that was not given weights, and is the
         default shuffling seed of :meth:`fit`. Same seed, same network.
@@ -68,12 +79,13 @@ class Network:
         self.dtype = check_dtype(dtype)
         self.init = init
         self.seed = seed
-        self.dense_layers: list[Dense] = [layer for layer in layers if isinstance(layer, Dense)]
+        self.dense_layers: list[Dense | Maxout] = [layer for layer in layers
+                                                   if isinstance(layer, WEIGHT_LAYERS)]
         if not self.dense_layers:
-            raise ValueError("layers must include at least one Dense layer")
+            raise ValueError("layers must include at least one Dense (or Maxout) layer")
         previous = None
         for layer in layers:
-            if isinstance(layer, Dense):
+            if isinstance(layer, WEIGHT_LAYERS):
                 if previous is not None and layer.n_in != previous.n_out:
                     raise ValueError(f"{layer!r} follows {previous!r}: n_in={layer.n_in} must equal "
                                      f"the previous layer's n_out={previous.n_out}")
@@ -86,29 +98,47 @@ class Network:
         self.n_outputs = self.dense_layers[-1].n_out
         rng = np.random.default_rng(seed)
         for index, layer in enumerate(layers):
-            if isinstance(layer, Dense):
+            if isinstance(layer, WEIGHT_LAYERS):
                 layer.astype(self.dtype)
                 layer.compute_input_gradient = index > 0
                 if not layer.weights_given:
                     # the activation that follows, looking past BatchNorm/Dropout
                     following = next((other for other in layers[index + 1:]
-                                      if isinstance(other, Dense | Activation)), None)
+                                      if isinstance(other, (*WEIGHT_LAYERS, Activation))), None)
                     layer.initialize(rng, layer.init or init or _default_init(following))
             elif hasattr(layer, "astype"):  # e.g. BatchNorm's gamma, beta and running statistics
                 layer.astype(self.dtype)
         # Layers that draw random numbers (Dropout) get their own stream, spawned from the seed
         # after initialisation (so the initial weights do not depend on them).
         for layer in layers:
-            if hasattr(layer, "_attach_rng"):
-                layer._attach_rng(rng.spawn(1)[0])
+            if hasattr(layer, "attach_rng"):
+                layer.attach_rng(rng.spawn(1)[0])
         # Element-wise activations that keep the base class's forward/backward run through
         # network-owned buffers (function(z, out=...), derivative(z, out=...)).
         self._elementwise = [isinstance(layer, Activation)
                              and type(layer).forward is Activation.forward
                              and type(layer).backward is Activation.backward for layer in layers]
-        self._buffers: dict[tuple, np.ndarray] = {}
-        self._pre_activation: list[np.ndarray | None] = [None] * len(layers)
         self.history = None
+        self._reset_runtime_state()
+
+    def _reset_runtime_state(self) -> None:
+        """Training buffers, per-thread scratch and locks: rebuilt, never pickled or copied."""
+        self._buffers: dict[tuple, np.ndarray] = {}
+        self._pre_activation: list[np.ndarray | None] = [None] * len(self.layers)
+        self._thread_state = threading.local()
+        # layers that cannot infer without changing themselves make predictions take turns
+        self._serial_lock = (None if all(type(layer).infer is not Layer.infer for layer in self.layers)
+                             else threading.Lock())
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        for name in ("_buffers", "_pre_activation", "_thread_state", "_serial_lock"):
+            state.pop(name, None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._reset_runtime_state()
 
     # ----------------------------------------------------------------------------------- passes
     def _buffer(self, key, shape) -> np.ndarray:
@@ -121,18 +151,15 @@ class Network:
             self._buffers[key] = buffer
         return buffer
 
-    def _forward(self, x: np.ndarray, training: bool, for_backward: bool = True) -> np.ndarray:
-        """Output of the last layer for a validated batch; the array is a reused buffer.
-
-        With ``for_backward=False`` (prediction), an element-wise activation that follows a Dense
-        layer overwrites that layer's output buffer in place: the pre-activations are not needed.
-        """
+    def _forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        """Output of the last layer for a validated batch, keeping what backprop needs (the layers'
+        inputs, the pre-activations); the array is a reused buffer. The training path: one thread
+        at a time (see :meth:`train_step`)."""
         h = x
         for index, layer in enumerate(self.layers):
             if self._elementwise[index]:
-                in_place = not for_backward and index > 0 and isinstance(self.layers[index - 1], Dense)
-                self._pre_activation[index] = None if in_place else h
-                h = layer.function(h, out=h if in_place else self._buffer(("h", index), h.shape))
+                self._pre_activation[index] = h
+                h = layer.function(h, out=self._buffer(("h", index), h.shape))
             else:
                 h = layer.forward(h, training)
         return h
@@ -165,25 +192,40 @@ class Network:
         self._backward(grad, sgd_learning_rate)
         return value, output
 
-    # --------------------------------------------------------------------------------- checking
-    def _check_X(self, X, name: str = "X") -> np.ndarray:
-        try:
-            array = np.asarray(X, dtype=self.dtype)
-        except (TypeError, ValueError) as error:
-            raise TypeError(f"{name} must be a numeric array, got {type(X).__name__}") from error
-        if array.ndim == 1 and self.n_inputs == 1:
-            array = array.reshape(-1, 1)
-        if array.ndim != 2 or array.shape[1] != self.n_inputs:
-            raise ValueError(f"{name} must have shape (n_samples, {self.n_inputs}) for this network, "
-                             f"got {array.shape}")
-        if array.shape[0] == 0:
-            raise ValueError(f"{name} must hold at least one sample")
-        if not np.isfinite(array).all():
-            raise ValueError(f"{name} must be finite; it contains NaN or inf")
-        return np.ascontiguousarray(array)
+    def _evaluate(self, X: np.ndarray) -> np.ndarray:
+        """Output of the last layer for validated inputs, a new array, computed chunk by chunk in
+        the calling thread's own scratch arrays (:meth:`Layer.infer`), or under a lock when a
+        layer cannot infer without changing itself."""
+        result = np.empty((X.shape[0], self.n_outputs), dtype=self.dtype)
+        if self._serial_lock is not None:
+            with self._serial_lock:
+                for start in range(0, X.shape[0], PREDICT_CHUNK):
+                    output = self._forward(X[start:start + PREDICT_CHUNK], training=False)
+                    result[start:start + PREDICT_CHUNK] = output
+            return result
+        scratch = getattr(self._thread_state, "scratch", None)
+        if scratch is None:
+            scratch = self._thread_state.scratch = Scratch()
+        for start in range(0, X.shape[0], PREDICT_CHUNK):
+            h = X[start:start + PREDICT_CHUNK]
+            for layer in self.layers:
+                h = layer.infer(h, scratch)
+            result[start:start + PREDICT_CHUNK] = h
+        return result
 
-    def _check_Xy(self, X, y, names=("X", "y")) -> tuple[np.ndarray, np.ndarray]:
-        X = self._check_X(X, names[0])
+    # --------------------------------------------------------------------------------- checking
+    def check_X(self, X, name: str = "X") -> np.ndarray:
+        """``X`` as this network takes it (see :func:`ratenet.validation.check_samples`): a
+        C-contiguous array of its dtype, shape (n_samples, n_inputs) (a 1-D array for a one-input
+        network), finite, real, at least one sample."""
+        if np.ndim(X) == 1 and self.n_inputs == 1:
+            X = np.reshape(X, (-1, 1))
+        return check_samples(X, name, self.n_inputs, self.dtype)
+
+    def check_Xy(self, X, y, names=("X", "y")) -> tuple[np.ndarray, np.ndarray]:
+        """``(X, target)`` validated as :meth:`check_X` and the loss's ``prepare_target`` take them,
+        with the same number of samples."""
+        X = self.check_X(X, names[0])
         target = self.loss.prepare_target(y, self.n_outputs, self.dtype)
         if target.shape[0] != X.shape[0]:
             raise ValueError(f"{names[0]} and {names[1]} hold different numbers of samples "
@@ -192,16 +234,27 @@ class Network:
 
     # ------------------------------------------------------------------------------- public API
     def forward(self, X) -> np.ndarray:
-        """Network output (last layer, e.g. logits) for ``X`` (n_samples, n_inputs), a new array."""
-        X = self._check_X(X)
-        result = np.empty((X.shape[0], self.n_outputs), dtype=self.dtype)
-        for start in range(0, X.shape[0], PREDICT_CHUNK):
-            stop = min(start + PREDICT_CHUNK, X.shape[0])
-            result[start:stop] = self._forward(X[start:stop], training=False, for_backward=False)
-        return result
+        """Network output (last layer, e.g. logits) for ``X`` (n_samples, n_inputs), a new array.
 
-    def loss_and_gradients(self, X, y) -> tuple[float, list[tuple[np.ndarray, np.ndarray]]]:
+        Thread safety: :meth:`forward`, :meth:`predict`, :meth:`predict_proba`, :meth:`score` and
+        :meth:`loss_value` may be called from several threads at once on one network: each thread
+        computes in arrays of its own and no layer is changed (a custom layer without
+        :meth:`~ratenet.layers.Layer.infer` makes them take turns instead). While :meth:`fit`
+        runs in another thread they read weights that change between and during calls.
+        """
+        return self._evaluate(self.check_X(X))
+
+    def loss_and_gradients(self, X, y, *, training: bool = False) -> tuple[float, list[tuple[np.ndarray,
+                                                                                               np.ndarray]]]:
         """Loss on the batch ``(X, y)`` (mean over samples) and its gradients.
+
+        Parameters
+        ----------
+        X, y : array-like
+        training : bool, default False
+            Evaluate in training mode: dropout draws masks, batch normalisation uses (and moves its
+            running statistics towards) the batch statistics. All gradients of the layers
+            (:meth:`gradients`, e.g. batch norm's gamma and beta) are filled either way.
 
         Returns
         -------
@@ -209,72 +262,168 @@ class Network:
         grads : list of (dW, db)
             One pair per Dense layer, in order: dW of shape (n_out, n_in), db of shape (n_out,)
             (copies).
+
+        Raises
+        ------
+        RuntimeError
+            While the network trains in another thread (the gradients live in its layers).
         """
-        X, target = self._check_Xy(X, y)
-        value, _ = self._loss_step(X, target, training=False)
-        return value, [(layer.dW.copy(), layer.db.copy()) for layer in self.dense_layers]
+        X, target = self.check_Xy(X, y)
+        with exclusive(self, "loss_and_gradients"):
+            value, _ = self._loss_step(X, target, training=training)
+            return value, [(layer.dW.copy(), layer.db.copy()) for layer in self.dense_layers]
 
     def loss_value(self, X, y) -> float:
-        """Loss on ``(X, y)`` (mean over samples), without gradients."""
-        X, target = self._check_Xy(X, y)
-        return self._loss_value(X, target)
-
-    def _loss_value(self, X: np.ndarray, target: np.ndarray) -> float:
+        """Loss on ``(X, y)`` (mean over samples, evaluation mode), without gradients; thread-safe
+        as :meth:`forward`."""
+        X, target = self.check_Xy(X, y)
         total = 0.0
+        output = self._evaluate(X)
         for start in range(0, X.shape[0], PREDICT_CHUNK):
             stop = min(start + PREDICT_CHUNK, X.shape[0])
-            output = self._forward(X[start:stop], training=False, for_backward=False)
-            value, _ = self.loss.value_and_gradient(output, target[start:stop],
-                                                    out=self._buffer("loss_grad", output.shape))
-            total += value * (stop - start)
+            total += self.loss.value(output[start:stop], target[start:stop]) * (stop - start)
         return total / X.shape[0]
 
+    def train_step(self, x: np.ndarray, target: np.ndarray, optimizer: Optimizer, *,
+                   penalty: WeightPenalty | None = None,
+                   gradient_norms: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+        """One step of gradient descent on one mini-batch: forward in training mode, loss,
+        backprop, and the optimiser's update. The step of :func:`ratenet.fit`.
+
+        Plain :class:`~ratenet.SGD` is folded into the backward matrix products (the gradients
+        are then not stored) unless a penalty or gradient norms are asked for.
+
+        Parameters
+        ----------
+        x, target : ndarray
+            A batch as :meth:`check_Xy` returns it.
+        optimizer : Optimizer
+        penalty : WeightPenalty, optional
+            Added to the loss, its gradient to the layers' gradients.
+        gradient_norms : ndarray, shape (n_dense_layers,), optional
+            The Frobenius norms of each Dense layer's data-loss gradient are added into it.
+
+        Returns
+        -------
+        loss : float
+            The batch's loss before the update (mean over its samples, penalty included).
+        output : ndarray
+            The last layer's output on the batch: a reused buffer, valid until the next step.
+
+        Not thread-safe: a network trains in one thread at a time (``fit`` makes sure).
+        """
+        fused = optimizer.fused_learning_rate if not penalty and gradient_norms is None else None
+        value, output = self._loss_step(x, target, training=True, sgd_learning_rate=fused)
+        if gradient_norms is not None:
+            gradient_norms += self.gradient_norms()
+        if penalty:
+            value += penalty.value()
+            penalty.add_gradients()
+        if fused is None:
+            optimizer.update(self.parameters(), self.gradients())
+            return value, output
+        for layer in self.layers:  # layers other than Dense (BatchNorm): the same plain step
+            if not isinstance(layer, Dense):
+                for param, grad in zip(layer.parameters(), layer.gradients(), strict=True):
+                    param -= fused * grad
+        optimizer.step_applied()
+        return value, output
+
+    def training_state(self) -> list[np.ndarray]:
+        """The arrays that training changes, the network's own (not copies): every layer's
+        parameters and buffers (batch norm's running statistics), in layer order. The training
+        loop copies them to put a diverged or interrupted run back."""
+        return [array for layer in self.layers for array in (*layer.parameters(), *layer.buffers().values())]
+
     def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities, shape (n_samples, n_classes) (softmax of the logits) or, for a
-        binary cross-entropy network, (n_samples, n_outputs) probabilities of label 1."""
+        """Class probabilities, shape (n_samples, n_classes) (softmax of the logits; sparsemax of
+        them for the sparsemax loss) or, for a binary cross-entropy network, (n_samples, n_outputs)
+        probabilities of label 1. Thread-safe as :meth:`forward`."""
         if not self.loss.is_classification:
             raise TypeError(f"predict_proba needs a classification loss; this network's loss is "
                             f"{self.loss!r}")
         return self.loss.output_to_probability(self.forward(X))
 
     def predict(self, X) -> np.ndarray:
-        """Predictions for ``X``.
+        """Predictions for ``X``; thread-safe as :meth:`forward`.
 
-        Softmax cross-entropy: integer labels (n_samples,), the argmax of the logits. Binary
-        cross-entropy: 0/1 labels, (n_samples,) for one output, else (n_samples, n_outputs).
-        Regression: outputs, (n_samples,) for one output, else (n_samples, n_outputs).
+        Softmax cross-entropy or sparsemax loss: integer labels (n_samples,), the argmax of the
+        logits. Binary cross-entropy: 0/1 labels, (n_samples,) for one output, else (n_samples,
+        n_outputs). Regression: outputs, (n_samples,) for one output, else (n_samples, n_outputs).
         """
-        output = self.forward(X)
-        return self._decide(output)
-
-    def _decide(self, output: np.ndarray) -> np.ndarray:
-        if isinstance(self.loss, SoftmaxCrossEntropy):
-            return output.argmax(axis=1)
-        if isinstance(self.loss, BinaryCrossEntropy):
-            threshold = 0.0 if self.loss.from_logits else 0.5
-            labels = (output > threshold).astype(np.intp)
-            return labels[:, 0] if self.n_outputs == 1 else labels
-        return output[:, 0].copy() if self.n_outputs == 1 else output
+        return self.loss.decision(self.forward(X))
 
     def score(self, X, y) -> float:
         """Accuracy for classification losses (fraction of samples whose whole label is right);
-        coefficient of determination R^2 for regression."""
-        X, target = self._check_Xy(X, y)
-        output = self.forward(X)
+        coefficient of determination R^2 for regression. Thread-safe as :meth:`forward`."""
+        X, target = self.check_Xy(X, y)
+        output = self._evaluate(X)
         if self.loss.is_classification:
-            return _accuracy(self.loss, output, target)
+            return self.loss.accuracy(output, target)
         residual = float(np.sum((output - target) ** 2))
         total = float(np.sum((target - target.mean(axis=0)) ** 2))
         return 1.0 - residual / total if total > 0 else float("nan" if residual else 1.0)
 
     def fit(self, X, y, epochs: int = 10, batch_size: int | None = 32, optimizer="adam", **options):
-        """Train by mini-batch gradient descent; see :func:`ratenet.train.fit` for every option.
+        """Train by mini-batch gradient descent (:func:`ratenet.fit`).
 
-        Returns the :class:`~ratenet.train.History` (also kept as ``self.history``).
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_inputs)
+        y : array-like
+            Targets for the network's loss: integer labels (or one-hot rows) for softmax
+            cross-entropy, 0/1 for binary cross-entropy, values of shape (n_samples, n_outputs)
+            for MSE.
+        epochs : int, default 10
+            Passes over the training data (numbered from 1 in the History).
+        batch_size : int or None, default 32
+            Samples per step; None: full-batch gradient descent.
+        optimizer : str or Optimizer, default "adam"
+            A name (``"sgd"``, ``"momentum"``, ``"nesterov"``, ``"adagrad"``, ``"rmsprop"``,
+            ``"adam"``) or an instance, which keeps its state between calls.
+        **options
+            Everything else :func:`ratenet.fit` takes: ``validation_split``, ``validation_data``,
+            ``shuffle``, ``seed``, ``schedule``, ``callbacks`` (e.g. :class:`~ratenet.EarlyStopping`),
+            ``progress``, ``gradient_norm_samples``, ``weight_decay``, ``l1``,
+            ``regularize_bias``, ``augment``, ``divergence_factor``, ``on_divergence``.
+
+        Returns
+        -------
+        History
+            Also kept as ``self.history``.
+
+        Raises
+        ------
+        FloatingPointError
+            On runaway training; the weights and optimizer state are put back first (see
+            :func:`ratenet.fit`).
+        RuntimeError
+            When this network is already training in another thread.
         """
         from .train import fit
 
         return fit(self, X, y, epochs=epochs, batch_size=batch_size, optimizer=optimizer, **options)
+
+    def set_population_statistics(self, X, batch_size: int = PREDICT_CHUNK) -> list:
+        """Give every BatchNorm layer the mean and unbiased variance of its input over ``X``, the
+        population statistics that the evaluation mode then uses instead of the running averages.
+
+        Call it after training, with the training inputs ``X`` (n_samples >= 2, n_inputs); see
+        :func:`ratenet.regularization.population_statistics` for how they are computed. On any
+        error no layer is changed. Like :meth:`fit`, it changes the network's training state (the
+        running statistics): it raises RuntimeError while the network trains in another thread.
+
+        Returns
+        -------
+        list of (position, mean, variance)
+            Per BatchNorm layer: its index in ``layers`` and the statistics installed (float64).
+        """
+        X = self.check_X(X)
+        with exclusive(self, "set_population_statistics"):
+            statistics = population_statistics(self.layers, X, batch_size=batch_size)
+            for position, mean, variance in statistics:
+                self.layers[position].set_running_statistics(mean, variance)
+        return statistics
 
     def save(self, path, optimizer=None, **options):
         """Write the network (and optionally ``optimizer``) to one ``.npz`` file; see
@@ -369,14 +518,3 @@ def _clone_activation(activation: Activation) -> Activation:
 
 def _default_init(following: Layer | None) -> str:
     return "he" if getattr(following, "name", "") == "relu" else "glorot"
-
-
-def _accuracy(loss: Loss, output: np.ndarray, target: np.ndarray) -> float:
-    """Fraction of samples classified right (output: logits or probabilities of ``loss``)."""
-    if isinstance(loss, SoftmaxCrossEntropy):
-        predicted = output.argmax(axis=1)
-        true = target if target.ndim == 1 else target.argmax(axis=1)
-        return float(np.mean(predicted == true))
-    threshold = 0.0 if getattr(loss, "from_logits", False) else 0.5
-    correct = (output > threshold) == (target > 0.5)
-    return float(np.mean(correct.all(axis=1)))

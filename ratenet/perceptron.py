@@ -1,4 +1,4 @@
-"""The perceptron of the notes' Chapter 7: one threshold unit and its learning rule.
+"""The perceptron of the course notes' Chapter 7: one threshold unit and its learning rule.
 
 The unit computes ``o = step(w . x + b)`` with ``step(z) = 1 for z >= 0, else 0`` (the
 :class:`~ratenet.activations.Threshold` activation). Learning goes through the training samples
@@ -10,6 +10,19 @@ one at a time, in order; after each it applies
 single error, or after ``max_epochs``. The perceptron convergence theorem guarantees the first for
 linearly separable data (OR); for data that no line separates (XOR) the rule cycles forever, and
 :meth:`Perceptron.fit` says so: its result has ``converged=False`` and a warning is issued.
+
+Conventions, where other texts and libraries differ:
+
+- The bias is a weight on a constant input of 1, so it follows the weights' rule, ``b <- b + eta E``.
+  Texts that write the unit with a threshold, ``o = step(w . x - theta)``, have ``theta = -b`` and
+  the rule ``theta <- theta - eta E``: the same perceptron.
+- ``step(0) = 1``: a sample exactly on the boundary counts as class 1, and a target of 1 there is
+  no error. scikit-learn's ``Perceptron`` (labels y = +-1, ``eta0`` for eta) updates
+  ``w <- w + eta y x``, ``b <- b + eta y`` whenever ``y (w . x + b) <= 0``, so it also updates on
+  the boundary, for either class; from zero weights (where every z is 0) the two rules part at the
+  first sample. Off the boundary they are the same rule (``E = t - o`` is ``y`` on an error, 0
+  otherwise). scikit-learn also shuffles the samples every epoch by default (``shuffle=True``);
+  here they are visited in order. PyTorch has no perceptron rule.
 """
 
 from __future__ import annotations

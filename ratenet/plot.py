@@ -11,15 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .activations import get_activation
-from .validation import check_choice
-
-
-def _axes(ax):
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        _, ax = plt.subplots(figsize=(6.0, 4.0), layout="constrained")
-    return ax
+from .validation import check_axes, check_choice
 
 
 def _history(history):
@@ -47,9 +39,9 @@ def plot_learning_curves(history, metric: str = "loss", ax=None, *, title: str |
     log : bool, default False
         Logarithmic y axis (useful for losses that fall over decades).
     best_epoch : int, optional
-        Epoch (0-based) to mark; default ``history.best_epoch`` (set by
-        :class:`~ratenet.EarlyStopping`). The marker is a dashed vertical line labelled with the
-        epoch (counted from 1) and the validation value there.
+        Epoch to mark (numbered from 1, as everywhere in ratenet); default ``history.best_epoch``
+        (set by :class:`~ratenet.EarlyStopping`). The marker is a dashed vertical line labelled
+        with the epoch and the validation value there.
 
     Returns
     -------
@@ -62,8 +54,8 @@ def plot_learning_curves(history, metric: str = "loss", ax=None, *, title: str |
     if not train and not validation:
         raise ValueError(f"history has no {metric!r} values (accuracy is recorded only for "
                          "classification losses)")
-    ax = _axes(ax)
-    epochs = np.asarray(history.epochs) + 1
+    ax = check_axes(ax)
+    epochs = np.asarray(history.epochs)
     if train:
         ax.plot(epochs, train, color="C0", label=f"training {metric}")
     if validation:
@@ -72,11 +64,12 @@ def plot_learning_curves(history, metric: str = "loss", ax=None, *, title: str |
         best_epoch = history.best_epoch
     if best_epoch is not None:
         series = validation or train
-        if not 0 <= best_epoch < len(series):
-            raise ValueError(f"best_epoch must be in [0, {len(series) - 1}], got {best_epoch}")
-        ax.axvline(best_epoch + 1, color="0.3", linestyle="--", linewidth=1,
-                   label=f"best epoch {best_epoch + 1} (early stopping)")
-        ax.plot([best_epoch + 1], [series[best_epoch]], "o", color="C3")
+        if not 1 <= best_epoch <= len(series):
+            raise ValueError(f"best_epoch must be in [1, {len(series)}] (epochs count from 1), got "
+                             f"{best_epoch}")
+        ax.axvline(best_epoch, color="0.3", linestyle="--", linewidth=1,
+                   label=f"best epoch {best_epoch} (early stopping)")
+        ax.plot([best_epoch], [series[best_epoch - 1]], "o", color="C3")
     ax.set_xlabel("epoch")
     ax.set_ylabel(metric)
     if log:
@@ -126,8 +119,8 @@ def plot_gradient_norms(history, ax=None, *, log: bool = True, title: str | None
     import matplotlib
 
     colors = matplotlib.colormaps[cmap](np.linspace(0.0, 0.9, n_layers))
-    ax = _axes(ax)
-    epochs = np.asarray(history.epochs) + 1
+    ax = check_axes(ax)
+    epochs = np.asarray(history.epochs)
     for index in range(n_layers):
         ax.plot(epochs, norms[:, index], color=colors[index], label=labels[index])
     ax.set_xlabel("epoch")
@@ -163,7 +156,7 @@ def plot_activation_curves(activations=("sigmoid", "tanh", "relu"), z=None, ax=N
     z = np.linspace(-5.0, 5.0, 801) if z is None else np.asarray(z, dtype=float)
     if z.ndim != 1 or z.size < 2 or not np.all(np.isfinite(z)):
         raise ValueError("z must be a finite 1-D array of at least two pre-activations")
-    ax = _axes(ax)
+    ax = check_axes(ax)
     for activation in activations:
         function = get_activation(activation)
         values = function.derivative(z) if derivative else function(z)

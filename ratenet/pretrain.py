@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .activations import Activation, Sigmoid
-from .autoencoder import RECONSTRUCTION_LOSSES, Autoencoder, _check_corruption
+from .autoencoder import RECONSTRUCTION_LOSSES, Autoencoder
 from .layers import Dense
+from .maxout import Maxout
 from .network import Network
 from .optimizers import Optimizer, get_optimizer
 from .rbm import RBM
-from .validation import check_choice, check_positive_int
+from .validation import check_choice, check_fraction, check_positive_int
 
 #: Pre-training methods of :func:`pretrain`.
 METHODS = ("autoencoder", "rbm")
@@ -150,7 +151,7 @@ def pretrain(net: Network, X, method: str = "autoencoder", epochs: int = 10,
     method = check_choice("method", method, METHODS)
     check_choice("loss", loss, ("auto", *RECONSTRUCTION_LOSSES))
     epochs = check_positive_int("epochs", epochs)
-    corruption = _check_corruption(corruption)
+    corruption = check_fraction("corruption", corruption)
     if optimizer is not None and not isinstance(get_optimizer(optimizer), Optimizer):
         raise TypeError("optimizer must be a name or an Optimizer")  # pragma: no cover
     hidden = _hidden_layers(net, method)
@@ -226,6 +227,11 @@ def pretrain(net: Network, X, method: str = "autoencoder", epochs: int = 10,
 def _hidden_layers(net: Network, method: str) -> list[tuple[int, int, Dense, Activation]]:
     """(position of the Dense in net.layers, its index among Dense layers, the Dense, its
     activation) for every hidden Dense layer, checked."""
+    for position, layer in enumerate(net.layers):
+        if isinstance(layer, Maxout):
+            raise ValueError(f"layer {position} is {layer!r}: pre-training trains Dense hidden layers "
+                             "followed by element-wise activations as autoencoders or RBMs, and a maxout "
+                             "layer is neither; pre-train a network without Maxout layers")
     dense_positions = [position for position, layer in enumerate(net.layers) if isinstance(layer, Dense)]
     if len(dense_positions) < 2:
         raise ValueError(f"the network has no hidden layer to pre-train (it has {len(dense_positions)} "

@@ -17,16 +17,37 @@ started at the data and run k steps (Hinton 2002), PCD from chains that persist 
 (Tieleman 2008). Following Hinton's practical guide (2010), the statistics use the hidden
 probabilities rather than samples wherever that lowers the noise without biasing the estimate, and
 the visible units of the chains are sampled.
+
+The log-likelihood itself, ``log p(x) = -F(x) - log Z``, needs the partition function:
+:meth:`RBM.log_likelihood` computes it exactly for small models or estimates it by annealed
+importance sampling (:mod:`ratenet.rbm_likelihood`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .autoencoder import ReconstructionHistory, _check_data, _run_epochs
-from .losses import _sigmoid
-from .optimizers import SGD, get_optimizer
-from .validation import check_dtype, check_nonnegative, check_positive_int
+from ._loop import DIVERGENCE_FACTOR, batch_size_for, check_divergence_options, exclusive, run_epochs
+from .autoencoder import ReconstructionHistory
+from .losses import sigmoid
+from .optimizers import SGD, Optimizer, get_optimizer
+from .rbm_likelihood import (
+    MAX_EXACT_UNITS,
+    LogLikelihood,
+    LogPartition,
+    ais_log_partition,
+    base_rate_visible_bias,
+    exact_log_partition,
+)
+from .rbm_likelihood import log_likelihood as rbm_log_likelihood
+from .validation import (
+    as_finite_array,
+    check_choice,
+    check_dtype,
+    check_nonnegative,
+    check_positive_int,
+    check_samples,
+)
 
 #: Samples on which fit() evaluates the monitoring quantities after each epoch.
 MONITOR_SAMPLES = 256
@@ -81,7 +102,7 @@ class RBM:
 
     # ------------------------------------------------------------------------------ checking
     def _check_visible(self, X, name: str = "X") -> np.ndarray:
-        return _check_data(X, name, self.n_visible, self.dtype, unit_interval=True,
+        return check_samples(X, name, self.n_visible, self.dtype, unit_interval=True,
                            why="a binary RBM (its visible units are probabilities of being on)",
                            remedy="rescale it to [0, 1] (e.g. divide by its maximum)")
 
@@ -92,7 +113,7 @@ class RBM:
 
     def visible_probability(self, H) -> np.ndarray:
         """P(x_i = 1 | h) = sigmoid(W^T h + c), shape (n_samples, n_visible)."""
-        H = _check_data(H, "H", self.n_hidden, self.dtype, unit_interval=True,
+        H = check_samples(H, "H", self.n_hidden, self.dtype, unit_interval=True,
                         why="an RBM's hidden states", remedy="pass binary states or probabilities")
         return self._visible_probability(H)
 
@@ -103,12 +124,12 @@ class RBM:
     def _hidden_probability(self, x: np.ndarray) -> np.ndarray:
         z = x @ self.W.T
         z += self.hidden_bias
-        return _sigmoid(z, out=z)
+        return sigmoid(z, out=z)
 
     def _visible_probability(self, h: np.ndarray) -> np.ndarray:
         a = h @ self.W
         a += self.visible_bias
-        return _sigmoid(a, out=a)
+        return sigmoid(a, out=a)
 
     @staticmethod
     def _sample(probability: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -158,6 +179,98 @@ class RBM:
             total -= _softplus(free_energy - flipped_free_energy)
         return float(total.mean())
 
+    # ------------------------------------------------------------------------------ likelihood
+    def log_partition_function(self, method: str = "exact", *, n_runs: int = 100, n_steps: int = 14500,
+                               seed=0, base_rate=None, max_units: int = MAX_EXACT_UNITS) -> LogPartition:
+        """log Z (nats), exactly or estimated by annealed importance sampling.
+
+        Parameters
+        ----------
+        method : {"exact", "ais"}, default "exact"
+            ``"exact"`` enumerates the 2^n states of the smaller layer (refused past ``max_units``
+            units, with a message pointing to ``"ais"``); ``"ais"`` anneals ``n_runs`` runs through
+            ``n_steps`` distributions from a base-rate model (Salakhutdinov & Murray 2008).
+        n_runs, n_steps : int, default 100 and 14500
+            AIS runs and intermediate distributions (the paper's values); see
+            :func:`ratenet.rbm_likelihood.ais_log_partition` for the cost.
+        seed : int or numpy.random.Generator, default 0
+            AIS only. The same seed at every call (common random numbers) makes successive
+            estimates during training differ by less noise than independent ones.
+        base_rate : array-like, shape (n_visible,), optional
+            AIS only: the base model's visible marginals, probabilities in (0, 1). Default: the
+            base model keeps this RBM's visible biases.
+        max_units : int, default 20
+            ``"exact"`` only: the largest layer it enumerates.
+
+        Returns
+        -------
+        LogPartition
+            A float with ``standard_error`` (0 for ``"exact"``) and, for AIS, diagnostics.
+        """
+        check_choice("method", method, ("exact", "ais"))
+        if method == "exact":
+            return exact_log_partition(self.W, self.hidden_bias, self.visible_bias, max_units=max_units)
+        base = None if base_rate is None else self._base_bias(base_rate)
+        return ais_log_partition(self.W, self.hidden_bias, self.visible_bias, base_visible_bias=base,
+                                 n_runs=n_runs, n_steps=n_steps, seed=seed)
+
+    def log_likelihood(self, X, method: str = "exact", *, n_runs: int = 100, n_steps: int = 14500,
+                       seed=0, max_units: int = MAX_EXACT_UNITS) -> LogLikelihood:
+        """Mean log-likelihood per sample, ``mean_n log p(x_n) = -mean_n F(x_n) - log Z`` (nats).
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_visible)
+            Binary data (every entry 0 or 1): a likelihood is defined for states, not for grey
+            levels (binarise them first, e.g. ``X > 0.5``).
+        method : {"exact", "ais"}, default "exact"
+            How log Z is obtained (:meth:`log_partition_function`). ``"exact"`` is for models whose
+            smaller layer has at most ``max_units`` (20) units; a larger model raises a ValueError
+            that says to use ``"ais"``.
+        n_runs, n_steps, seed, max_units
+            As for :meth:`log_partition_function`. The AIS base-rate model's visible marginals
+            are those of ``X``, smoothed (:func:`ratenet.rbm_likelihood.base_rate_visible_bias`).
+
+        Returns
+        -------
+        LogLikelihood
+            A float (the mean over samples) with ``standard_error`` (that of the AIS log Z; 0 for
+            ``"exact"``), ``per_sample`` log p(x) and the ``log_partition`` used.
+
+        Examples
+        --------
+        Monitoring training: continue :meth:`fit` one epoch at a time with the same optimiser
+        and generator (so that the epochs are those of one long run), and estimate the
+        log-likelihood of held-out data after each:
+
+        >>> rng, optimizer, curve = np.random.default_rng(0), rn.SGD(lr=0.1), []
+        >>> for epoch in range(20):
+        ...     rbm.fit(X_train, epochs=1, optimizer=optimizer, seed=rng, progress=False)
+        ...     curve.append(rbm.log_likelihood(X_valid, method="ais", n_steps=1000, seed=0))
+
+        ``n_steps=1000`` keeps each estimate cheap; the fixed AIS ``seed`` makes the curve smooth.
+        Use the paper's 14,500 steps for the figure you report.
+        """
+        x = self._check_visible(X)
+        if np.any((x != 0) & (x != 1)):
+            raise ValueError("X must be binary (0 or 1) for a log-likelihood: an RBM assigns "
+                             "probabilities to binary states; binarise the data first (e.g. X > 0.5)")
+        check_choice("method", method, ("exact", "ais"))
+        if method == "exact":
+            log_partition = self.log_partition_function("exact", max_units=max_units)
+        else:
+            log_partition = ais_log_partition(self.W, self.hidden_bias, self.visible_bias,
+                                              base_visible_bias=base_rate_visible_bias(x), n_runs=n_runs,
+                                              n_steps=n_steps, seed=seed)
+        return rbm_log_likelihood(self.W, self.hidden_bias, self.visible_bias, x, log_partition)
+
+    def _base_bias(self, base_rate) -> np.ndarray:
+        rate = as_finite_array("base_rate", base_rate, ndim=1)
+        if rate.shape != (self.n_visible,) or np.any((rate <= 0) | (rate >= 1)):
+            raise ValueError(f"base_rate must hold {self.n_visible} probabilities in (0, 1) (the base "
+                             f"model's visible marginals), got shape {rate.shape}")
+        return np.log(rate) - np.log1p(-rate)
+
     # ------------------------------------------------------------------------------- training
     def parameters(self) -> list[np.ndarray]:
         """[W, hidden_bias, visible_bias], updated in place by the optimiser."""
@@ -170,7 +283,8 @@ class RBM:
 
     def fit(self, X, epochs: int = 10, batch_size: int | None = 32, optimizer=None, *, k: int = 1,
             persistent: bool = False, shuffle: bool = True, seed=None, monitor: bool = True,
-            progress: bool | None = None) -> ReconstructionHistory:
+            progress: bool | None = None, divergence_factor: float = DIVERGENCE_FACTOR,
+            on_divergence: str = "raise") -> ReconstructionHistory:
         """Train by CD-k or PCD-k.
 
         Parameters
@@ -194,37 +308,73 @@ class RBM:
             After each epoch record the reconstruction error and the pseudo-log-likelihood of (up
             to) 256 training samples in ``history``.
         progress : bool or None
+        divergence_factor, on_divergence
+            Runaway training (see :func:`ratenet.fit`): the weights, persistent chains and
+            optimizer state go back to the last completed epoch (or the start of the call); then
+            raise or warn.
 
         Returns
         -------
         ReconstructionHistory
             ``reconstruction_error``: the mean over the epoch's mini-batches of the squared error of
             the one-step (mean-field) reconstruction; ``pseudo_log_likelihood`` per epoch.
+
+        Raises
+        ------
+        FloatingPointError
+            On runaway training; the weights are restored first.
+        RuntimeError
+            When the RBM is already training in another thread.
         """
         X = self._check_visible(X)
         epochs = check_positive_int("epochs", epochs)
-        self._k = check_positive_int("k", k)
-        self._persistent = bool(persistent)
+        k = check_positive_int("k", k)
         optimizer = SGD(lr=0.1) if optimizer is None else get_optimizer(optimizer)
+        divergence_factor, on_divergence = check_divergence_options(divergence_factor, on_divergence)
         rng = np.random.default_rng(self.seed if seed is None else seed)
         n_samples = X.shape[0]
-        batch_size = n_samples if batch_size is None else min(check_positive_int("batch_size",
-                                                                                 batch_size), n_samples)
-        if self._persistent and (self.persistent_chains is None
-                                 or self.persistent_chains.shape != (batch_size, self.n_visible)):
-            rows = rng.choice(n_samples, size=batch_size, replace=batch_size > n_samples)
-            self.persistent_chains = self._sample(X[rows], rng)
-        monitor_rows = np.sort(rng.permutation(n_samples)[:MONITOR_SAMPLES])
-        X_monitor = X[monitor_rows]
-        history = self.history = ReconstructionHistory()
+        batch_size = batch_size_for(batch_size, n_samples)
+        history = ReconstructionHistory()
+        with exclusive(self):
+            self._k, self._persistent = k, bool(persistent)
+            if self._persistent and (self.persistent_chains is None
+                                     or self.persistent_chains.shape != (batch_size, self.n_visible)):
+                rows = rng.choice(n_samples, size=batch_size, replace=batch_size > n_samples)
+                self.persistent_chains = self._sample(X[rows], rng)
+            X_monitor = X[np.sort(rng.permutation(n_samples)[:MONITOR_SAMPLES])]
 
-        def record(epoch):
-            if monitor:
-                history.pseudo_log_likelihood.append(self.pseudo_log_likelihood(X_monitor))
+            def measure(epoch: int, error: float) -> dict:
+                logs = {"error": error}
+                if monitor:
+                    logs["pseudo_log_likelihood"] = self.pseudo_log_likelihood(X_monitor)
+                return logs
 
-        _run_epochs(self, X, None, epochs, batch_size, optimizer, shuffle, rng, history, progress,
-                    desc="rbm", after_epoch=record)
+            def record(epoch: int, logs: dict) -> bool:
+                history.record(epoch, logs["error"], optimizer.lr)
+                if monitor:
+                    history.pseudo_log_likelihood.append(logs["pseudo_log_likelihood"])
+                return False
+
+            self.history = history
+            run_epochs(self, (X,), optimizer, epochs=epochs, batch_size=batch_size, shuffle=shuffle,
+                       rng=rng, step=lambda batch, _: self.train_step(batch[0], optimizer, rng),
+                       measure=measure, record=record, progress=progress, desc="rbm",
+                       divergence_factor=divergence_factor, on_divergence=on_divergence)
         return history
+
+    def train_step(self, x: np.ndarray, optimizer: Optimizer, rng: np.random.Generator) -> float:
+        """One CD-k/PCD-k update on the batch ``x`` (validated, as :meth:`fit` passes it), with
+        the ``k`` and chains of the current :meth:`fit`; returns the batch's reconstruction error
+        before the update. Not thread-safe: one thread trains an RBM at a time."""
+        error = self._train_batch(x, rng)
+        optimizer.update(self.parameters(), self.gradients())
+        return error
+
+    def training_state(self) -> list[np.ndarray]:
+        """The arrays that training changes, the RBM's own: :meth:`parameters`, and the persistent
+        chains when PCD keeps some."""
+        chains = [] if self.persistent_chains is None else [self.persistent_chains]
+        return [*self.parameters(), *chains]
 
     def _train_batch(self, x: np.ndarray, rng: np.random.Generator) -> float:
         """Fill the CD/PCD gradients for the batch ``x``; return its reconstruction error."""
@@ -245,7 +395,7 @@ class RBM:
             visible = self._sample(self._visible_probability(hidden), rng)
             hidden_probability = self._hidden_probability(visible)
         if self._persistent:
-            self.persistent_chains = visible
+            np.copyto(self.persistent_chains, visible)  # in place: the training loop snapshots it
         n_chains = visible.shape[0]
         # gradient of the negative log-likelihood: model term - data term
         np.matmul(hidden_probability.T, visible, out=self.dW)

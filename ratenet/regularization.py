@@ -15,7 +15,7 @@ import numbers
 import numpy as np
 
 from . import _batchnorm_kernels as _kernels
-from .layers import Dense, Layer
+from .layers import Layer, Scratch
 from .validation import check_dtype, check_nonnegative, check_positive, check_positive_int
 
 
@@ -67,8 +67,9 @@ class Dropout(Layer):
         self._mask: np.ndarray | None = None
         self._buffers: dict[tuple, tuple[np.ndarray, ...]] = {}
 
-    def _attach_rng(self, rng: np.random.Generator) -> None:
-        """Called by the network: use ``rng`` unless the layer was given its own seed."""
+    def attach_rng(self, rng: np.random.Generator) -> None:
+        """Draw the masks from ``rng`` unless the layer was given its own seed (a network hands
+        every layer that has this method a stream spawned from the network's seed)."""
         if not self._seed_given:
             self.rng = rng
 
@@ -107,6 +108,10 @@ class Dropout(Layer):
         self._mask = mask
         return output
 
+    def infer(self, x: np.ndarray, scratch: Scratch) -> np.ndarray:
+        """The identity (dropout is off in evaluation)."""
+        return x
+
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
         """dE/dx = dE/dy * mask / (1 - rate) (the identity after an evaluation-mode forward)."""
         if self._mask is None:
@@ -123,6 +128,10 @@ class Dropout(Layer):
     def config(self) -> dict:
         return {"rate": self.rate}
 
+    @classmethod
+    def array_shapes(cls, config: dict) -> dict:
+        return {"parameters": [], "buffers": {}}
+
 
 class BatchNorm(Layer):
     """Batch normalisation (Ioffe & Szegedy 2015) of each unit's pre-activation.
@@ -135,7 +144,10 @@ class BatchNorm(Layer):
     ``dE/dx = gamma / sqrt(var_B + eps) * (g - mean(g) - x_hat * mean(g * x_hat))``, g = dE/dy.
 
     Evaluation (``predict``, ``score``): ``y = gamma (x - running_mean) / sqrt(running_var + eps)
-    + beta``, a fixed affine map.
+    + beta``, a fixed affine map. After training, :meth:`ratenet.Network.set_population_statistics`
+    replaces the running averages by the mean and unbiased variance over the whole training set
+    (the paper's population statistics), which the running averages only approximate, with a lag
+    of about ``1 / (1 - momentum)`` steps behind the changing weights.
 
     Parameters
     ----------
@@ -247,6 +259,25 @@ class BatchNorm(Layer):
         self.running_var += ((1.0 - m) * n / (n - 1)) * self._var
         return output
 
+    def infer(self, x: np.ndarray, scratch: Scratch) -> np.ndarray:
+        """``gamma (x - running_mean) / sqrt(running_var + eps) + beta``, the fixed evaluation map."""
+        if x.ndim != 2 or x.shape[1] != self.n_features:
+            raise ValueError(f"BatchNorm({self.n_features}) expects input of shape "
+                             f"(n_samples, {self.n_features}), got {x.shape}")
+        scale = scratch.array((id(self), "scale"), (self.n_features,), self.dtype)
+        shift = scratch.array((id(self), "shift"), (self.n_features,), self.dtype)
+        # the arithmetic of forward(training=False), so both give the same bits
+        np.add(self.running_var, self.eps, out=scale)
+        np.sqrt(scale, out=scale)
+        np.divide(1.0, scale, out=scale)
+        np.multiply(self.gamma, scale, out=scale)
+        np.multiply(self.running_mean, scale, out=shift)
+        np.subtract(self.beta, shift, out=shift)
+        out = x if scratch.owns(x) else scratch.array((id(self), "out"), x.shape, self.dtype)
+        np.multiply(x, scale, out=out)
+        out += shift
+        return out
+
     def _ones(self, n: int) -> np.ndarray:
         ones = self._ones_vector
         if ones is None or ones.shape[0] != n:
@@ -272,6 +303,30 @@ class BatchNorm(Layer):
         np.multiply(grad_output, self._scale, out=grad_input)
         return grad_input
 
+    def normalize(self, x: np.ndarray, mean, variance) -> np.ndarray:
+        """``gamma (x - mean) / sqrt(variance + eps) + beta`` for given statistics, a new array of
+        x's shape (the evaluation-mode map, with ``mean``/``variance`` in place of the running
+        statistics); nothing is stored."""
+        scale = self.gamma / np.sqrt(np.asarray(variance) + self.eps)
+        return ((x - np.asarray(mean)) * scale + self.beta).astype(x.dtype, copy=False)
+
+    def set_running_statistics(self, mean, variance) -> None:
+        """Replace the running mean and variance (used in evaluation) by ``mean`` and ``variance``,
+        each of shape (n_features,), finite, the variance >= 0. See
+        :meth:`ratenet.Network.set_population_statistics`, which sets the training set's."""
+        arrays = []
+        for name, value in (("mean", mean), ("variance", variance)):
+            array = np.asarray(value, dtype=np.float64)
+            if array.shape != (self.n_features,):
+                raise ValueError(f"{name} must have shape ({self.n_features},), got {array.shape}")
+            if not np.all(np.isfinite(array)):
+                raise ValueError(f"{name} must be finite")
+            arrays.append(array)
+        if np.any(arrays[1] < 0):
+            raise ValueError("variance must be >= 0")
+        self.running_mean[...] = arrays[0]
+        self.running_var[...] = arrays[1]
+
     def parameters(self) -> list[np.ndarray]:
         return [self.gamma, self.beta]
 
@@ -284,12 +339,96 @@ class BatchNorm(Layer):
     def config(self) -> dict:
         return {"n_features": self.n_features, "momentum": self.momentum, "eps": self.eps}
 
+    @classmethod
+    def array_shapes(cls, config: dict) -> dict:
+        n = check_positive_int("n_features", config["n_features"])
+        return {"parameters": [(n,), (n,)], "buffers": {"running_mean": (n,), "running_var": (n,)}}
+
+    def check_state(self) -> None:
+        """Finite parameters and statistics, and a running variance >= 0."""
+        super().check_state()
+        if np.any(self.running_var < 0):
+            raise ValueError("buffer 'running_var' holds negative variances")
+
+
+def population_statistics(layers: list[Layer], X: np.ndarray, *,
+                          batch_size: int = 1024) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """Mean and unbiased variance of every BatchNorm layer's input over the whole of ``X``.
+
+    The batch-normalisation paper's test-time statistics (Ioffe & Szegedy 2015, Algorithm 2: "the
+    population, rather than mini-batch, statistics"), computed once after training: each BatchNorm
+    layer's input is produced by the layers below it in evaluation mode, the BatchNorm layers below
+    it normalising with *their* population statistics (as they will at test time), so the
+    statistics of layer l are those of the network that will actually be used.
+
+    Parameters
+    ----------
+    layers : list of Layer
+        A network's layers, in order.
+    X : ndarray, shape (n_samples, n_inputs)
+        The training inputs, validated and in the network's dtype, at least 2 samples.
+    batch_size : int, default 1024
+        Rows propagated at a time (memory: one chunk of every layer's output).
+
+    Returns
+    -------
+    list of (position, mean, variance)
+        For every BatchNorm layer, its position in ``layers``, the mean of its input over the
+        samples and the unbiased variance (divided by n_samples - 1), float64 arrays of shape
+        (n_features,). Nothing is changed: :meth:`BatchNorm.set_running_statistics` installs them.
+
+    Notes
+    -----
+    The variance is the unbiased one because that is what the running variance averages:
+    ``fit`` feeds it each mini-batch's unbiased variance, and for mini-batches drawn without
+    replacement from the training set, the expected unbiased mini-batch variance is exactly the
+    training set's unbiased variance. The running averages therefore estimate these values, and
+    converge to them for a long momentum horizon (momentum -> 1) over fixed weights. Sums are
+    accumulated in float64, chunk by chunk with Chan et al.'s pairwise update of the mean and the
+    sum of squared deviations, so the result does not depend on ``batch_size`` beyond rounding.
+    """
+    batch_size = check_positive_int("batch_size", batch_size)
+    if X.ndim != 2 or X.shape[0] < 2:
+        raise ValueError(f"X must hold at least 2 samples to define a variance, got shape {X.shape}")
+    positions = [position for position, layer in enumerate(layers) if isinstance(layer, BatchNorm)]
+    if not positions:
+        raise ValueError("the network has no BatchNorm layer: there are no population statistics to set")
+    found: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    scratch = Scratch()
+    for position in positions:
+        count = 0
+        mean = np.zeros(layers[position].n_features)
+        squares = np.zeros_like(mean)  # sum of squared deviations from the mean
+        for start in range(0, X.shape[0], batch_size):
+            h = X[start:start + batch_size]
+            for below in range(position):
+                if below in found:
+                    h = layers[below].normalize(h, *found[below])
+                elif type(layers[below]).infer is not Layer.infer:
+                    h = layers[below].infer(h, scratch)   # evaluation mode, the layer untouched
+                else:
+                    h = layers[below].forward(h, training=False)
+            chunk = np.asarray(h, dtype=np.float64)
+            chunk_mean = chunk.mean(axis=0)
+            chunk_squares = np.square(chunk - chunk_mean).sum(axis=0)
+            total = count + chunk.shape[0]
+            delta = chunk_mean - mean
+            mean += delta * (chunk.shape[0] / total)
+            squares += chunk_squares + np.square(delta) * (count * chunk.shape[0] / total)
+            count = total
+        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(squares))):
+            raise FloatingPointError(f"the input of BatchNorm layer {position} is not finite over X (or "
+                                     "its variance overflows float64); check the data and the weights")
+        found[position] = (mean, squares / (count - 1))
+    return [(position, *found[position]) for position in positions]
+
 
 class WeightPenalty:
-    """The penalty ``sum_layers (l2 * ||W||^2 + l1 * sum|W|)`` on a network's Dense weights.
+    """The penalty ``sum_layers (l2 * ||W||^2 + l1 * sum|W|)`` on the weights of a network's Dense
+    (and Maxout) layers.
 
     Its gradient is ``2 l2 W + l1 sign(W)`` (the notes' weight decay: the gradient 2 lambda theta
-    of lambda ||theta||^2). A Dense layer's own ``weight_decay``/``l1`` override the global values.
+    of lambda ||theta||^2). A layer's own ``weight_decay``/``l1`` override the global values.
     Biases are left out unless ``include_bias``.
 
     Parameters
@@ -310,9 +449,7 @@ class WeightPenalty:
         weight_decay = check_nonnegative("weight_decay", weight_decay)
         l1 = check_nonnegative("l1", l1)
         self.terms: list[tuple[np.ndarray, np.ndarray, float, float]] = []
-        for layer in net.layers:
-            if not isinstance(layer, Dense):
-                continue
+        for layer in net.dense_layers:  # Dense and Maxout layers
             l2_layer = weight_decay if layer.weight_decay is None else layer.weight_decay
             l1_layer = l1 if layer.l1 is None else layer.l1
             if l2_layer == 0 and l1_layer == 0:

@@ -1,8 +1,8 @@
 """Learning-rate schedules, applied by ``fit`` at the end of every epoch.
 
-A schedule's :meth:`Schedule.next_learning_rate` receives the epoch just finished (0-based), the
-learning rate used in it and that epoch's logs (``loss``, ``val_loss``, ...), and returns the
-learning rate for the next epoch.
+A schedule's :meth:`Schedule.next_learning_rate` receives the number of the epoch just finished
+(epochs are numbered from 1, everywhere in ratenet), the learning rate used in it and that epoch's
+logs (``loss``, ``val_loss``, ...), and returns the learning rate for the next epoch.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ class Schedule:
 
 
 class StepDecay(Schedule):
-    """Multiply the learning rate by ``factor`` every ``step_size`` epochs:
-    lr(epoch) = lr0 * factor ** (epoch // step_size).
+    """Multiply the learning rate by ``factor`` every ``step_size`` epochs: epoch ``e`` (from 1)
+    trains with lr0 * factor ** ((e - 1) // step_size).
 
     Parameters
     ----------
@@ -45,14 +45,15 @@ class StepDecay(Schedule):
         self.factor = _check_factor(factor)
 
     def next_learning_rate(self, epoch, learning_rate, logs):
-        return learning_rate * self.factor if (epoch + 1) % self.step_size == 0 else learning_rate
+        return learning_rate * self.factor if epoch % self.step_size == 0 else learning_rate
 
     def config(self):
         return {"step_size": self.step_size, "factor": self.factor}
 
 
 class ExponentialDecay(Schedule):
-    """Multiply the learning rate by ``factor`` after every epoch: lr(epoch) = lr0 * factor ** epoch.
+    """Multiply the learning rate by ``factor`` after every epoch: epoch ``e`` (from 1) trains with
+    lr0 * factor ** (e - 1).
 
     Parameters
     ----------

@@ -1,7 +1,7 @@
 """Model selection: grid search and random search over hyper-parameters, scored on a validation set,
 run in parallel through joblib.
 
-The notes' recipe: hold out a validation set, train one network per candidate setting of the
+The course notes' recipe: hold out a validation set, train one network per candidate setting of the
 hyper-parameters (sizes, learning rate, activation, dropout rate, weight decay...), keep the setting
 whose validation score is best, and report the final network's error on a test set that played no
 part in the choice.

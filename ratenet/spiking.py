@@ -133,7 +133,7 @@ class SpikingClassifier:
         self.readout_kind = check_choice("readout", readout, READOUTS)
         self.batch_size = check_positive_int("batch_size", batch_size)
         self.loss = net.loss
-        self._decide = net._decide
+        self._decide = net.loss.decision
 
     @property
     def n_inputs(self) -> int:

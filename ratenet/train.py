@@ -1,22 +1,23 @@
-"""The training loop: mini-batch gradient descent over epochs, with validation, a History,
-learning-rate schedules, callbacks and a progress bar.
+"""Training a network: :func:`fit` (mini-batch gradient descent over epochs) with validation, a
+History, learning-rate schedules, callbacks and early stopping.
 
-Mini-batches are gathered into preallocated arrays (``np.take(..., out=...)``), so a training step
-copies no batch and allocates nothing that grows with the network; the loss of every step is
-checked, and a NaN or inf stops training with an error that names the epoch.
+The epochs, mini-batches, progress bar and the guards against runaway training and interruption
+are ratenet's one training loop (:func:`ratenet._loop.run_epochs`, shared with autoencoders and
+RBMs); what is particular to networks (accuracy, gradient norms, validation, callbacks) is here,
+and one step is :meth:`Network.train_step`.
 """
 
 from __future__ import annotations
 
 import math
-import sys
 import warnings
 
 import numpy as np
 
-from .layers import Dense
-from .network import Network, _accuracy
-from .optimizers import SGD, Optimizer, get_optimizer
+from ._loop import DIVERGENCE_FACTOR, batch_size_for, check_divergence_options, exclusive, run_epochs
+from .losses import SoftmaxCrossEntropy
+from .network import MLP, Network
+from .optimizers import get_optimizer
 from .regularization import BatchNorm, WeightPenalty
 from .schedules import Schedule
 from .validation import check_choice, check_nonnegative, check_positive_int
@@ -24,6 +25,10 @@ from .validation import check_choice, check_nonnegative, check_positive_int
 
 class History:
     """What happened during :func:`fit`, one entry per epoch.
+
+    Epochs are numbered from 1, everywhere in ratenet (``epochs``, ``best_epoch``, the ``epoch`` a
+    callback or a schedule receives, the plots, the messages): the entry of epoch ``e`` in each
+    list is at index ``e - 1``.
 
     Attributes
     ----------
@@ -40,7 +45,7 @@ class History:
         shrinks towards the input show vanishing gradients; growing ones, exploding gradients.
         The norms are those of the data loss (before any weight penalty is added).
     best_epoch : int or None
-        Epoch (0-based) whose weights :class:`EarlyStopping` selected (and restored when
+        Number (from 1) of the epoch whose weights :class:`EarlyStopping` selected (and restored when
         ``restore_best``); None without early stopping.
     """
 
@@ -52,7 +57,7 @@ class History:
         self.val_accuracy: list[float] = []
         self.learning_rate: list[float] = []
         self.gradient_norms: list[list[float]] = []
-        #: Epoch (0-based) whose weights an :class:`EarlyStopping` callback kept, else None.
+        #: Number (from 1) of the epoch whose weights an :class:`EarlyStopping` callback kept.
         self.best_epoch: int | None = None
 
     def append(self, epoch: int, logs: dict, gradient_norms: list[float]) -> None:
@@ -130,9 +135,9 @@ class EarlyStopping(Callback):
     best : float
         Best monitored value.
     best_epoch : int or None
-        Epoch (0-based) of ``best``; also stored as ``net.history.best_epoch``.
+        Number (from 1) of the epoch of ``best``; also stored as ``net.history.best_epoch``.
     stopped_epoch : int or None
-        Epoch at which training was stopped (None if it ran all epochs).
+        Number of the epoch after which training was stopped (None if it ran all epochs).
 
     Notes
     -----
@@ -170,6 +175,13 @@ class EarlyStopping(Callback):
             arrays = [array for layer in net.layers
                       for array in (*layer.parameters(), *layer.buffers().values())]
             self._snapshot = [(array, np.empty_like(array)) for array in arrays]
+
+    def check_logs(self, keys) -> None:
+        """Refuse, before the first epoch, a ``monitor`` that the epoch logs will not hold."""
+        fallback = self.monitor[4:] if self.monitor.startswith("val_") else None
+        if self.monitor not in keys and fallback not in keys:
+            raise ValueError(f"EarlyStopping monitors {self.monitor!r}, which the epoch logs will not "
+                             f"hold (they hold {sorted(keys)})")
 
     def _value(self, logs) -> float:
         if self.monitor in logs:
@@ -221,7 +233,8 @@ def fit(net: Network, X, y, epochs: int = 10, batch_size: int | None = 32, optim
         validation_split: float = 0.0, validation_data=None, shuffle: bool = True, seed=None,
         schedule: Schedule | None = None, callbacks=None, progress: bool | None = None,
         gradient_norm_samples: int = 20, weight_decay: float = 0.0, l1: float = 0.0,
-        regularize_bias: bool = False, augment=None) -> History:
+        regularize_bias: bool = False, augment=None, divergence_factor: float = DIVERGENCE_FACTOR,
+        on_divergence: str = "raise") -> History:
     """Train ``net`` on ``(X, y)`` by mini-batch gradient descent.
 
     Parameters
@@ -251,10 +264,12 @@ def fit(net: Network, X, y, epochs: int = 10, batch_size: int | None = 32, optim
         Learning-rate schedule applied after every epoch (``StepDecay``, ``ExponentialDecay``,
         ``ReduceOnPlateau``).
     callbacks : list, optional
-        Objects with ``on_epoch_end(net, epoch, logs)`` or callables with that signature; a truthy
+        Objects with ``on_epoch_end(net, epoch, logs)`` (``epoch`` counts from 1) or callables with
+        that signature; a truthy
         return value stops training. ``logs`` holds ``loss``, ``accuracy``, ``val_loss``,
         ``val_accuracy`` (when defined) and ``lr``. Objects may also have ``on_train_begin(net)``
-        and ``on_train_end(net)`` (e.g. :class:`EarlyStopping` restores the best weights there).
+        and ``on_train_end(net)`` (e.g. :class:`EarlyStopping` restores the best weights there),
+        and ``check_logs(keys)``, called before the first epoch with the keys the logs will hold.
     progress : bool or None, default None
         Show a tqdm progress bar over epochs; None: only when stderr is a terminal.
     gradient_norm_samples : int, default 20
@@ -274,6 +289,13 @@ def fit(net: Network, X, y, epochs: int = 10, batch_size: int | None = 32, optim
         forward pass (never to validation data); ``rng`` is a numpy Generator derived from the
         shuffling seed. It may change the batch in place; it must return an array of the same
         shape.
+    divergence_factor : float > 1, default 1e4
+        A mini-batch loss above this multiple of the loss at the start of the call (at least 1)
+        counts as runaway training, as does a NaN or infinite loss or parameter.
+    on_divergence : {"raise", "warn"}, default "raise"
+        On runaway training the parameters, buffers and optimizer state are put back as they were
+        at the end of the last completed epoch (or at the start of the call); then raise
+        FloatingPointError, or warn (RuntimeWarning) and return the History so far.
 
     Returns
     -------
@@ -283,18 +305,24 @@ def fit(net: Network, X, y, epochs: int = 10, batch_size: int | None = 32, optim
     Raises
     ------
     FloatingPointError
-        When the loss becomes NaN or inf; the message names the epoch and suggests a smaller
-        learning rate.
+        On runaway training (see ``on_divergence``); the message says what was restored and
+        suggests a smaller learning rate.
+    RuntimeError
+        When the network is already training in another thread.
     ValueError
         When the network has a BatchNorm layer and the last mini-batch would hold one sample.
+
+    Notes
+    -----
+    Ctrl-C (KeyboardInterrupt), or an exception from a callback or ``augment``, puts the
+    network and optimizer back as they were at the end of the last completed epoch before it
+    propagates: never a half-applied mini-batch. ``net.history`` holds the completed epochs.
     """
     if not isinstance(net, Network):
         raise TypeError(f"net must be a Network, got {type(net).__name__}")
     epochs = check_positive_int("epochs", epochs)
     gradient_norm_samples = check_positive_int("gradient_norm_samples", gradient_norm_samples)
     optimizer = get_optimizer(optimizer)
-    if not isinstance(optimizer, Optimizer):  # pragma: no cover - get_optimizer guarantees it
-        raise TypeError("optimizer must be an Optimizer")
     if schedule is not None and not isinstance(schedule, Schedule):
         raise TypeError(f"schedule must be a Schedule, got {type(schedule).__name__}")
     callbacks = list(callbacks or [])
@@ -304,157 +332,143 @@ def fit(net: Network, X, y, epochs: int = 10, batch_size: int | None = 32, optim
     if augment is not None and not callable(augment):
         raise TypeError(f"augment must be a callable augment(X_batch, rng) -> X_batch, got "
                         f"{type(augment).__name__}")
+    divergence_factor, on_divergence = check_divergence_options(divergence_factor, on_divergence)
     penalty = WeightPenalty(net, weight_decay, l1, include_bias=bool(regularize_bias))
-    X, target = net._check_Xy(X, y)
+    X, target = net.check_Xy(X, y)
+    _warn_unused_outputs(net, target)
     rng = np.random.default_rng(net.seed if seed is None else seed)
-
-    X_val = target_val = None
-    if validation_data is not None:
-        if not isinstance(validation_data, tuple | list) or len(validation_data) != 2:
-            raise TypeError("validation_data must be a tuple (X_val, y_val)")
-        X_val, target_val = net._check_Xy(*validation_data, names=("validation_data[0]",
-                                                                    "validation_data[1]"))
-    elif validation_split:
-        if not 0 < validation_split < 1:
-            raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
-        n_val = int(round(validation_split * X.shape[0]))
-        if n_val < 1 or n_val >= X.shape[0]:
-            raise ValueError(f"validation_split={validation_split} leaves {n_val} validation samples "
-                             f"out of {X.shape[0]}; need at least one on each side")
-        order = rng.permutation(X.shape[0])
-        X_val, target_val = X[order[:n_val]], target[order[:n_val]]
-        X, target = X[order[n_val:]], target[order[n_val:]]
-
+    (X, target), validation = _split_validation(net, X, target, validation_split, validation_data, rng)
     n_samples = X.shape[0]
-    if batch_size is None:
-        batch_size = n_samples
-    batch_size = min(check_positive_int("batch_size", batch_size), n_samples)
-    full_batch = batch_size == n_samples
-    n_batches = math.ceil(n_samples / batch_size)
-    if n_samples - (n_batches - 1) * batch_size == 1 and any(isinstance(layer, BatchNorm)
-                                                             for layer in net.layers):
+    batch_size = batch_size_for(batch_size, n_samples)
+    if (n_samples - 1) % batch_size == 0 and any(isinstance(layer, BatchNorm) for layer in net.layers):
         raise ValueError(f"{n_samples} training samples in batches of {batch_size} leave a last "
                          "mini-batch of one sample, on which batch normalisation is undefined; "
                          "choose another batch_size")
-    norm_stride = max(1, n_batches // gradient_norm_samples)
+    epoch_run = _EpochRecord(net, optimizer, penalty, validation, schedule, callbacks,
+                             norm_stride=max(1, math.ceil(n_samples / batch_size) // gradient_norm_samples),
+                             augment=augment, augment_rng=rng.spawn(1)[0] if augment is not None else None,
+                             full_batch=batch_size == n_samples, n_samples=n_samples)
+    with exclusive(net):
+        if schedule is not None:
+            schedule.reset()
+        net.history = epoch_run.history
+        epoch_run.begin()
+        run_epochs(net, (X, target), optimizer, epochs=epochs, batch_size=batch_size, shuffle=shuffle,
+                   rng=rng, step=epoch_run.step, measure=epoch_run.measure, record=epoch_run.record,
+                   progress=progress,
+                   desc="fit", divergence_factor=divergence_factor, on_divergence=on_divergence)
+        for callback in callbacks:
+            if hasattr(callback, "on_train_end"):
+                callback.on_train_end(net)
+    return epoch_run.history
 
-    # Preallocated batches (full size, and the last partial one); rows are gathered into them.
-    batch_buffers = {}
-    for size in {batch_size, n_samples - (n_batches - 1) * batch_size}:
-        batch_buffers[size] = (np.empty((size, X.shape[1]), dtype=X.dtype),
-                               np.empty((size, *target.shape[1:]), dtype=target.dtype))
-    params, grads = net.parameters(), net.gradients()
-    # Plain SGD: the Dense layers' update is folded into the backward GEMMs (no dW stored, no
-    # separate pass over the weights), except on the steps that record gradient norms. Other
-    # layers' parameters (BatchNorm's gamma and beta) get the same plain step on those steps,
-    # from their gradients (plain SGD has no optimiser state).
-    fused_sgd = not penalty and type(optimizer) is SGD
-    other_steps = [(param, grad, np.empty_like(param)) for layer in net.layers
-                   if not isinstance(layer, Dense)
-                   for param, grad in zip(layer.parameters(), layer.gradients(), strict=True)]
-    augment_rng = rng.spawn(1)[0] if augment is not None else None
-    classification = net.loss.is_classification
-    if schedule is not None:
-        schedule.reset()
 
-    if progress is None:
-        progress = bool(getattr(sys.stderr, "isatty", lambda: False)())
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
+def _warn_unused_outputs(net: Network, target: np.ndarray) -> None:
+    """Warn when integer labels use a small part of a softmax network's outputs: most often the
+    output size was left out of an MLP's sizes (``MLP([64, 100])`` has 100 classes, no hidden layer)."""
+    if not isinstance(net.loss, SoftmaxCrossEntropy) or target.ndim != 1:
+        return
+    n_classes = int(target.max()) + 1
+    if net.n_outputs > max(2 * n_classes, 2):
+        hint = ""
+        if isinstance(net, MLP) and len(net.sizes) == 2:
+            hint = (f": an MLP's last size is its number of classes, so MLP({net.sizes}) has no hidden "
+                    f"layer; {net.sizes[1]} hidden units for {n_classes} classes is "
+                    f"MLP([{net.sizes[0]}, {net.sizes[1]}, {n_classes}])")
+        warnings.warn(f"the network has {net.n_outputs} outputs (classes) but y holds labels "
+                      f"0..{n_classes - 1}{hint}", UserWarning, stacklevel=3)
 
-        bar = tqdm(total=epochs, desc="fit", unit="epoch")
 
-    history = History()
-    net.history = history
-    order = np.arange(n_samples)
-    for callback in callbacks:
-        if hasattr(callback, "on_train_begin"):
-            callback.on_train_begin(net)
-    try:
-        with np.errstate(over="ignore", invalid="ignore"):  # a non-finite loss is caught and reported
-            for epoch in range(epochs):
-                if shuffle and not full_batch:
-                    order = rng.permutation(n_samples)
-                loss_sum = 0.0
-                correct = 0.0
-                norm_sums = np.zeros(len(net.dense_layers))
-                norm_count = 0
-                for batch_index in range(n_batches):
-                    start = batch_index * batch_size
-                    stop = min(start + batch_size, n_samples)
-                    if full_batch:
-                        x_batch, t_batch = X, target
-                    else:
-                        x_batch, t_batch = batch_buffers[stop - start]
-                        rows = order[start:stop]
-                        np.take(X, rows, axis=0, out=x_batch)
-                        np.take(target, rows, axis=0, out=t_batch)
-                    if augment is not None:
-                        x_batch = _augmented(augment, x_batch.copy() if full_batch else x_batch,
-                                             augment_rng)
-                    record_norms = batch_index % norm_stride == 0
-                    fused = fused_sgd and not record_norms
-                    value, output = net._loss_step(x_batch, t_batch, training=True,
-                                                   sgd_learning_rate=optimizer.lr if fused else None)
-                    if penalty:
-                        value += penalty.value()
-                    if not math.isfinite(value):
-                        raise FloatingPointError(
-                            f"the training loss became {value} at epoch {epoch + 1} (mini-batch "
-                            f"{batch_index + 1} of {n_batches}); the learning rate lr={optimizer.lr:g} is "
-                            f"probably too large: try a smaller one (e.g. lr={optimizer.lr / 10:g}) or "
-                            "standardize the data")
-                    loss_sum += value * (stop - start)
-                    if classification:
-                        correct += _accuracy(net.loss, output, t_batch) * (stop - start)
-                    if record_norms:
-                        norm_sums += net.gradient_norms()
-                        norm_count += 1
-                    if penalty:
-                        penalty.add_gradients()
-                    if fused:
-                        optimizer.step_count += 1
-                        for param, grad, scratch in other_steps:  # as SGD.update does
-                            np.multiply(grad, -optimizer.lr, out=scratch)
-                            param += scratch
-                    else:
-                        optimizer.update(params, grads)
+def _split_validation(net: Network, X: np.ndarray, target: np.ndarray, validation_split, validation_data,
+                      rng: np.random.Generator):
+    """``((X, target), (X_val, target_val) or None)``: the validation data given, or a random
+    ``validation_split`` of the training data."""
+    if validation_data is not None:
+        if not isinstance(validation_data, tuple | list) or len(validation_data) != 2:
+            raise TypeError("validation_data must be a tuple (X_val, y_val)")
+        return (X, target), net.check_Xy(*validation_data, names=("validation_data[0]", "validation_data[1]"))
+    if isinstance(validation_split, bool) or not isinstance(validation_split, int | float | np.floating):
+        raise TypeError(f"validation_split must be a number in [0, 1), got "
+                        f"{type(validation_split).__name__} {validation_split!r}")
+    if not validation_split:
+        return (X, target), None
+    if not 0 < validation_split < 1:
+        raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
+    n_val = int(round(validation_split * X.shape[0]))
+    if n_val < 1 or n_val >= X.shape[0]:
+        raise ValueError(f"validation_split={validation_split} leaves {n_val} validation samples "
+                         f"out of {X.shape[0]}; need at least one on each side")
+    order = rng.permutation(X.shape[0])
+    return (X[order[n_val:]], target[order[n_val:]]), (X[order[:n_val]], target[order[:n_val]])
 
-                logs = {"loss": loss_sum / n_samples}
-                if classification:
-                    logs["accuracy"] = correct / n_samples
-                if X_val is not None:
-                    output = net.forward(X_val)
-                    logs["val_loss"] = net.loss.value(output, target_val) + (
-                        penalty.value() if penalty else 0.0)
-                    if classification:
-                        logs["val_accuracy"] = _accuracy(net.loss, output, target_val)
-                logs["lr"] = optimizer.lr
-                history.append(epoch, logs, list(norm_sums / max(norm_count, 1)))
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix({key: f"{value:.4g}" for key, value in logs.items() if key != "lr"})
-                if schedule is not None:
-                    optimizer.lr = schedule.next_learning_rate(epoch, optimizer.lr, logs)
-                stop_now = False
-                for callback in callbacks:
-                    hook = getattr(callback, "on_epoch_end", callback)
-                    stop_now = bool(hook(net, epoch, logs)) or stop_now
-                if stop_now:
-                    break
-            for callback in callbacks:
-                if hasattr(callback, "on_train_end"):
-                    callback.on_train_end(net)
-            for param in params:
-                if not np.isfinite(param).all():
-                    raise FloatingPointError(
-                        f"the weights became non-finite in epoch {len(history)}; the learning rate "
-                        f"lr={optimizer.lr:g} is probably too large: try a smaller one")
-    finally:
-        if bar is not None:
-            bar.close()
-    return history
+
+class _EpochRecord:
+    """What :func:`fit` does per mini-batch and per epoch around the shared loop: augmentation,
+    accuracy and gradient norms, validation, the History, schedule and callbacks."""
+
+    def __init__(self, net, optimizer, penalty, validation, schedule, callbacks, *, norm_stride,
+                 augment, augment_rng, full_batch, n_samples):
+        self.net, self.optimizer, self.penalty = net, optimizer, penalty or None
+        self.validation, self.schedule, self.callbacks = validation, schedule, callbacks
+        self.norm_stride, self.augment, self.augment_rng = norm_stride, augment, augment_rng
+        self.full_batch, self.n_samples = full_batch, n_samples
+        self.classification = net.loss.is_classification
+        self.history = History()
+        self._reset_sums()
+
+    def _reset_sums(self) -> None:
+        self.correct = 0.0
+        self.norm_sums = np.zeros(len(self.net.dense_layers))
+        self.norm_count = 0
+
+    def begin(self) -> None:
+        keys = ["loss", "lr"] + (["accuracy"] if self.classification else [])
+        if self.validation is not None:
+            keys += ["val_loss"] + (["val_accuracy"] if self.classification else [])
+        for callback in self.callbacks:
+            if hasattr(callback, "on_train_begin"):
+                callback.on_train_begin(self.net)
+            if hasattr(callback, "check_logs"):
+                callback.check_logs(keys)
+
+    def step(self, batch: tuple[np.ndarray, np.ndarray], batch_index: int) -> float:
+        x_batch, t_batch = batch
+        if self.augment is not None:
+            x_batch = _augmented(self.augment, x_batch.copy() if self.full_batch else x_batch,
+                                 self.augment_rng)
+        record = batch_index % self.norm_stride == 0
+        value, output = self.net.train_step(x_batch, t_batch, self.optimizer, penalty=self.penalty,
+                                            gradient_norms=self.norm_sums if record else None)
+        self.norm_count += record
+        if self.classification:
+            self.correct += self.net.loss.accuracy(output, t_batch) * x_batch.shape[0]
+        return value
+
+    def measure(self, epoch: int, mean_loss: float) -> dict:
+        net = self.net
+        logs = {"loss": mean_loss}
+        if self.classification:
+            logs["accuracy"] = self.correct / self.n_samples
+        if self.validation is not None:
+            X_val, target_val = self.validation
+            output = net.forward(X_val)
+            logs["val_loss"] = net.loss.value(output, target_val) + (
+                self.penalty.value() if self.penalty else 0.0)
+            if self.classification:
+                logs["val_accuracy"] = net.loss.accuracy(output, target_val)
+        logs["lr"] = self.optimizer.lr
+        return logs
+
+    def record(self, epoch: int, logs: dict) -> bool:
+        self.history.append(epoch, logs, list(self.norm_sums / max(self.norm_count, 1)))
+        self._reset_sums()
+        if self.schedule is not None:
+            self.optimizer.lr = self.schedule.next_learning_rate(epoch, self.optimizer.lr, logs)
+        stop = False
+        for callback in self.callbacks:
+            hook = getattr(callback, "on_epoch_end", callback)
+            stop = bool(hook(self.net, epoch, logs)) or stop
+        return stop
 
 
 def _augmented(augment, x_batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -171,7 +171,7 @@ def test_hh_neuron_receives_the_synaptic_current_filter_spikes_predicts(order):
     current = net.probe(neuron, "current")
     spikes = net.probe(neuron, "spikes")
     result = net.run(t_end=0.06)
-    expected = bias + weight * filter_spikes(trains, dt=dt, synapse=PSC(tau_s, order))[0]
+    expected = bias + weight * filter_spikes(trains, dt=dt, synapse=PSC(tau_s, order=order))[0]
     np.testing.assert_allclose(result[current][0], expected, rtol=0, atol=1e-9)
     assert result[spikes].n_spikes >= 1
 

@@ -192,6 +192,7 @@ def test_high_order_synapse_in_a_network_is_the_kernel_convolution():
     filtered = net.probe(source, "filtered", synapse=PSC(0.001, order=200))
     result = net.run(0.6)
     t = result.times(filtered)
-    reference = ns.psc_kernel(t - 0.002, 0.001, 200) + ns.psc_kernel(t - 0.004, 0.001, 200)
+    synapse = PSC(0.001, order=200)
+    reference = ns.psc_kernel(t - 0.002, synapse) + ns.psc_kernel(t - 0.004, synapse)
     assert reference.max() > 10
     np.testing.assert_allclose(result[filtered][0], reference, rtol=0, atol=1e-9 * reference.max())

@@ -37,14 +37,16 @@ def test_per_neuron_parameters_equal_separate_populations():
 
 
 def test_physical_and_normalized_parameters_give_the_same_spike_times():
-    # C dV/dt = -g_L (V - V_L) + I with V_th, V_reset per neuron, PSC weights in nA s and delta
-    # weights in mV, against the normalized model with v_in = (V_L - V_reset + I / g_L) /
-    # (V_th - V_reset), weights divided by g_L (V_th - V_reset), jumps by V_th - V_reset.
-    params = PhysicalLIFParameters(C=0.2, g_L=0.01, V_L=-65.0, V_th=-50.0, V_reset=-60.0, tau_ref=0.002)
-    span = params.V_th - params.V_reset
-    current = np.array([0.12, 0.2, 0.35])                  # nA
-    charges = np.array([[2e-5, 1e-5], [4e-5, 3e-5], [1e-5, 1e-5]])   # nA s
-    jumps = np.array([[1.0, 0.0], [0.5, 2.0], [3.0, 1.0]])           # mV
+    # tau_m dV/dt = -(V - V_rest) + R I with V in mV, I in nA, R in MΩ, PSC weights as charges (pC)
+    # and delta weights as jumps (mV), against the normalized model written out by hand:
+    # v_in = (V_rest - V_reset + R I) / (V_th - V_reset), a charge q moves V by q / C (pC / nF = mV),
+    # so its normalized weight is tau_m (q / C) / (V_th - V_reset), a jump J is J / (V_th - V_reset).
+    params = PhysicalLIFParameters(tau_m=0.02, V_rest=-65.0, V_th=-50.0, V_reset=-60.0, tau_ref=0.002,
+                                   R=100.0)
+    span, capacitance = params.V_th - params.V_reset, 0.02e3 / 100.0        # C = tau_m / R = 0.2 nF
+    current = np.array([0.12, 0.2, 0.35])                                    # nA
+    charges = np.array([[0.02, 0.01], [0.04, 0.03], [0.01, 0.01]])           # pC
+    jumps = np.array([[1.0, 0.0], [0.5, 2.0], [3.0, 1.0]])                   # mV
 
     physical = SpikingNetwork(dt=1e-4)
     source = physical.add_spike_source(trains=DRIVE)
@@ -57,9 +59,9 @@ def test_physical_and_normalized_parameters_give_the_same_spike_times():
 
     normalized = SpikingNetwork(dt=1e-4)
     source = normalized.add_spike_source(trains=DRIVE)
-    v_in = (params.V_L - params.V_reset + current / params.g_L) / span
-    neurons = normalized.add_lif(3, tau_m=params.tau_m, tau_ref=params.tau_ref, current=v_in, v_init=0.5)
-    normalized.connect(source, neurons, charges / (params.g_L * span), synapse=PSC(0.005))
+    v_in = (params.V_rest - params.V_reset + 100.0 * current) / span
+    neurons = normalized.add_lif(3, tau_m=0.02, tau_ref=0.002, current=v_in, v_init=0.5)
+    normalized.connect(source, neurons, 0.02 * (charges / capacitance) / span, synapse=PSC(0.005))
     normalized.connect(source, neurons, jumps / span, synapse=Delta(), delay=1e-3)
     n_spikes, n_voltage = normalized.probe(neurons, "spikes"), normalized.probe(neurons, "voltage")
     n = normalized.run(0.1)
@@ -69,8 +71,7 @@ def test_physical_and_normalized_parameters_give_the_same_spike_times():
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
     np.testing.assert_allclose(p[p_voltage], params.V_reset + span * n[n_voltage], rtol=0, atol=1e-9)
     assert p[p_voltage][0, 0] == pytest.approx(-55.0) and p[p_voltage].max() < params.V_th
-    # The current probe is in nA: the constant current, plus the PSCs' current (charge / tau_s).
-    assert p[p_current][0, 0] == pytest.approx(current[0])
+    assert p[p_current][0, 0] == pytest.approx(current[0])             # the current probe is in nA
 
 
 @pytest.mark.parametrize("reset", ["subtract", "zero"])
@@ -119,7 +120,9 @@ def test_neuron_arguments_are_checked():
         net.add_lif(2, v_init=5.0)                                    # issue 9 item 7
     with pytest.raises(ValueError, match=r"v_init must be below V_th"):
         net.add_lif(2, PhysicalLIFParameters(), v_init=-40.0)
-    with pytest.raises(ValueError, match=r"tau_m must be a scalar or have shape \(3,\)"):
+    with pytest.raises(ValueError, match="params hold 3 per-neuron values, but the population has n=2"):
+        net.add_lif(2, PhysicalLIFParameters(V_th=[-50.0, -52.0, -51.0]))
+    with pytest.raises(ValueError, match="hold 2 per-neuron values, but the population has n=3"):
         net.add_lif(3, tau_m=[0.01, 0.02])
     with pytest.raises(ValueError, match=r"tau_ref must be >= 0"):
         net.add_lif(2, tau_ref=np.array([0.001, -0.001]))
@@ -132,3 +135,38 @@ def test_neuron_arguments_are_checked():
     with pytest.raises(ValueError, match=r"bias must be a scalar or have shape \(2,\)"):
         net.add_if(2, bias=[1.0, 2.0, 3.0])
     assert net.populations == []
+
+
+def test_noisy_lif_population_is_simulate_lifs_noisy_neuron():
+    # The network steps noisy neurons with simulate_lif's own step (lif_noisy_step) and the same
+    # counter-based noise: the first population of a one-trial network, seeded alike, gives the
+    # same spike times as simulate_lif (exactly: same numbers, same order).
+    import neurosim as ns
+
+    mu = np.linspace(0.7, 1.3, 40)
+    reference = ns.simulate_lif(mu, t_end=0.5, dt=1e-4, noise=0.15, seed=7, record_v=False)
+    net = SpikingNetwork(dt=1e-4)
+    population = net.add_lif(40, current=mu, noise=0.15, seed=7)
+    spikes = net.probe(population, "spikes")
+    trains = net.run(0.5)[spikes]
+    assert trains.n_spikes > 100
+    for ours, theirs in zip(trains.times, reference.spikes.times, strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+def test_noisy_lif_membrane_variance_and_rate():
+    # Free membrane (mu = 0, far below threshold): stationary variance sigma^2 / 2 (Brunel's
+    # convention), within 6 % over 400 neurons x 1.9 s (correlation time tau_m: ~38,000
+    # independent samples, standard error of the variance ~0.7 %). Near threshold the rate is
+    # Siegert's (lif_rate_noisy) within 3 %: 400 neurons x 2 s at ~20 Hz, 16,000 spikes.
+    import neurosim as ns
+
+    net = SpikingNetwork(dt=1e-4, seed=3)
+    free = net.add_lif(400, noise=0.2)
+    firing = net.add_lif(400, current=np.full(400, 0.9), noise=0.2)
+    voltage, spikes = net.probe(free, "voltage", every=10), net.probe(firing, "spikes")
+    result = net.run(2.0)
+    samples = result[voltage][:, 10:]
+    assert samples.var() == pytest.approx(0.2**2 / 2, rel=0.06)
+    expected = ns.lif_rate_noisy(0.9, 0.2)
+    assert result[spikes].n_spikes / (400 * 2.0) == pytest.approx(expected, rel=0.03)

@@ -169,3 +169,14 @@ def test_rate_curve_draws_neurosims_own_rate_curve_with_its_onset_jump():
 def test_plot_functions_given_something_else_than_axes_raise_type_error_naming_ax(draw, not_axes):
     with pytest.raises(TypeError, match="ax must be a matplotlib Axes"):
         draw(not_axes)
+
+
+def test_the_plot_module_offers_plots_only():
+    import types
+
+    public = {name for name in dir(plot) if not name.startswith("_")}
+    helpers = {name for name in public - set(plot.__all__)
+               if not isinstance(getattr(plot, name), types.ModuleType) and name != "annotations"}
+    assert not helpers, f"neurosim.plot exposes non-plots: {sorted(helpers)}"
+    assert set(plot.__all__) == {"voltage", "raster", "filtered", "rate_curve", "network_raster",
+                                    "filtered_traces"}

@@ -126,3 +126,23 @@ def test_a_synapse_time_constant_in_milliseconds_warns():
         assert ns.PSC(5).tau_s == 5.0
     with pytest.raises(TypeError, match="tau_s"):
         ns.PSC([0.005])
+
+
+@pytest.mark.parametrize("call", [
+    lambda ns: ns.simulate_lif([1.5 + 0.5j], t_end=0.01),
+    lambda ns: ns.simulate_hh(5.0 + 1j, t_end=0.001),
+    lambda ns: ns.psc_kernel(np.array([0.001 + 0j])),
+    lambda ns: ns.lif_rate(np.array([2.0 + 1j])),
+    lambda ns: ns.lif_rate_noisy(1.0, np.array([0.1 + 0.1j])),
+    lambda ns: ns.rate_curve("lif", [1.0, 2.0], analytic=True)(np.array([1.5 + 1j])),
+    lambda ns: ns.RateCurve([0.0, 1.0], [0.0, 5.0])(np.array([0.5 + 1j])),
+    lambda ns: ns.SpikeTrains([np.array([0.1 + 0j])], t_end=1.0),
+    lambda ns: ns.SpikeTrains.from_events(np.array([0]), np.array([0.1 + 0j]), 1, t_end=1.0),
+    lambda ns: ns.PhysicalLIFParameters().normalized_input(np.array([0.1 + 1j])),
+])
+def test_complex_input_is_rejected_everywhere(call):
+    # Issue 9 item 7: numpy casts complex to float by dropping the imaginary part (with a warning).
+    import neurosim as ns
+
+    with pytest.raises(TypeError, match="real; got complex"):
+        call(ns)

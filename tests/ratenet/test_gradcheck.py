@@ -104,3 +104,22 @@ def test_gradient_check_refuses_float32():
     net = rn.MLP([3, 4, 3], dtype=np.float32)
     with pytest.raises(ValueError, match="float64"):
         rn.check_gradients(net, *_data())
+
+
+def test_gradient_check_on_sampled_entries_agrees_and_catches_errors():
+    X, y = _data()
+    net = rn.MLP([3, 8, 6, 3], activation="tanh", seed=0)
+    full, sampled = rn.check_gradients(net, X, y), rn.check_gradients(net, X, y, max_entries=5, seed=1)
+    assert full < TOLERANCE and sampled < TOLERANCE
+    # 5 entries of each array larger than 5 were checked: the errors differ from the full check's
+    assert [entry["layer"] for entry in sampled.layers] == [0, 1, 2]
+    assert sampled.layers[0]["W"] != full.layers[0]["W"]
+
+    class WrongTanh(rn.Tanh):
+        def backward(self, grad_output):
+            return grad_output
+
+    wrong = rn.Network([rn.Dense(3, 8), WrongTanh(), rn.Dense(8, 3)], loss="softmax_cross_entropy", seed=0)
+    assert rn.check_gradients(wrong, X, y, max_entries=4) > 1e-3
+    with pytest.raises(ValueError, match="max_entries"):
+        rn.check_gradients(net, X, y, max_entries=0)

@@ -266,7 +266,8 @@ def test_architecture_that_does_not_match_the_arrays_raises(saved):
         description["network"]["mlp"]["sizes"][1] = 9
         description["network"]["class"] = "Network"
 
-    with pytest.raises(rn.NetworkFileError, match=r"has shape \(8, 4\), the architecture needs \(9, 4\)"):
+    with pytest.raises(rn.NetworkFileError, match=r"declares .*\(8, 4\).* do not match its configuration, "
+                                                  r"which needs .*\(9, 4\)"):
         rn.load(_rewrite(saved, widen))
     with pytest.raises(rn.NetworkFileError, match="'layers.2.parameter.1' is missing"):
         rn.load(_rewrite(saved, change_arrays=lambda a: a.pop("layers.2.parameter.1")))

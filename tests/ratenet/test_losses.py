@@ -126,3 +126,96 @@ def test_unknown_loss_name_lists_the_choices():
     with pytest.raises(ValueError, match="softmax_cross_entropy"):
         rn.get_loss("hinge")
     assert isinstance(rn.get_loss("bce"), rn.BinaryCrossEntropy)
+
+
+# ------------------------------------------------------------------------------ sparsemax loss
+def _sparsemax_threshold_by_bisection(z):
+    """tau with sum_j max(z_j - tau, 0) = 1, by bisection on [max z - 1, max z] (the sum falls
+    from >= 1 to 0 there); independent of the library's sort-based sparsemax."""
+    low, high = z.max() - 1.0, z.max()
+    for _ in range(200):
+        middle = 0.5 * (low + high)
+        if np.maximum(z - middle, 0).sum() > 1:
+            low = middle
+        else:
+            high = middle
+    return 0.5 * (low + high)
+
+
+def _sparsemax_loss_reference(z, q):
+    """Martins & Astudillo (2016) Eq. 18-19 for one sample, straight from the paper's formula:
+    L = -q.z + 1/2 sum_{j in S} (z_j^2 - tau^2) + 1/2 ||q||^2, gradient sparsemax(z) - q."""
+    tau = _sparsemax_threshold_by_bisection(z)
+    support = z > tau
+    value = -q @ z + 0.5 * np.sum(z[support] ** 2 - tau**2) + 0.5 * q @ q
+    return value, np.maximum(z - tau, 0) - q
+
+
+@pytest.mark.parametrize("scale", [0.3, 1.0, 5.0])
+def test_sparsemax_loss_matches_the_papers_formula_with_labels_and_distributions(rng, scale):
+    logits = scale * rng.normal(size=(8, 5))
+    labels = rng.integers(0, 5, size=8)
+    distributions = rng.dirichlet(np.ones(5), size=8)
+    loss = rn.SparsemaxLoss()
+    for target in (labels, distributions):
+        rows = np.eye(5)[target] if target.ndim == 1 else target
+        references = [_sparsemax_loss_reference(z, q) for z, q in zip(logits, rows, strict=True)]
+        value, grad = loss.value_and_gradient(logits, loss.prepare_target(target, 5, np.float64))
+        assert value == pytest.approx(np.mean([r[0] for r in references]), rel=1e-12, abs=1e-14)
+        np.testing.assert_allclose(grad, np.array([r[1] for r in references]) / 8, atol=1e-12)
+
+
+def test_sparsemax_loss_gradient_matches_finite_differences(rng):
+    logits = rng.normal(size=(6, 4))
+    labels = np.array([0, 1, 2, 3, 1, 0])
+    loss = rn.SparsemaxLoss()
+    target = loss.prepare_target(labels, 4, np.float64)
+    _, grad = loss.value_and_gradient(logits, target)
+    np.testing.assert_allclose(grad, _finite_difference(loss, logits, target), atol=1e-9)
+
+
+def test_sparsemax_loss_is_zero_exactly_when_the_prediction_is_the_one_hot_target():
+    loss = rn.SparsemaxLoss()
+    target = np.array([0, 2])
+    # the right class leads by >= 1: sparsemax gives it probability 1, and the loss is 0
+    value, grad = loss.value_and_gradient(np.array([[3.0, 1.0, 2.0], [0.0, -4.0, 1.0]]), target)
+    assert value == 0.0
+    np.testing.assert_array_equal(grad, np.zeros((2, 3)))
+    # by hand for z = (1, 0.5, -3), label 0: support {0, 1}, tau = (1 + 0.5 - 1) / 2 = 0.25,
+    # p = (0.75, 0.25, 0); L = -z0 + 1/2 (z0^2 + z1^2 - 2 tau^2) + 1/2 = -1 + 0.5625 + 0.5 = 0.0625
+    value, grad = loss.value_and_gradient(np.array([[1.0, 0.5, -3.0]]), np.array([0]))
+    assert value == pytest.approx(0.0625, rel=1e-14)
+    np.testing.assert_allclose(grad, [[-0.25, 0.25, 0.0]], atol=1e-15)
+
+
+def test_sparsemax_loss_ignores_a_constant_added_to_the_logits_and_survives_huge_ones(rng):
+    logits = rng.normal(size=(4, 6))
+    labels = np.array([1, 5, 0, 2])
+    loss = rn.SparsemaxLoss()
+    reference = loss.value_and_gradient(logits, labels)
+    shifted = loss.value_and_gradient(logits + 1e6, labels)
+    assert shifted[0] == pytest.approx(reference[0], rel=1e-9)
+    np.testing.assert_allclose(shifted[1], reference[1], atol=1e-10)
+    value, grad = loss.value_and_gradient(np.array([[1e300, -1e300, 0.0]]), np.array([1]))
+    assert np.isfinite(grad).all() and value > 0
+
+
+def test_a_network_with_the_sparsemax_loss_predicts_argmax_and_sparse_probabilities(tmp_path):
+    corners, _ = rn.datasets.logical_or()
+    rng = np.random.default_rng(0)
+    X = np.repeat(corners, 10, axis=0) + 0.05 * rng.normal(size=(40, 2))
+    y = np.repeat(corners.sum(axis=1), 10).astype(int)   # three classes: how many inputs are on
+    net = rn.Network([rn.Dense(2, 8), rn.Tanh(), rn.Dense(8, 3)], loss="sparsemax", seed=0)
+    assert isinstance(net.loss, rn.SparsemaxLoss) and net.loss.is_classification
+    assert rn.check_gradients(net, X[:6], y[:6]) < 1e-6
+    net.fit(X, y, epochs=300, batch_size=None, optimizer=rn.Adam(lr=0.05), progress=False)
+    assert net.score(X, y) == 1.0
+    probability = net.predict_proba(X)
+    np.testing.assert_allclose(probability.sum(axis=1), 1.0, rtol=1e-12)
+    assert (probability == 0).any() and (probability >= 0).all()
+    np.testing.assert_array_equal(net.predict(X), probability.argmax(axis=1))
+    np.testing.assert_array_equal(net.predict(X), net.forward(X).argmax(axis=1))
+    net.save(tmp_path / "sparse.npz")
+    loaded = rn.load(tmp_path / "sparse.npz")
+    assert isinstance(loaded.loss, rn.SparsemaxLoss)
+    np.testing.assert_array_equal(loaded.predict_proba(X), probability)

@@ -66,3 +66,32 @@ def test_perceptron_rejects_bad_input():
         perceptron.fit(np.zeros((3, 2)), [0, 1])
     with pytest.raises(ValueError, match="learning_rate"):
         Perceptron(2, learning_rate=0)
+
+
+def test_perceptron_equals_scikit_learns_rule_off_the_boundary():
+    # scikit-learn's Perceptron rule written out by hand (labels y = 2t - 1; update w += eta y x,
+    # b += eta y when y (w.x + b) <= 0), samples in order. From random weights no sample lands
+    # exactly on the boundary, where (as documented) the two rules differ, so they must agree.
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(40, 3))
+    t = (X @ np.array([1.0, -1.0, 0.5]) + 0.2 > 0).astype(int)
+    ours = Perceptron(3, learning_rate=0.5, seed=7)
+    w, b = ours.weights.copy(), ours.bias
+    for _ in range(20):
+        for x, label in zip(X, 2 * t - 1, strict=True):
+            z = x @ w + b
+            assert z != 0
+            if label * z <= 0:
+                w, b = w + 0.5 * label * x, b + 0.5 * label
+    result = ours.fit(X, t, max_epochs=20)
+    assert result.converged
+    np.testing.assert_allclose(result.weights, w, rtol=1e-14)
+    assert result.bias == pytest.approx(b, rel=1e-14)
+
+
+def test_on_the_boundary_the_notes_rule_keeps_a_target_of_one_and_scikit_learns_updates():
+    # the documented difference: from zero weights z = 0, step(0) = 1 is right for t = 1
+    perceptron = Perceptron(2)
+    perceptron.fit(np.array([[1.0, 2.0]]), [1], max_epochs=1)
+    np.testing.assert_array_equal(perceptron.weights, [0.0, 0.0])
+    # scikit-learn's rule updates there: y z = 0 <= 0 -> w = (1, 2), b = 1

@@ -30,11 +30,11 @@ def test_learning_curves_draw_training_and_validation_and_mark_the_best_epoch(st
     np.testing.assert_array_equal(train.get_xdata(), epochs)
     np.testing.assert_array_equal(train.get_ydata(), history.loss)
     np.testing.assert_array_equal(validation.get_ydata(), history.val_loss)
-    assert marker_line.get_xdata()[0] == history.best_epoch + 1
-    assert marker_point.get_ydata()[0] == history.val_loss[history.best_epoch]
-    assert f"best epoch {history.best_epoch + 1}" in marker_line.get_label()
+    assert marker_line.get_xdata()[0] == history.best_epoch  # epochs count from 1 everywhere
+    assert marker_point.get_ydata()[0] == history.val_loss[history.best_epoch - 1]
+    assert f"best epoch {history.best_epoch}" in marker_line.get_label()
     # a network stands for its last History; accuracy works for classifiers
-    ax = plot_learning_curves(net, metric="accuracy", best_epoch=0)
+    ax = plot_learning_curves(net, metric="accuracy", best_epoch=1)
     np.testing.assert_array_equal(ax.get_lines()[1].get_ydata(), history.val_accuracy)
     assert ax.get_lines()[2].get_xdata()[0] == 1
 
@@ -76,7 +76,9 @@ def test_plots_refuse_what_they_cannot_draw(stopped_history):
     with pytest.raises(ValueError, match="metric"):
         plot_learning_curves(history, metric="f1")
     with pytest.raises(ValueError, match="best_epoch"):
-        plot_learning_curves(history, best_epoch=len(history))
+        plot_learning_curves(history, best_epoch=len(history) + 1)
+    with pytest.raises(ValueError, match="best_epoch"):
+        plot_learning_curves(history, best_epoch=0)  # epochs count from 1
     with pytest.raises(ValueError, match="labels"):
         plot_gradient_norms(history, labels=["a"])
     with pytest.raises(ValueError, match="z must be"):

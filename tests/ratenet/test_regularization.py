@@ -38,8 +38,7 @@ def _numeric_gradients(net, loss_fn):
 def _training_loss(net, X, target, before=lambda: None):
     """Loss of one training-mode forward pass (dropout on, batch statistics)."""
     before()
-    output = net._forward(X, training=True)
-    return net.loss.value(output, target)
+    return net.loss_and_gradients(X, target, training=True)[0]
 
 
 def _max_relative_error(analytic, numeric):
@@ -66,13 +65,13 @@ def test_dropout_gradients_match_finite_differences_with_a_fixed_mask(small_batc
     dropout = rn.Dropout(0.4)
     net = rn.Network([rn.Dense(4, 7), rn.Tanh(), dropout, rn.Dense(7, 3)], loss="softmax_cross_entropy",
                      seed=3)
-    X, target = net._check_Xy(X, y)
+    X, target = net.check_Xy(X, y)
 
     def fix_mask():  # the same mask on every pass: reseed the layer's generator
         dropout.rng = np.random.default_rng(11)
 
     fix_mask()
-    net._loss_step(X, target, training=True)
+    net.loss_and_gradients(X, target, training=True)
     mask = dropout.mask.copy()
     assert 0 < np.count_nonzero(mask == 0) < mask.size  # some units dropped, some kept
     analytic = [grad.copy() for grad in net.gradients()]
@@ -126,7 +125,7 @@ def test_dropout_masks_follow_the_network_seed():
     def masks(seed):
         dropout = rn.Dropout(0.5)
         net = rn.Network([rn.Dense(3, 6), rn.ReLU(), dropout, rn.Dense(6, 1)], seed=seed)
-        net._forward(np.ones((5, 3)), training=True)
+        net.loss_and_gradients(np.ones((5, 3)), np.ones(5), training=True)
         return dropout.mask.copy()
 
     np.testing.assert_array_equal(masks(1), masks(1))
@@ -159,8 +158,8 @@ def _batch_norm_net(seed=5):
 def test_batch_norm_gradients_match_finite_differences_in_training_mode(small_batch):
     X, y = small_batch
     net, _ = _batch_norm_net()
-    X, target = net._check_Xy(X, y)
-    net._loss_step(X, target, training=True)
+    X, target = net.check_Xy(X, y)
+    net.loss_and_gradients(X, target, training=True)
     analytic = [grad.copy() for grad in net.gradients()]
     numeric = _numeric_gradients(net, lambda: _training_loss(net, X, target))
     # every array, gamma and beta included, through the batch mean and variance; the first
@@ -196,10 +195,10 @@ def test_batch_norm_gradients_match_finite_differences_in_evaluation_mode(small_
     batch_norm.running_var[...] = np.linspace(0.5, 2, 6)
     check = rn.check_gradients(net, X, y)  # loss_and_gradients runs in evaluation mode
     assert check < GRAD_TOLERANCE
-    X, target = net._check_Xy(X, y)
+    X, target = net.check_Xy(X, y)
     net.loss_and_gradients(X, y)
     analytic = [batch_norm.dgamma.copy(), batch_norm.dbeta.copy()]
-    numeric = _numeric_gradients(net, lambda: net._loss_value(X, target))[2:4]
+    numeric = _numeric_gradients(net, lambda: net.loss_value(X, target))[2:4]
     assert _max_relative_error(analytic, numeric) < GRAD_TOLERANCE
 
 
@@ -351,12 +350,12 @@ def test_weight_penalty_value_and_gradients_match_formula_and_finite_differences
                          + 0.05 * np.sum(second.b ** 2) + 0.01 * np.sum(np.abs(second.b))
                          + 0.01 * np.sum(np.abs(third.b)))
         assert penalty.value() == pytest.approx(expected, rel=1e-13)
-        Xc, target = net._check_Xy(X, y)
+        Xc, target = net.check_Xy(X, y)
         net.loss_and_gradients(X, y)
         penalty.add_gradients()
         analytic = [grad.copy() for grad in net.gradients()]
         numeric = _numeric_gradients(
-            net, lambda Xc=Xc, target=target, penalty=penalty: net._loss_value(Xc, target) + penalty.value())
+            net, lambda Xc=Xc, target=target, penalty=penalty: net.loss_value(Xc, target) + penalty.value())
         assert _max_relative_error(analytic, numeric) < GRAD_TOLERANCE
 
 
@@ -405,10 +404,10 @@ def test_early_stopping_on_digits_keeps_an_epoch_within_one_point_of_the_best_te
     net, history, accuracy = run([stopper])
     assert stopper.stopped_epoch is not None and len(history) < len(full_history)
     np.testing.assert_array_equal(accuracy, full_accuracy[:len(accuracy)])  # same seeded run
-    best = history.best_epoch
-    assert best == int(np.argmin(history.val_loss))
-    assert net.score(split.X_test, split.y_test) == accuracy[best]  # the weights were restored
-    assert max(full_accuracy) - accuracy[best] <= 0.01
+    best = history.best_epoch  # numbered from 1
+    assert best == int(np.argmin(history.val_loss)) + 1
+    assert net.score(split.X_test, split.y_test) == accuracy[best - 1]  # the weights were restored
+    assert max(full_accuracy) - accuracy[best - 1] <= 0.01
 
 
 def test_early_stopping_restores_batch_norm_buffers_and_works_with_plateau_halving():
@@ -426,9 +425,9 @@ def test_early_stopping_restores_batch_norm_buffers_and_works_with_plateau_halvi
     assert stopper.mode == "max" and history.best_epoch == stopper.best_epoch
     assert min(history.learning_rate) < history.learning_rate[0]  # the plateau halving happened
     assert stopper.best == max(history.val_accuracy)
-    assert history.best_epoch == int(np.argmax(history.val_accuracy))
-    assert history.best_epoch < len(history) - 1  # so restoring changes something
-    for saved, current in zip(snapshots[history.best_epoch],
+    assert history.best_epoch == int(np.argmax(history.val_accuracy)) + 1
+    assert history.best_epoch < len(history)  # so restoring changes something
+    for saved, current in zip(snapshots[history.best_epoch - 1],
                               (*net.parameters(), net.layers[1].running_mean), strict=True):
         np.testing.assert_array_equal(current, saved)
 
@@ -442,7 +441,7 @@ def test_early_stopping_without_validation_falls_back_to_training_values_with_a_
         rn.EarlyStopping(patience=0)
     with pytest.raises(ValueError, match="mode"):
         rn.EarlyStopping(mode="largest")
-    with pytest.raises(KeyError, match="val_f1"):
+    with pytest.raises(ValueError, match="val_f1"):  # before the first epoch
         rn.MLP([1, 4, 1], output="linear").fit(X, y, epochs=2, progress=False,
                                                callbacks=[rn.EarlyStopping("val_f1")])
 

@@ -98,11 +98,11 @@ def test_callback_can_stop_training_and_sees_the_logs(blobs):
 
     def stop_after_two(net, epoch, logs):
         seen.append((epoch, sorted(logs)))
-        return epoch == 1
+        return epoch == 2
 
     history = rn.MLP([4, 5, 3], seed=0).fit(X, y, epochs=10, callbacks=[stop_after_two], progress=False)
-    assert len(history) == 2
-    assert seen[0] == (0, ["accuracy", "loss", "lr"])
+    assert len(history) == 2 and history.epochs == [1, 2]
+    assert seen[0] == (1, ["accuracy", "loss", "lr"])  # epochs are numbered from 1
 
 
 def test_early_stopping_stops_after_patience_epochs_without_improvement():
