@@ -53,3 +53,31 @@ def test_noisy_lif_rate_is_registered_and_round_trips_its_config(tmp_path):
     np.testing.assert_array_equal(rn.load(tmp_path / "noisy.npz").forward(X), net.forward(X))
     with pytest.raises(ValueError, match="sigma must be > 0"):
         rn.NoisyLIFRate(sigma=0.0)
+
+
+def test_the_twin_of_a_noisy_lif_layer_fires_at_the_siegert_rate():
+    # LIF neurons receiving the layer's white noise (sigma = 0.3) under constant inputs: their rate
+    # is Siegert's. Each of 6 inputs is shown 10 times for 2.8 s (counted after 0.2 s); the mean of a
+    # neuron's 10 rates has a standard error below sqrt(r / (2.8 s * 10)) (the interval CV of a
+    # noisy LIF is below 1); we allow 4 standard errors + 1 Hz.
+    rng = np.random.default_rng(0)
+    weights = rng.normal(0.3, 1.0, (12, 4))
+    net = rn.Network([rn.Dense(4, 12, weights=weights, bias=np.zeros(12)), rn.NoisyLIFRate(sigma=0.3),
+                      rn.Dense(12, 2)], loss="softmax_cross_entropy")
+    snet = rn.to_spiking(net)
+    assert snet.layers[0].twin.noise == 0.3
+    X = np.repeat(rng.uniform(0, 1, (6, 4)), 10, axis=0)
+    rates = snet.run(X, t_end=3.0, t_settle=0.2).hidden_rates[0].reshape(6, 10, 12).mean(axis=1)
+    expected = ns.lif_rate_noisy(X[::10] @ weights.T + 1.0, 0.3)
+    assert np.sum(expected > 20) >= 30
+    np.testing.assert_array_less(np.abs(rates - expected), 4 * np.sqrt(expected / 28.0) + 1.0)
+
+
+def test_a_trained_noisy_lif_network_keeps_its_accuracy_as_noisy_spikes():
+    X_train, X_test, y_train, y_test = rn.datasets.digits(seed=0)
+    net = rn.MLP([64, 40, 10], activation=rn.NoisyLIFRate(sigma=0.1), output="softmax", seed=0)
+    net.fit(X_train, y_train, epochs=12, batch_size=32, optimizer=rn.Adam(lr=2e-3), progress=False)
+    X, y = X_test[:180], y_test[:180]
+    rate_accuracy = net.score(X, y)
+    assert rate_accuracy > 0.9
+    assert rn.spiking_accuracy(net, X, y, t_end=0.2) >= rate_accuracy - 0.02
