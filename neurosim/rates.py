@@ -854,11 +854,22 @@ def rate_curve(model: object, currents: object, t_end: float = 1.2, dt: float | 
 def _model_description(model: object, dt: float, method: str | None, model_params: dict) -> dict | None:
     """What a measured curve records of its neuron (RateCurve's ``model``); None for a callable."""
     if model == "lif":
+        from .lif import LIFParameters
+
         params = model_params.get("params")
-        if params is not None:
-            return None         # a parameter object: recorded once the LIF parameter objects settle
-        return {"model": "lif", "dt": dt, "tau_m": float(model_params["tau_m"]),
-                "tau_ref": float(model_params["tau_ref"])}
+        if params is None:
+            tau_m, tau_ref = model_params["tau_m"], model_params["tau_ref"]
+        elif type(params) is LIFParameters:
+            tau_m, tau_ref = params.tau_m, params.tau_ref
+        else:
+            return None         # physical units: the curve's inputs are nA, not the normalized input
+        if np.ndim(tau_m) or np.ndim(tau_ref):
+            return None         # one curve cannot stand for neurons with different parameters
+        description = {"model": "lif", "dt": dt, "tau_m": float(tau_m), "tau_ref": float(tau_ref)}
+        noise = model_params.get("noise")
+        if noise is not None and np.ndim(noise) == 0 and float(noise) > 0:
+            description["noise"] = float(noise)
+        return description
     if model == "hh":
         from dataclasses import asdict
 

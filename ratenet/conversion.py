@@ -267,7 +267,7 @@ def _rate_curve_twin(activation: RateCurveActivation, context: ConversionContext
     name = model.get("model") if isinstance(model, dict) else None
     if name == "lif":
         return LIFTwin(activation, tau_m=model["tau_m"], tau_ref=model["tau_ref"], gain=activation.gain,
-                       offset=activation.bias, amplitude=activation.amplitude)
+                       offset=activation.bias, amplitude=activation.amplitude, noise=model.get("noise", 0.0))
     if name == "hh":
         method = model.get("method", "euler")
         if method not in HH_METHODS:

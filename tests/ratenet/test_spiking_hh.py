@@ -23,6 +23,11 @@ def test_a_measured_curve_records_its_neuron_and_keeps_it_through_to_dict(hh_cur
     lif = ns.rate_curve("lif", np.linspace(0, 4, 9), t_end=0.5, dt=1e-3, t_skip=0.1, tau_ref=0.003)
     assert lif.model == {"model": "lif", "dt": 1e-3, "tau_m": 0.02, "tau_ref": 0.003}
     assert ns.rate_curve("lif", np.linspace(0, 4, 9), analytic=True).model["model"] == "lif"
+    noisy = ns.rate_curve("lif", np.linspace(0, 4, 9), t_end=0.5, dt=1e-3, t_skip=0.1, noise=0.2, seed=1)
+    assert noisy.model["noise"] == 0.2
+    net = rn.Network([rn.Dense(2, 3), rn.RateCurveActivation(noisy), rn.Dense(3, 2)],
+                     loss="softmax_cross_entropy")
+    assert rn.to_spiking(net, allow_untrained=True).layers[0].twin.noise == 0.2
 
 
 def test_hh_twin_first_layer_fires_at_the_curves_rate(hh_curve):
