@@ -89,6 +89,10 @@ class NeuronTwin:
     def check_dt(self, dt: float, layer: str) -> None:
         """Raise ``ValueError`` if these neurons cannot be simulated at step ``dt`` (s)."""
 
+    #: The inputs ``(low, high)`` (the neuron's input unit) over which the rate is known, or None
+    #: for a rate defined for every input (an analytic curve).
+    input_range: tuple[float, float] | None = None
+
     def add_population(self, network: SpikingNetwork, n: int, *, bias, current=None, v_init=None,
                        label: str) -> Population:
         """Add ``n`` of these neurons to ``network`` with the given constant input and start state."""
@@ -210,6 +214,8 @@ class HHTwin(NeuronTwin):
         self.method = method
         self.threshold = float(threshold)
         self.default_dt = float(curve_dt)
+        inputs = getattr(activation.curve, "inputs", None)
+        self.input_range = None if inputs is None else (float(inputs[0]), float(inputs[-1]))
 
     def check_dt(self, dt, layer):
         if dt > HH_STABLE_DT:

@@ -198,6 +198,11 @@ class SpikingClassifier:
         record_every = check_positive_int("record_every", record_every)
         rng = np.random.default_rng(seed)
         outputs, traces, rates = [], [], []
+        outside = self._inputs_outside_known_range(X)
+        if outside:
+            warnings.warn(outside + "; their spiking neurons may not fire as the rate network assumes "
+                          "(Hodgkin-Huxley neurons diverge below about -25 µA/cm² at dt = 0.01 ms)",
+                          RuntimeWarning, stacklevel=2)
         per_batch = self._trials_per_batch(t_end, n_steps, record_every)
         for start in _progress(range(0, X.shape[0], per_batch), progress):
             out, trace, times, hidden = self._run_batch(X[start:start + per_batch], t_end, t_settle,
@@ -336,6 +341,23 @@ class SpikingClassifier:
             return layer.twin.phase_voltages(constant_input, phase, rng)
         return layer.twin.uniform_voltages((n_trials, layer.n), rng)
 
+    def _inputs_outside_known_range(self, X: np.ndarray) -> str:
+        """Which layers' mean inputs (from the rate network) leave their neurons' known range, as
+        text (empty when none do)."""
+        if all(layer.twin.input_range is None for layer in self.layers):
+            return ""
+        problems, h = [], X
+        for layer in self.layers:
+            z = h @ layer.weights.T + layer.bias
+            if layer.twin.input_range is not None:
+                low, high = layer.twin.input_range
+                inputs = layer.twin.input_of(z)
+                if inputs.min() < low or inputs.max() > high:
+                    problems.append(f"{layer.name} receives inputs from {inputs.min():.4g} to "
+                                    f"{inputs.max():.4g}, outside [{low:g}, {high:g}]")
+            h = np.asarray(layer.twin.activation(z), dtype=np.float64)
+        return "; ".join(problems)
+
     def _trials_per_batch(self, t_end: float, n_steps: int, record_every: int) -> int:
         """Samples per network run: ``batch_size``, fewer when one trial's spike buffers and trace
         would make a run exceed ``BATCH_MEMORY_BYTES``."""
@@ -352,7 +374,15 @@ class SpikingClassifier:
         spike_probes = [network.probe(p, "spikes") for p in hidden]
         filtered = (network.probe(hidden[-1], "filtered", every=record_every, synapse=self.synapse)
                     if self.readout_kind == "filtered" else None)
-        result = network.run(t_end)
+        try:
+            result = network.run(t_end)
+        except FloatingPointError as error:
+            outside = self._inputs_outside_known_range(X)
+            if not outside:
+                raise
+            raise FloatingPointError(f"{error}. The rate network drives the neurons outside the range its "
+                                     f"rate curve was measured over ({outside}): retrain with a smaller "
+                                     "gain, or measure the curve over the inputs the network uses") from error
         trials = [result[probe] for probe in spike_probes]
         if X.shape[0] == 1:
             trials = [[trains] for trains in trials]

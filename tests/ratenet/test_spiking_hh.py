@@ -105,3 +105,17 @@ def test_hh_layers_need_a_small_step_and_curves_need_their_neuron(hh_curve):
                      loss="softmax_cross_entropy")
     with pytest.raises(ValueError, match=r"hidden layer 1 .*curve\.model is unset.*rate_curve"):
         rn.to_spiking(net, allow_untrained=True)
+
+
+def test_inputs_outside_the_measured_curve_warn_and_a_divergence_says_why(hh_curve):
+    # The curve was measured over 0-20 µA/cm²; a neuron driven at -60 µA/cm² is outside what the
+    # rate network knows, and forward Euler HH diverges there at dt = 0.01 ms (it does from about
+    # -25 µA/cm²): a warning before the run, and an error that names the cause after.
+    net = rn.Network([rn.Dense(1, 2, weights=np.array([[-66.0], [1.0]]), bias=np.zeros(2)),
+                      rn.RateCurveActivation(hh_curve, gain=1.0), rn.Dense(2, 2)],
+                     loss="softmax_cross_entropy")
+    snet = rn.to_spiking(net, allow_untrained=True)
+    outside = r"hidden 1 receives inputs from -59.77 to 7.227, outside \[0, 20\]"
+    with pytest.warns(RuntimeWarning, match=outside), \
+            pytest.raises(FloatingPointError, match="outside the range its rate curve was measured over"):
+        snet.run(np.ones((1, 1)), t_end=0.01)
