@@ -21,7 +21,7 @@ the class read from the output layer.
     uniformly (Nengo's own default initial state): the same per-step work.
 
 * A 64-100-10 network trained on a measured Hodgkin-Huxley rate curve
-  (``rn.RateCurveActivation(ns.rate_curve("hh", ...), gain=8)``) run as HH neurons at dt = 0.01 ms
+  (``rn.RateCurveActivation(ns.rate_curve("hh", ...), gain=3)``) run as HH neurons at dt = 0.01 ms
   (HH needs it): ``ratenet`` only (Nengo has no HH neuron), samples per second.
 
 The timed runs alternate between the tools for ``--rounds`` rounds in one process; the table
@@ -66,8 +66,8 @@ def train_lif_network():
 
 
 def train_hh_network(X_train, y_train):
-    curve = ns.rate_curve("hh", currents=np.linspace(0, 20, 41), t_end=1.0, dt=1e-5, t_skip=0.2)
-    net = rn.MLP([64, HIDDEN, 10], activation=rn.RateCurveActivation(curve, gain=8.0), output="softmax",
+    curve = ns.rate_curve("hh", currents=np.linspace(-20, 40, 61), t_end=1.0, dt=1e-5, t_skip=0.2)
+    net = rn.MLP([64, HIDDEN, 10], activation=rn.RateCurveActivation(curve, gain=3.0), output="softmax",
                  seed=0)
     net.fit(X_train, y_train, epochs=40, batch_size=32, optimizer=rn.Adam(lr=1e-3), progress=False)
     return net
