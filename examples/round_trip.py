@@ -63,8 +63,8 @@ class Settings:
 
 
 QUICK = Settings(n_seeds=1, hidden=16, epochs=3, n_test=40, presentations=(0.01, 0.02, 0.04),
-                 n_time_points=4, hh_currents=(-20.0, 30.0, 11), hh_t_end=0.15, hh_t_skip=0.05, n_normalize=200,
-                 dpi=50)
+                 n_time_points=4, hh_currents=(-20.0, 30.0, 11), hh_t_end=0.15, hh_t_skip=0.05,
+                 n_normalize=200, dpi=50)
 
 
 def load_data(name: str, seed: int = 0) -> rn.datasets.Split:
@@ -216,7 +216,10 @@ def figure_time(path: Path, runs: dict, settings: Settings) -> None:
                    linewidth=0.8, alpha=0.7)
     for t in settings.presentations:
         ax.axvline(t * 1e3, color="0.8", linewidth=0.8, zorder=0)
-    ax.set_xlabel("presentation time (ms)")
+    ax.set_xscale("log")
+    ax.set_xticks([t * 1e3 for t in settings.presentations] + [5, 10],
+                  [f"{t * 1e3:g}" for t in settings.presentations] + ["5", "10"])
+    ax.set_xlabel("presentation time (ms, log scale)")
     ax.set_ylabel("spiking test accuracy (mean over seeds)")
     ax.set_title("Accuracy against presentation time (dashed: the rate network)", loc="left")
     ax.legend(frameon=False, fontsize="small", loc="lower right")

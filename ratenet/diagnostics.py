@@ -237,7 +237,7 @@ def plot_rate_scatter(diagnosis: ConversionDiagnosis, layer: int = 0, ax=None, *
     top = max(float(predicted.max(initial=0)), float(measured.max(initial=0)), 1.0) * 1.05
     ax.plot([0, top], [0, top], color="0.3", linewidth=0.9, linestyle="--", label="spiking = rate")
     if np.isfinite(record.max_rate) and record.max_rate <= 1.5 * top:
-        ax.axhline(record.max_rate, color="C3", linewidth=0.9, linestyle=":", label="ceiling 1/τref")
+        ax.axhline(record.max_rate, color="C3", linewidth=0.9, linestyle=":", label=_ceiling_label(record))
     ax.set_xlim(0, top)
     ax.set_ylim(0, max(top, record.max_rate * 1.05 if np.isfinite(record.max_rate) and
                        record.max_rate <= 1.5 * top else top))
@@ -264,7 +264,7 @@ def plot_rate_histogram(diagnosis: ConversionDiagnosis, layer: int = 0, ax=None,
     predicted, _ = np.histogram(record.predicted.ravel(), bins=edges)
     ax.stairs(predicted, edges, color="0.2", linewidth=1.0, label="rate network")
     if np.isfinite(record.max_rate):
-        ax.axvline(record.max_rate, color="C3", linewidth=0.9, linestyle=":", label="ceiling 1/τref")
+        ax.axvline(record.max_rate, color="C3", linewidth=0.9, linestyle=":", label=_ceiling_label(record))
     ax.set_yscale("symlog", linthresh=1)
     ax.set_xlabel("firing rate (Hz)")
     ax.set_ylabel("(sample, neuron) pairs")
@@ -296,6 +296,12 @@ def plot_accuracy_over_time(diagnosis: ConversionDiagnosis, ax=None, *, color: s
     ax.set_xlim(0, diagnosis.t_end * 1e3)
     ax.legend(frameon=False, fontsize="small", loc="lower right")
     return ax
+
+
+def _ceiling_label(record: LayerDiagnosis) -> str:
+    meanings = {"LIF": "1/τref", "HH": "top of the measured curve", "IF": "rate budget"}
+    meaning = meanings.get(record.neuron, "ceiling")
+    return f"max rate {record.max_rate:.4g} Hz ({meaning})"
 
 
 def _layer(diagnosis, layer) -> LayerDiagnosis:
