@@ -8,8 +8,9 @@
    data-based normalisation; the LIF rates: LIF neurons, the noisy one receiving its noise; HH
    curve: HH neurons at dt = 0.01 ms), each sample presented for 20, 50 and 200 ms.
 4. Write the table of rate against spiking accuracy over seeds (``summary.md``, printed too) and
-   the figures: the rate curves, accuracy per activation, accuracy against presentation time, and
-   the conversion diagnostics of one network per neuron model.
+   the figures: the rate curves (``rate_curves.png``), accuracy per activation
+   (``accuracy.png``), accuracy against presentation time (``accuracy_time.png``), and the
+   conversion diagnostics of one network per neuron model (``diagnostics.png``).
 
     python examples/round_trip.py out/round_trip            # digits, 3 seeds (a few minutes)
     python examples/round_trip.py out/round_trip --quick    # seconds: tiny sizes, numbers meaningless

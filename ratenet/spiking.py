@@ -109,6 +109,9 @@ class SpikingClassifier:
         The synapse of every connection (and of the filtered readout).
     dt : float
         Simulation step (s).
+    charge_per_spike : float
+        What one spike delivers through ``synapse`` at ``dt`` (see :func:`charge_per_spike`); the
+        weights between layers are divided by it.
     """
 
     def __init__(self, net: Network, *, synapse: PSC | None = None, dt: float | None = None,
