@@ -101,6 +101,8 @@ QUICK_OUTPUTS = {
     "model_selection": {"best_net.npz", "model_selection.md", "model_selection.png"},
     "pretraining": {"pretraining_accuracy.png", "pretraining_features.png", "pretraining_results.txt"},
     "sparsemax": {"sparsemax_digits.png", "sparsemax_two_classes.png"},
+    "round_trip": {"rate_curves.png", "accuracy.png", "accuracy_time.png", "diagnostics.png", "summary.md"},
+    "short_presentations": {"short_presentations.png", "short_presentations.md"},
 }
 
 
