@@ -84,7 +84,7 @@ def _weights():
 def _neurosim_worker(work: str) -> None:
     import numpy as np
 
-    from neurosim import SpikingNetwork
+    from neurosim import PSC, SpikingNetwork
 
     dt = WORK[work]
     state = {}
@@ -93,7 +93,7 @@ def _neurosim_worker(work: str) -> None:
         net = SpikingNetwork(dt=dt, seed=1)
         sources = net.add_spike_source(rates=np.full(N_SOURCES, SOURCE_RATE))
         neurons = net.add_lif(N_NEURONS, tau_m=TAU_M, tau_ref=TAU_REF)
-        net.connect(sources, neurons, _weights(), tau_s=TAU_S, method="euler")
+        net.connect(sources, neurons, _weights(), synapse=PSC(TAU_S, method="euler"))
         state["net"], state["spikes"] = net, net.probe(neurons, "spikes")
 
     def first_call():

@@ -9,7 +9,7 @@ the perceptron, backpropagation, optimisers, regularisation, autoencoders and RB
 are kept, e.g. G(v_in) for the LIF rate and τs for a synapse.
 """
 
-from . import plot
+from . import connectivity, plot
 from ._result import SimResult
 from .hh import HHParameters, hh_steady_state, simulate_hh
 from .lif import LIFParameters, PhysicalLIFParameters, simulate_lif
@@ -25,12 +25,13 @@ from .rates import (
     rate_curve,
 )
 from .spikes import SpikeTrains
-from .synapse import PSC, filter_spikes, psc_kernel
+from .synapse import PSC, Delta, filter_spikes, psc_kernel
 from .validation import UnitsWarning
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Delta",
     "HHParameters",
     "LIFParameters",
     "NetworkResult",
@@ -42,6 +43,7 @@ __all__ = [
     "SimResult",
     "SpikeTrains",
     "SpikingNetwork",
+    "connectivity",
     "UnitsWarning",
     "filter_spikes",
     "firing_onset",

@@ -1,57 +1,178 @@
-"""Numba kernels that step a network of LIF and HH populations joined through PSC synapses.
+"""Numba kernels that step a network of LIF, IF and HH populations joined through synapses.
 
-Everything is flattened into arrays so that one compiled function runs any network:
+Everything is flattened into arrays so that one compiled function runs any network
+(:mod:`neurosim._network_layout` builds them):
 
-- Simulated neurons of all populations share one index space ``[0, n_neurons)``: the LIF neurons
-  first, ``[0, n_lif)``, then the Hodgkin-Huxley ones. Spike sources have their own index space
-  ``[0, n_src)``; their spikes are given in advance as events sorted by the step at which they
-  are felt.
-- A connection ``c`` takes spikes of ``n_pre`` neurons starting at ``pre_offset[c]`` (in the
-  neuron or the source index space, ``pre_is_source[c]``) into the ``n_post`` neurons of one
-  population starting at ``post_offset[c]``. Its weights are stored transposed, row ``j`` of
-  ``W.T`` being what a spike of pre-neuron ``j`` adds, so that a spike adds one contiguous row
-  (event-driven propagation).
-- Every synapse is a cascade of ``n + 1`` first-order stages (a PSC kernel of order ``n``) whose
-  free evolution over one step is ``x_j <- sum_{m <= j} P[m] x_{j-m}``: the notes' Euler algorithm
-  is ``P = [1 - dt/tau_s, dt/tau_s]``, the exact solution ``P[m] = exp(-a) a**m / m!`` with
-  ``a = dt/tau_s``. A spike adds ``w / tau_s`` to the first stage.
+- Units. Simulated neurons of all populations share one index space ``[0, n_neurons)``: the LIF
+  neurons first, ``[0, n_lif)``, then the non-leaky IF ones, ``[n_lif, n_lif + n_if)``, then the
+  Hodgkin-Huxley ones. Spike sources follow, ``[n_neurons, n_units)``.
+- Events. What arrives at step ``k`` comes from three lists of ``(unit, count)``: the spikes the
+  neurons emitted during step ``k - 1``; source spikes generated in Python for a window of steps,
+  grouped by the step at which they are felt (``ceil(t / dt)``); and spikes of high-rate Poisson
+  sources, drawn here, one Poisson count per source and step.
+- Connections. A connection takes the events of ``n_pre`` units starting at ``pre_first`` into
+  the ``n_post`` neurons starting at ``post_first``. Its weights are stored as ``W.T``: dense rows
+  (row ``j`` is what a spike of pre-unit ``j`` adds, one contiguous vector), or a CSR matrix of
+  ``W.T`` (per pre-unit, the postsynaptic indices and weights of its outgoing synapses, so that a
+  spike costs its out-degree), with one weight per synapse or one for all ("uniform").
+- Synapses. A PSC synapse of order ``n`` is a cascade of ``n + 1`` first-order stages whose free
+  evolution over a step is ``x_j <- sum_{m <= j} P[m] x_{j-m}`` (:meth:`neurosim.PSC.propagator`);
+  a spike adds ``w / tau_s`` to the first stage and the last stage is the current. A delta synapse
+  has no state: a spike adds ``w`` to the neuron's "jump", applied to its voltage at the start of
+  the step.
+- Delays. A connection whose delays are all one step delivers straight into the first stage (or
+  the jumps). Longer delays go through a ring buffer of ``R`` slots of ``n_post`` values: an event
+  delivered at step ``k`` with a delay of ``d`` steps is added to slot ``(k + d - 1) mod R``, and at
+  every step slot ``k mod R`` is emptied into the first stage. The cost does not depend on the
+  delays' length. Delays may be one per connection or one per synapse (then ``R`` is the longest).
 
-LIF neurons advance with :func:`neurosim._lif_kernels.lif_step`, the exact-timing step of
-:func:`neurosim.simulate_lif` (with its most common case, a free neuron that stays below threshold,
-inlined here); HH neurons with :func:`neurosim._hh_kernels.hh_step`, the step of
-:func:`neurosim.simulate_hh`, a spike being an upward crossing of the threshold, its time
-interpolated linearly in the step. Order of a step ``k`` covering ``[t_k, t_k + dt)``: synapses
-decay (for ``k > 0``), spikes emitted during step ``k - 1`` (and source spikes arriving at
-``t_k``) are added, each neuron integrates its input current held constant over the step, and the
-spikes it emits are delivered at step ``k + 1``. This is the order in which
-:func:`neurosim.filter_spikes` treats a spike train: a spike is felt at the first grid point at or
-after it, after that step's decay.
+Order of a step ``k`` covering ``[t_k, t_k + dt)``: spikes of step ``k - 1`` are recorded, synapses
+decay, events arrive, each neuron integrates its input current held constant over the step (LIF:
+:func:`neurosim._lif_kernels.lif_step`, the exact-timing step of :func:`neurosim.simulate_lif`, its
+common case, a free neuron that stays below threshold, inlined here; IF: :func:`if_step`; HH:
+:func:`neurosim._hh_kernels.hh_step`), and its spikes are delivered at step ``k + 1`` (plus the
+delay). This is how :func:`neurosim.filter_spikes` treats a spike train: a spike is felt at the
+first grid point at or after it, after that step's decay.
 
-Time runs outside, all neurons inside. A step's events are added row by row (event-driven), or,
-when more than ``dense_above[c]`` of a connection's pre-neurons fired in that step, as one dense
-product ``x @ W.T`` (BLAS), which reads the whole matrix once. (A population-by-population order
-that keeps a block of ``W`` in cache was tried: on a 1,000 -> 1,000 network the event-driven row adds
-already run at about 0.4 ns per weight, and scanning the events once per block cost more than the
-cache saved.) The hot loops index slices from 0 so that LLVM vectorises them (an index
-``base + i`` would have to be checked for negative wrap-around, which blocks vectorisation: 3x
-slower here).
+The kernel is resumable: all state lives in arrays owned by the caller, and :func:`run_steps`
+advances every trial from ``position[trial]`` to ``stop``. It returns early for a trial whose spike
+record is full (the caller enlarges it and calls again: the spikes of the last step wait in the
+event list) or whose state became non-finite (``status``). A step's events are added row by row
+(event-driven), or, for dense weights when more than ``dense_above[c]`` of a connection's
+pre-units fired in the step, as one dense product ``x @ W.T`` (BLAS), which reads the matrix once.
+The hot loops index slices from 0 so that LLVM vectorises them (an index ``base + i`` would have to
+be checked for negative wrap-around, which blocks vectorisation: 3x slower here).
 
 Trials (independent copies of the network with their own inputs, e.g. one per sample to classify)
-run one after the other, or spread over threads by ``prange`` when there are many.
+run one after the other, or on several threads (the kernel releases the GIL; each thread takes every
+``n_workers``-th trial).
 """
 
 from __future__ import annotations
+
+import math
 
 import numba
 import numpy as np
 
 from ._hh_kernels import V_DIVERGED, hh_step
-from ._lif_kernels import lif_step
+from ._lif_kernels import lif_noisy_step, lif_step
 
 PROBE_SPIKES, PROBE_VOLTAGE, PROBE_FILTERED, PROBE_CURRENT = 0, 1, 2, 3
+# Where a connection's (or a filtered probe's) presynaptic events come from.
+EVENTS_NEURONS, EVENTS_SOURCES, EVENTS_POISSON = 0, 1, 2
+# How a connection stores its weights.
+STORE_DENSE, STORE_SPARSE, STORE_SPARSE_UNIFORM = 0, 1, 2
+# status[trial]: why a trial stopped before ``stop``.
+STATUS_RUNNING, STATUS_RECORD_FULL, STATUS_HH_DIVERGED, STATUS_NON_FINITE, STATUS_RUNAWAY = 0, 1, 2, 3, 4
+# More spikes than this from one neuron in one step means a runaway input (a count would overflow).
+MAX_SPIKES_PER_STEP = 2**31
+# Poisson counts above this mean are drawn as sums of counts of this mean (exp(-mean) stays normal).
+POISSON_PIECE = 30.0
 
 
-@numba.njit(cache=True)
+# -- random numbers: xoshiro256+ per trial, so that trials on any threads give the same result ------
+
+@numba.njit(cache=True, error_model="numpy")
+def _draw_poisson(rng, units, table_row, n_pieces, tables, lengths, drawn_unit, drawn_count):
+    """This step's Poisson counts of the kernel-drawn sources, as events; returns their number.
+
+    Unit ``units[p]`` draws a count of mean ``mean[p]``, split into ``n_pieces[p]`` pieces of mean
+    ``POISSON_PIECE`` (table 0) and a rest (table ``table_row[p]``) so that no table underflows.
+    A count is one uniform number ``u`` (xoshiro256+, its state ``rng`` (uint64 (4,)) kept in
+    registers) inverted through the distribution: the number of entries of the cumulative table
+    ``tables[row, :lengths[row]]`` (``P(X <= k)``) at or below ``u``, counted without a branch over
+    a table length fixed per mean, so that neither the count nor the loop's exit is mispredicted.
+    Past a table's end (probability below 1e-15) the terms are continued one by one.
+    """
+    s0, s1, s2, s3 = rng[0], rng[1], rng[2], rng[3]
+    n_drawn = 0
+    for p in range(units.shape[0]):
+        count = 0
+        for piece in range(n_pieces[p] + 1):
+            row = table_row[p] if piece == n_pieces[p] else 0
+            bits = s0 + s3
+            shifted = s1 << np.uint64(17)
+            s2 ^= s0
+            s3 ^= s1
+            s1 ^= s2
+            s0 ^= s3
+            s2 ^= shifted
+            s3 = (s3 << np.uint64(45)) | (s3 >> np.uint64(19))
+            u = np.float64(bits >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+            # (Indexed in place: a view of the row would cost two atomic reference counts a draw.)
+            length = lengths[row]
+            k = 0
+            for term in range(length):
+                k += np.int64(u >= tables[row, term])
+            if k == length:                       # beyond the table: rarer than 1e-15
+                k = _poisson_tail(u, tables[row], length)
+            count += k
+        # (Written whether or not the count is 0, and kept only if it is not: no branch to mispredict.)
+        drawn_unit[n_drawn] = units[p]
+        drawn_count[n_drawn] = count
+        n_drawn += np.int64(count > 0)
+    rng[0], rng[1], rng[2], rng[3] = s0, s1, s2, s3
+    return n_drawn
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _poisson_tail(u, cumulative, length):
+    """The count of a uniform ``u`` beyond a cumulative table's last entry: the terms continue as
+    ``p(k) = p(k-1) mean / k``, the mean recovered from the table's first two entries."""
+    mean = (cumulative[1] - cumulative[0]) / cumulative[0]
+    probability = cumulative[length - 1] - cumulative[length - 2]
+    total = cumulative[length - 1]
+    k = length - 1
+    while u >= total and k < 100_000:
+        k += 1
+        probability *= mean / k
+        total += probability
+        if probability == 0.0:
+            break
+    return k
+
+
+def poisson_tables(means: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The tables of :func:`_draw_poisson` for counts of the given means (any shape, each >= 0):
+    ``(table_row, n_pieces, tables, lengths)``, the first two of the shape of ``means``."""
+    means = np.asarray(means, dtype=np.float64)
+    n_pieces = np.floor(means / POISSON_PIECE).astype(np.int64)
+    rest = means - n_pieces * POISSON_PIECE
+    distinct, inverse = np.unique(np.concatenate([[POISSON_PIECE], rest.ravel()]), return_inverse=True)
+    rows = [_cumulative_poisson(mean) for mean in distinct]
+    width = max(row.size for row in rows)
+    tables = np.ones((len(rows), width))
+    lengths = np.zeros(len(rows), dtype=np.int64)
+    for index, row in enumerate(rows):
+        tables[index, :row.size] = row
+        lengths[index] = row.size
+    piece_row = inverse[0]
+    order = np.arange(len(rows))
+    order[[0, piece_row]] = order[[piece_row, 0]]       # the piece's table first
+    tables, lengths = tables[order], lengths[order]
+    position = np.argsort(order)
+    table_row = position[inverse[1:]].reshape(means.shape).astype(np.int64)
+    return table_row, n_pieces, tables, lengths
+
+
+def _cumulative_poisson(mean: float) -> np.ndarray:
+    """``P(X <= k)`` for ``k = 0, 1, ...`` until ``1 - P < 1e-15`` (at least two entries)."""
+    terms = [math.exp(-mean)]
+    total = terms[0]
+    cumulative = [total]
+    k = 0
+    while (1.0 - total > 1e-15 or len(cumulative) < 2) and k < 200:
+        k += 1
+        terms.append(terms[-1] * mean / k)
+        total += terms[-1]
+        cumulative.append(total)
+    return np.array(cumulative)
+
+
+# -- synapses ------------------------------------------------------------------------------------
+
+@numba.njit(cache=True, error_model="numpy")
 def _propagate(state, offset, n_stages, n_units, propagator):
     """Free evolution of ``n_units`` cascades stored stage-major at ``state[offset:]``."""
     if n_stages == 1:
@@ -69,42 +190,150 @@ def _propagate(state, offset, n_stages, n_units, propagator):
             state[base + unit] = total
 
 
-@numba.njit(cache=True)
-def _deliver(state, base, width, weights_t, row_offset, row_length, pre_first, pre_n, scale,
-             neuron, count, first, stop):
-    """For each event ``e`` in ``[first, stop)`` whose neuron lies in the pre range, add
-    ``scale * count[e]`` times ``width`` weights of its row of ``W.T`` (rows ``row_length`` long,
-    starting at ``row_offset``) to ``state[base:base + width]``."""
+@numba.njit(cache=True, error_model="numpy")
+def _deliver_rows(state, base, n_post, dense_weights, row_offset, pre_first, n_pre, scale,
+                  unit, count, first, stop):
+    """Dense ``W.T``: for each event in ``[first, stop)`` from the pre range, add ``scale * count``
+    times its row to ``state[base:base + n_post]``."""
+    target = state[base:base + n_post]
     for e in range(first, stop):
-        j = neuron[e] - pre_first
-        if j < 0 or j >= pre_n:
+        j = unit[e] - pre_first
+        if j < 0 or j >= n_pre:
             continue
         amount = scale * count[e]
-        row = row_offset + j * row_length
-        # Slices indexed from 0 let LLVM vectorise the loop (no negative-index wrap-around to check).
-        target = state[base:base + width]
-        weights = weights_t[row:row + width]
-        for i in range(width):
+        row = row_offset + j * n_post
+        weights = dense_weights[row:row + n_post]
+        for i in range(n_post):
             target[i] += amount * weights[i]
 
 
-@numba.njit(cache=True)
-def _deliver_dense(state, base, weights_t, row_offset, pre_first, pre_n, post_n, scale,
-                   neuron, count, first, stop, dense_x):
-    """The same sum as :func:`_deliver` as one product ``x @ W.T`` with ``x`` the step's spikes."""
-    x = dense_x[:pre_n]
+@numba.njit(cache=True, error_model="numpy")
+def _deliver_dense(state, base, n_post, dense_weights, row_offset, pre_first, n_pre, scale,
+                   unit, count, first, stop, dense_x):
+    """The same sum as :func:`_deliver_rows` as one product ``x @ W.T`` with ``x`` the step's spikes."""
+    x = dense_x[:n_pre]
     x[:] = 0.0
     for e in range(first, stop):
-        j = neuron[e] - pre_first
-        if 0 <= j < pre_n:
+        j = unit[e] - pre_first
+        if 0 <= j < n_pre:
             x[j] += scale * count[e]
-    matrix = weights_t[row_offset:row_offset + pre_n * post_n].reshape((pre_n, post_n))
+    matrix = dense_weights[row_offset:row_offset + n_pre * n_post].reshape((n_pre, n_post))
     added = np.dot(x, matrix)
-    for i in range(post_n):
-        state[base + i] += added[i]
+    target = state[base:base + n_post]
+    for i in range(n_post):
+        target[i] += added[i]
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, error_model="numpy")
+def _deliver_sparse(state, base, n_post, pointers, indices, weights, uniform_weight, pre_first,
+                    n_pre, scale, unit, count, first, stop):
+    """CSR ``W.T`` (``pointers`` (n_pre + 1,) into ``indices``, ``weights``; ``weights`` empty when
+    every synapse has ``uniform_weight``): each event adds its outgoing synapses' weights."""
+    target = state[base:base + n_post]
+    uniform_weights = weights.size == 0
+    for e in range(first, stop):
+        j = unit[e] - pre_first
+        if j < 0 or j >= n_pre:
+            continue
+        amount = scale * count[e]
+        start, end = pointers[j], pointers[j + 1]
+        if uniform_weights:
+            added = amount * uniform_weight
+            for s in range(start, end):
+                target[indices[s]] += added
+        else:
+            for s in range(start, end):
+                target[indices[s]] += amount * weights[s]
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _deliver_sparse_delays(state, ring_base, n_post, n_slots, step, pointers, indices, weights,
+                           uniform_weight, delays, pre_first, n_pre, scale, unit, count, first, stop):
+    """CSR ``W.T`` with one delay (steps, in ``[1, n_slots]``) per synapse: an event at ``step``
+    adds each synapse's weight to ring slot ``(step + delay - 1) mod n_slots``."""
+    uniform_weights = weights.size == 0
+    current = (step - 1) % n_slots
+    for e in range(first, stop):
+        j = unit[e] - pre_first
+        if j < 0 or j >= n_pre:
+            continue
+        amount = scale * count[e]
+        for s in range(pointers[j], pointers[j + 1]):
+            slot = current + delays[s]
+            if slot >= n_slots:
+                slot -= n_slots
+            weight = uniform_weight if uniform_weights else weights[s]
+            state[ring_base + slot * n_post + indices[s]] += amount * weight
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _empty_slot(state, slot_base, input_base, n_post):
+    """Add a ring slot into the synapse input it feeds and clear it."""
+    slot = state[slot_base:slot_base + n_post]
+    target = state[input_base:input_base + n_post]
+    for i in range(n_post):
+        target[i] += slot[i]
+        slot[i] = 0.0
+
+
+# -- neurons -------------------------------------------------------------------------------------
+
+@numba.njit(cache=True, error_model="numpy")
+def if_step(v, refractory_left, v_in, dt, tau_ref, subtract):
+    """One step of a non-leaky integrate-and-fire neuron, ``dv/dt = v_in`` (threshold 1, ``v_in`` in
+    1/s), exact for ``v_in`` constant over the step.
+
+    Free and at or above the threshold, the neuron fires; the reset subtracts 1 (``subtract``) or
+    sets ``v = 0``, and ``v`` is then held for ``tau_ref``. A ``v`` at or above 1 when the neuron is
+    free (after a delta input, or what a subtraction left) fires at once, again every ``tau_ref``
+    while it stays there (all at once when ``tau_ref = 0``). From below the threshold the crossings
+    come ``tau_ref + 1 / v_in`` apart (the reset leaves exactly 0 either way), so the rate of a
+    constant input is ``v_in / (1 + v_in tau_ref)``.
+
+    Returns ``(v, refractory_left, n_held, held_first, n_crossed, crossed_first, period)``: the
+    ``n_held`` spikes of a ``v`` that was already at the threshold, at ``held_first + j tau_ref``,
+    and the ``n_crossed`` crossings, at ``crossed_first + j period`` (s from the start of the step).
+    ``n_held = -1`` reports a runaway input (more than ``MAX_SPIKES_PER_STEP`` spikes).
+    """
+    if refractory_left >= dt:
+        return v, refractory_left - dt, 0, 0.0, 0, 0.0, 0.0
+    t = refractory_left
+    n_held = 0
+    held_first = t
+    if v >= 1.0:
+        n_held = 1
+        if subtract:
+            whole = math.floor(v)
+            if tau_ref > 0.0:             # one spike per refractory period while v holds the threshold
+                whole = min(whole, math.ceil((dt - t) / tau_ref))
+            if whole >= MAX_SPIKES_PER_STEP:
+                return v, 0.0, -1, 0.0, 0, 0.0, 0.0
+            n_held = int(whole)
+            v -= whole
+        else:
+            v = 0.0
+        t += n_held * tau_ref
+        if t >= dt and tau_ref > 0.0:
+            return v, t - dt, n_held, held_first, 0, 0.0, 0.0
+    free = dt - t
+    if v_in <= 0.0 or v + v_in * free < 1.0:
+        return v + v_in * free, 0.0, n_held, held_first, 0, 0.0, 0.0
+    crossed_first = t + (1.0 - v) / v_in
+    if crossed_first >= dt:           # reaches 1 at the end of the step: it fires at the next one
+        return 1.0, 0.0, n_held, held_first, 0, 0.0, 0.0
+    period = tau_ref + 1.0 / v_in
+    count = math.ceil((dt - crossed_first) / period)
+    if count >= MAX_SPIKES_PER_STEP:
+        return v, 0.0, -1, 0.0, 0, 0.0, 0.0
+    n_crossed = max(1, int(count))
+    free_again = crossed_first + (n_crossed - 1) * period + tau_ref
+    if free_again >= dt:
+        return 0.0, free_again - dt if tau_ref > 0.0 else 0.0, n_held, held_first, n_crossed, \
+            crossed_first, period
+    return min(v_in * (dt - free_again), 1.0), 0.0, n_held, held_first, n_crossed, crossed_first, period
+
+
+@numba.njit(cache=True, error_model="numpy")
 def _hh_advance(k, v_now, current_i, dt, gates, hh_params):
     """Advance HH neuron ``k`` (row of ``gates`` (n_hh, 3) and ``hh_params`` (n_hh, 9)) over one
     step from ``v_now`` (mV); the gates are updated in place.
@@ -128,218 +357,558 @@ def _hh_advance(k, v_now, current_i, dt, gates, hh_params):
     return v_next, 0, 0.0
 
 
-@numba.njit(cache=True, inline="always")
-def _record_spikes(trial, i, n_fired, t_spike, period, capacity, spike_neuron, spike_time, count):
-    """Write the spike times of one neuron's step into the trial's spike buffer; return the count."""
-    for s in range(n_fired):
-        if count < capacity:
-            spike_neuron[trial, count] = i
-            spike_time[trial, count] = t_spike + s * period
-        count += 1
-    return count
+@numba.njit(cache=True, error_model="numpy")
+def _lif_free_pass(v, refractory, current, jump, decay, dt, flagged, with_jumps):
+    """The common cases of :func:`lif_step` for every LIF neuron, vectorised: refractory for the
+    whole step, or free and still below threshold at its end. Flags the others (a spike, or a
+    refractory period ending inside the step), leaving their ``v`` as it was (plus a jump that
+    arrived while free). Returns False when a voltage or input is not finite.
 
-
-
-
-@numba.njit(cache=True)
-def _run_trial(trial, model, hh, sources, connections, probes, outputs):
-    """Simulate trial ``trial`` with time outside and all neurons inside."""
-    (n_steps, dt, n_lif, tau_m, tau_ref, decay, v_init, current_const, current_time,
-     time_varying) = model
-    source_step_start, source_neuron, source_count = sources
-    (pre_is_source, pre_offset, n_pre, post_offset, n_post, n_stages, propagators, spike_input,
-     weight_offset, weights_t, state_offset, dense_above) = connections
-    (probe_kind, probe_is_source, probe_offset, probe_n, probe_every, probe_stages,
-     probe_propagators, probe_spike_input, probe_out_offset, probe_state_offset) = probes
-    probe_out, record_spikes, capacity, spike_neuron, spike_time, spike_count, diverged = outputs
-    n_neurons = v_init.shape[0]
-    n_conn = pre_offset.shape[0]
-    n_probes = probe_kind.shape[0]
-    gates_init, hh_params = hh
-    v = v_init.copy()
-    refractory = np.zeros(n_lif)
-    gates = gates_init.copy()
-    current = np.zeros(n_neurons)
-    syn = np.zeros(state_offset[n_conn])
-    filt = np.zeros(probe_state_offset[n_probes])
-    dense_x = np.zeros(max(1, n_neurons))
-    flag_bytes = np.zeros(8 * ((n_lif + 7) // 8), dtype=np.uint8)
-    flagged = flag_bytes[:n_lif]
-    flag_words = flag_bytes.view(np.uint64)
-    # Neuron spikes emitted in the previous step, as events (neuron, how many).
-    spiked = np.zeros(n_neurons, dtype=np.int64)
-    spiked_count = np.zeros(n_neurons, dtype=np.int64)
-    n_spiked = 0
-    count = 0
-    for step in range(n_steps):
-        first = source_step_start[trial, step]
-        stop = source_step_start[trial, step + 1]
-        # 1. synapses decay, then the spikes of the previous step (and source spikes) arrive.
-        for c in range(n_conn):
-            if step > 0:
-                _propagate(syn, state_offset[c], n_stages[c], n_post[c], propagators[c])
-            if pre_is_source[c]:
-                _deliver(syn, state_offset[c], n_post[c], weights_t, weight_offset[c], n_post[c],
-                         pre_offset[c], n_pre[c], spike_input[c], source_neuron[trial],
-                         source_count[trial], first, stop)
-            elif n_spiked > dense_above[c]:
-                _deliver_dense(syn, state_offset[c], weights_t, weight_offset[c], pre_offset[c],
-                               n_pre[c], n_post[c], spike_input[c], spiked, spiked_count, 0,
-                               n_spiked, dense_x)
-            else:
-                _deliver(syn, state_offset[c], n_post[c], weights_t, weight_offset[c], n_post[c],
-                         pre_offset[c], n_pre[c], spike_input[c], spiked, spiked_count, 0, n_spiked)
-        for q in range(n_probes):
-            if probe_kind[q] != PROBE_FILTERED:
-                continue
-            base = probe_state_offset[q]
-            if step > 0:
-                _propagate(filt, base, probe_stages[q], probe_n[q], probe_propagators[q])
-            if probe_is_source[q]:
-                events, counts, a, b = source_neuron[trial], source_count[trial], first, stop
-            else:
-                events, counts, a, b = spiked, spiked_count, 0, n_spiked
-            for e in range(a, b):
-                j = events[e] - probe_offset[q]
-                if 0 <= j < probe_n[q]:
-                    filt[base + j] += probe_spike_input[q] * counts[e]
-        # 2. input currents, held constant over the step.
-        constant = current_const[trial]
-        for i in range(n_neurons):
-            current[i] = constant[i]
-        if time_varying:
-            for i in range(n_neurons):
-                current[i] += current_time[i, step]
-        for c in range(n_conn):
-            last = state_offset[c] + (n_stages[c] - 1) * n_post[c]
-            target = current[post_offset[c]:post_offset[c] + n_post[c]]
-            synaptic = syn[last:last + n_post[c]]
-            for i in range(n_post[c]):
-                target[i] += synaptic[i]
-        # 3. probes read the state at t_k (voltage and current before this step's update).
-        for q in range(n_probes):
-            kind = probe_kind[q]
-            if kind == PROBE_SPIKES or step % probe_every[q] != 0:
-                continue
-            sample = step // probe_every[q]
-            n_samples = (n_steps + probe_every[q] - 1) // probe_every[q]
-            top = probe_state_offset[q] + (probe_stages[q] - 1) * probe_n[q]
-            for j in range(probe_n[q]):
-                where = probe_out_offset[q] + j * n_samples + sample
-                if kind == PROBE_VOLTAGE:
-                    probe_out[trial, where] = v[probe_offset[q] + j]
-                elif kind == PROBE_CURRENT:
-                    probe_out[trial, where] = current[probe_offset[q] + j]
-                else:
-                    probe_out[trial, where] = filt[top + j]
-        # 4. neurons integrate over [t_k, t_k + dt); their spikes arrive at step k + 1.
-        # LIF, in two passes: a vectorised one does the common cases of lif_step (refractory for the
-        # whole step; free and still below threshold at its end) and flags the others (a spike, or a
-        # refractory period ending inside the step), which lif_step then does one by one.
-        for i in range(n_lif):
-            # (Locals and bitwise operators keep the loop free of branches, so that it vectorises.)
+    (Locals and bitwise operators keep the loop free of branches, so that it vectorises.)
+    """
+    finite = True
+    if with_jumps:
+        for i in range(v.shape[0]):
+            left = refractory[i]
+            free = left <= 0.0
+            v_now = v[i] + jump[i] * free          # a jump during the refractory period is lost
+            jump[i] = 0.0
+            current_i = current[i]
+            held = left >= dt
+            v_end = current_i + (v_now - current_i) * decay[i]
+            finite &= abs(v_end) < np.inf
+            other = (left < dt) & ((left > 0.0) | (v_end >= 1.0) | (v_now >= 1.0))
+            flagged[i] = other
+            v[i] = 0.0 if held else (v_now if other else v_end)
+            refractory[i] = left - dt if held else left
+    else:
+        for i in range(v.shape[0]):
             left = refractory[i]
             v_now = v[i]
             current_i = current[i]
             held = left >= dt
             v_end = current_i + (v_now - current_i) * decay[i]
+            finite &= abs(v_end) < np.inf
             other = (left < dt) & ((left > 0.0) | (v_end >= 1.0))
             flagged[i] = other
             v[i] = 0.0 if held else (v_now if other else v_end)
             refractory[i] = left - dt if held else left
-        t_now = step * dt
-        n_spiked = 0
-        # The flags are read eight at a time: most words are zero.
-        for word in range(flag_words.size):
-            if flag_words[word] == 0:
+    return finite
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _add_event(events_unit, events_count, events_first, events_period, n_events, unit, count, first,
+               period):
+    events_unit[n_events] = unit
+    events_count[n_events] = count
+    events_first[n_events] = first
+    events_period[n_events] = period
+    return n_events + 1
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _hashed_uniform(a, b, c):
+    """A double in [0, 1) that depends only on the three integers (splitmix64 of their mix): spike
+    times of kernel-drawn Poisson counts, chosen without touching the generator's stream, so that
+    recording a source does not change the simulation."""
+    z = np.uint64(a) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(b) * np.uint64(0xBF58476D1CE4E5B9) \
+        + np.uint64(c) * np.uint64(0x94D049BB133111EB)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    return np.float64(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _flush_spikes(trial, record_unit, unit, count, first, period, n_events, drawn, n_drawn, drawn_step, dt,
+                  record_neuron, record_time, record_count):
+    """Write the recorded units' spikes into the trial's record: the neurons' events of the last
+    step, and the Poisson counts ``drawn`` (units, counts per trial; None without kernel-drawn
+    sources) for step ``drawn_step``, each spike at a time in ``((drawn_step - 1) dt, drawn_step
+    dt]``, where it would have been to be felt then. Returns False, writing nothing, when they do
+    not fit."""
+    needed = 0
+    for e in range(n_events):
+        if record_unit[unit[e]]:
+            needed += count[e]
+    if drawn is not None:
+        drawn_unit, drawn_count = drawn[0][trial], drawn[1][trial]
+        for e in range(n_drawn):
+            if record_unit[drawn_unit[e]]:
+                needed += drawn_count[e]
+    if needed == 0:
+        return True
+    n = record_count[trial]
+    if n + needed > record_neuron.shape[1]:
+        return False
+    for e in range(n_events):
+        if not record_unit[unit[e]]:
+            continue
+        for j in range(count[e]):
+            record_neuron[trial, n] = unit[e]
+            record_time[trial, n] = first[e] + j * period[e]
+            n += 1
+    if drawn is not None:
+        drawn_unit, drawn_count = drawn[0][trial], drawn[1][trial]
+        for e in range(n_drawn):
+            if not record_unit[drawn_unit[e]]:
                 continue
-            for i in range(8 * word, min(8 * word + 8, n_lif)):
-                if not flagged[i]:
-                    continue
+            for j in range(drawn_count[e]):
+                record_neuron[trial, n] = drawn_unit[e]
+                record_time[trial, n] = (drawn_step - _hashed_uniform(drawn_unit[e], drawn_step, j)) * dt
+                n += 1
+    record_count[trial] = n
+    return True
+
+
+# -- one step, phase by phase (separate functions: each compiles once, and quickly) --------------
+
+# Columns of the connection table (int64 (C, N_CONNECTION_COLUMNS)); the ring and input offsets are
+# those of the connection's synapse group.
+(C_EVENTS, C_PRE_FIRST, C_N_PRE, C_POST_FIRST, C_N_POST, C_STORAGE, C_DENSE_OFFSET, C_POINTER_OFFSET,
+ C_INDEX_OFFSET, C_WEIGHT_OFFSET, C_DELAY_OFFSET, C_N_SYNAPSES, C_DELAY, C_PER_SYNAPSE_DELAY, C_N_SLOTS,
+ C_RING_OFFSET, C_INPUT_OFFSET) = range(17)
+N_CONNECTION_COLUMNS = 17
+# Columns of the synapse-group table (int64 (G, N_GROUP_COLUMNS)). Connections onto the same
+# population through equal synapses and rings of the same length share one state and one ring:
+# their inputs add up (the synapse is linear), so the group decays and empties its ring once.
+(G_POST_FIRST, G_N_POST, G_N_STAGES, G_STATE_OFFSET, G_INPUT_OFFSET, G_N_SLOTS, G_RING_OFFSET) = range(7)
+N_GROUP_COLUMNS = 7
+# Columns of the connection float table (float64 (C, 3)).
+CF_DENSE_ABOVE, CF_UNIFORM_WEIGHT, CF_SPIKE_INPUT = 0, 1, 2
+# Columns of the probe table (int64 (Q, N_PROBE_COLUMNS)).
+(Q_KIND, Q_EVERY, Q_N, Q_UNIT_OFFSET, Q_EVENTS, Q_TARGET_FIRST, Q_TARGET_N, Q_LOOKUP_OFFSET, Q_N_STAGES,
+ Q_STATE_OFFSET, Q_OUT_OFFSET, Q_N_SAMPLES) = range(12)
+N_PROBE_COLUMNS = 12
+# Columns of the per-trial counters (int64 (T, N_TRIAL_COLUMNS)).
+T_POSITION, T_N_SPIKED, T_FLUSHED, T_N_DRAWN, T_STATUS, T_STATUS_STEP = range(6)
+N_TRIAL_COLUMNS = 6
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _connections_arrive(step, events, table, floats, syn, dense_x, dense_weights, sparse, delays, unit, count,
+                        first, last):
+    """Every connection whose presynaptic events are of kind ``events`` (see ``EVENTS_*``), at step
+    ``step``: the events ``[first, last)`` arrive, into the synapse's input (its first stage, or the
+    jumps) or into the ring slot of their delay.
+
+    ``dense_weights`` (all dense ``W.T`` rows), ``sparse`` (CSR pointers, indices and weights) and
+    ``delays`` (per synapse) are None when no connection needs them: Numba then leaves their code
+    out of the compiled kernel.
+    """
+    for c in range(table.shape[0]):
+        row = table[c]
+        if row[C_EVENTS] != events:
+            continue
+        n_post = row[C_N_POST]
+        n_slots = row[C_N_SLOTS]
+        base = row[C_INPUT_OFFSET]
+        if n_slots > 1:
+            base = row[C_RING_OFFSET] + ((step + row[C_DELAY] - 1) % n_slots) * n_post
+        scale = floats[c, CF_SPIKE_INPUT]
+        if last > first:
+            if row[C_STORAGE] == STORE_DENSE:
+                if dense_weights is not None:
+                    if last - first > floats[c, CF_DENSE_ABOVE]:
+                        _deliver_dense(syn, base, n_post, dense_weights, row[C_DENSE_OFFSET],
+                                       row[C_PRE_FIRST], row[C_N_PRE], scale, unit, count, first, last,
+                                       dense_x)
+                    else:
+                        _deliver_rows(syn, base, n_post, dense_weights, row[C_DENSE_OFFSET],
+                                      row[C_PRE_FIRST], row[C_N_PRE], scale, unit, count, first, last)
+            elif sparse is not None:
+                pointers, indices, weights = sparse
+                p0 = row[C_POINTER_OFFSET]
+                n_synapses = row[C_N_SYNAPSES]
+                i0 = row[C_INDEX_OFFSET]
+                w0 = row[C_WEIGHT_OFFSET]
+                synapse_weights = weights[w0:w0 + n_synapses] if row[C_STORAGE] == STORE_SPARSE \
+                    else weights[0:0]
+                row_pointers = pointers[p0:p0 + row[C_N_PRE] + 1]
+                synapse_posts = indices[i0:i0 + n_synapses]
+                if delays is not None and row[C_PER_SYNAPSE_DELAY]:
+                    d0 = row[C_DELAY_OFFSET]
+                    _deliver_sparse_delays(syn, row[C_RING_OFFSET], n_post, n_slots, step, row_pointers,
+                                           synapse_posts, synapse_weights, floats[c, CF_UNIFORM_WEIGHT],
+                                           delays[d0:d0 + n_synapses], row[C_PRE_FIRST], row[C_N_PRE],
+                                           scale, unit, count, first, last)
+                else:
+                    _deliver_sparse(syn, base, n_post, row_pointers, synapse_posts, synapse_weights,
+                                    floats[c, CF_UNIFORM_WEIGHT], row[C_PRE_FIRST], row[C_N_PRE], scale,
+                                    unit, count, first, last)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _synapses_decay(groups, propagators, syn):
+    """Every PSC synapse group's free evolution over one step."""
+    for g in range(groups.shape[0]):
+        if groups[g, G_N_STAGES] > 0:
+            _propagate(syn, groups[g, G_STATE_OFFSET], groups[g, G_N_STAGES], groups[g, G_N_POST],
+                       propagators[g])
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _rings_empty(step, groups, syn):
+    """Every delay ring's slot of this step empties into its group's input."""
+    for g in range(groups.shape[0]):
+        n_slots = groups[g, G_N_SLOTS]
+        if n_slots > 1:
+            n_post = groups[g, G_N_POST]
+            _empty_slot(syn, groups[g, G_RING_OFFSET] + (step % n_slots) * n_post, groups[g, G_INPUT_OFFSET],
+                        n_post)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _filters_arrive(events, table, spike_input, propagators, lookup_table, syn, unit, count, first, last):
+    """Every filtered probe of a target whose events are of kind ``events``: its cascades decay
+    and the target's events of the step arrive."""
+    for q in range(table.shape[0]):
+        row = table[q]
+        if row[Q_KIND] != PROBE_FILTERED or row[Q_EVENTS] != events:
+            continue
+        base = row[Q_STATE_OFFSET]
+        _propagate(syn, base, row[Q_N_STAGES], row[Q_N], propagators[q])
+        target_n = row[Q_TARGET_N]
+        lookup = lookup_table[row[Q_LOOKUP_OFFSET]:row[Q_LOOKUP_OFFSET] + target_n]
+        for e in range(first, last):
+            j = unit[e] - row[Q_TARGET_FIRST]
+            if 0 <= j < target_n and lookup[j] >= 0:
+                syn[base + lookup[j]] += spike_input[q] * count[e]
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _input_currents(step, current, constant, current_time, groups, syn):
+    """Each neuron's input over the step: constant (bias included), time-varying, synaptic."""
+    for i in range(current.shape[0]):
+        current[i] = constant[i]
+    if current_time is not None:
+        for i in range(current.shape[0]):
+            current[i] += current_time[i, step]
+    for g in range(groups.shape[0]):
+        row = groups[g]
+        if row[G_N_STAGES] == 0:
+            continue
+        n_post = row[G_N_POST]
+        last_stage = row[G_STATE_OFFSET] + (row[G_N_STAGES] - 1) * n_post
+        target = current[row[G_POST_FIRST]:row[G_POST_FIRST] + n_post]
+        synaptic = syn[last_stage:last_stage + n_post]
+        for i in range(n_post):
+            target[i] += synaptic[i]
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _record_traces(step, trial, table, probe_units, v, current, syn, probe_out):
+    """Trace probes read the state at the start of step ``step``."""
+    for q in range(table.shape[0]):
+        row = table[q]
+        kind = row[Q_KIND]
+        if kind == PROBE_SPIKES or step % row[Q_EVERY] != 0:
+            continue
+        sample = step // row[Q_EVERY]
+        n_samples = row[Q_N_SAMPLES]
+        n_probed = row[Q_N]
+        out = probe_out[row[Q_OUT_OFFSET] + trial * n_probed * n_samples:]
+        if kind == PROBE_FILTERED:
+            top = row[Q_STATE_OFFSET] + (row[Q_N_STAGES] - 1) * n_probed
+            for j in range(n_probed):
+                out[j * n_samples + sample] = syn[top + j]
+            continue
+        units = probe_units[row[Q_UNIT_OFFSET]:row[Q_UNIT_OFFSET] + n_probed]
+        values = v if kind == PROBE_VOLTAGE else current
+        for j in range(n_probed):
+            out[j * n_samples + sample] = values[units[j]]
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _lif_events(t_now, dt, v, refractory, current, tau_m, tau_ref, decay, flag_bytes, events_unit,
+                events_count, events_first, events_period):
+    """The LIF neurons flagged by :func:`_lif_free_pass`, one by one with :func:`lif_step`; their
+    spikes become events. Returns the number of events, or -1 for a runaway neuron."""
+    n_lif = v.shape[0]
+    flagged = flag_bytes[:n_lif]
+    flag_words = flag_bytes.view(np.uint64)
+    n_events = 0
+    # The flags are read eight at a time: most words are zero.
+    for word in range(flag_words.size):
+        if flag_words[word] == 0:
+            continue
+        for i in range(8 * word, min(8 * word + 8, n_lif)):
+            if not flagged[i]:
+                continue
+            if refractory[i] <= 0.0 and v[i] >= 1.0:
+                # A jump reached the threshold: a spike now, then the rest of the step from the reset
+                # (its spikes, if any, come one period apart, the first one period on).
+                v[i], refractory[i], n_fired, first_spike, period = lif_step(
+                    0.0, tau_ref[i], current[i], dt, decay[i], tau_m[i], tau_ref[i])
+                period = first_spike if n_fired > 0 else 0.0
+                n_fired += 1
+                first_spike = 0.0
+            else:
                 v[i], refractory[i], n_fired, first_spike, period = lif_step(
                     v[i], refractory[i], current[i], dt, decay[i], tau_m[i], tau_ref[i])
-                if n_fired == 0:
-                    continue
-                spiked[n_spiked] = i
-                spiked_count[n_spiked] = n_fired
-                n_spiked += 1
-                if record_spikes[i]:
-                    count = _record_spikes(trial, i, n_fired, t_now + first_spike, period, capacity,
-                                           spike_neuron, spike_time, count)
-        for i in range(n_lif, n_neurons):
-            v[i], n_fired, fraction = _hh_advance(i - n_lif, v[i], current[i], dt, gates, hh_params)
             if n_fired == 0:
                 continue
-            if n_fired < 0:
-                diverged[trial] = step
-                return
-            spiked[n_spiked] = i
-            spiked_count[n_spiked] = 1
-            n_spiked += 1
-            if record_spikes[i]:
-                count = _record_spikes(trial, i, 1, t_now + fraction * dt, 0.0, capacity,
-                                       spike_neuron, spike_time, count)
-    spike_count[trial] = count
+            if n_fired >= MAX_SPIKES_PER_STEP or n_fired < 0:
+                return -1
+            events_unit[n_events] = i
+            events_count[n_events] = n_fired
+            events_first[n_events] = t_now + first_spike
+            events_period[n_events] = period
+            n_events += 1
+    return n_events
 
 
-@numba.njit(cache=True)
-def run_network(model, hh, sources, connections, probes, outputs):
-    """Run every trial of a network, one after the other. Arguments (tuples of arrays):
+@numba.njit(cache=True, error_model="numpy")
+def _noisy_lif_events(step, t_now, dt, first_unit, v, refractory, current, jump, tau_m, tau_ref, decay, sigma,
+                      keys, scratch, events_unit, events_count, events_first, events_period, n_events):
+    """Step the LIF neurons with white-noise input, one by one with
+    :func:`neurosim._lif_kernels.lif_noisy_step` (the step of ``simulate_lif``), after their delta
+    jumps; their spikes are appended to the events (one event per neuron: the first spike's time,
+    the count, and the mean interval up to the last one; with two or fewer a step, as whenever
+    ``tau_ref >= dt / 2``, the times are exact). Returns the number of events, -1 for a runaway
+    neuron, -2 for a non-finite state."""
+    capacity = scratch.shape[0]
+    for k in range(v.shape[0]):
+        left = refractory[k]
+        v_now = v[k]
+        if left <= 0.0:
+            v_now += jump[k]
+        jump[k] = 0.0
+        if not (abs(v_now) < np.inf and abs(current[k]) < np.inf):
+            return -2
+        if left <= 0.0 and v_now >= 1.0:
+            # A jump reached the threshold: a spike now, then the rest of the step from the reset.
+            v[k], refractory[k], n_after = lif_noisy_step(0.0, tau_ref[k], current[k], sigma[k], dt, decay[k],
+                                                          tau_m[k], tau_ref[k], keys[k], step, scratch)
+            count = n_after + 1
+            first = 0.0
+            last = scratch[min(n_after, capacity) - 1] if n_after > 0 else 0.0
+        else:
+            v[k], refractory[k], count = lif_noisy_step(v_now, left, current[k], sigma[k], dt, decay[k],
+                                                        tau_m[k], tau_ref[k], keys[k], step, scratch)
+            if count == 0:
+                continue
+            first = scratch[0]
+            last = scratch[min(count, capacity) - 1]
+        if count >= MAX_SPIKES_PER_STEP:
+            return -1
+        events_unit[n_events] = first_unit + k
+        events_count[n_events] = count
+        events_first[n_events] = t_now + first
+        events_period[n_events] = (last - first) / (min(count, capacity) - 1) if count > 1 else 0.0
+        n_events += 1
+    return n_events
 
-    model = (n_steps, dt, n_lif, tau_m, tau_ref, decay, v_init, current_const, current_time,
-        time_varying): n_steps int, dt float (s), n_lif int; tau_m, tau_ref, decay =
-        exp(-dt/tau_m): float64 (n_lif,); v_init float64 (n_neurons,) (normalized for LIF, mV for
-        HH); current_const float64 (T, n_neurons) constant input current (bias included;
-        normalized for LIF, µA/cm² for HH); current_time float64 (n_neurons, n_steps), added when
-        ``time_varying``
-    hh = (gates float64 (n_hh, 3): the initial m, h, n; params float64 (n_hh, 9): capacitance,
-        g_na, g_k, g_l, e_na, e_k, e_l, threshold, method code), the HH neurons in the units of
-        :mod:`neurosim._hh_kernels`
-    sources = (step_start int64 (T, n_steps + 1), neuron int64 (T, E), count int64 (T, E)):
-        the source spikes felt at step ``k`` of trial ``t`` are the events
-        ``step_start[t, k]:step_start[t, k + 1]`` (neuron index, how many spikes)
-    connections = (pre_is_source bool, pre_offset, n_pre, post_offset, n_post, n_stages
-        int64 (C,); propagators float64 (C, S); spike_input float64 (C,) = 1 / tau_s;
-        weight_offset int64 (C,); weights_t float64, the W.T matrices flattened one after the
-        other; state_offset int64 (C + 1,), where each connection's stages start in the state;
-        dense_above float64 (C,): the step-by-step loop adds a step's neuron spikes as a dense
-        product when more than this many pre-neurons fired)
-    probes = (kind int64 (Q,): 0 spikes, 1 voltage, 2 filtered spikes, 3 input current;
-        is_source, offset, n, every, stages; propagators (Q, S); spike_input (Q,);
-        out_offset, where each probe's samples (neuron-major) start in ``probe_out``;
-        state_offset (Q + 1,), where each filtered probe's stages start)
-    outputs = (probe_out float64 (T, total); record_spikes bool (n_neurons,); spike_capacity
-        int; spike_neuron int64 (T, capacity); spike_time float64 (T, capacity); spike_count int64
-        (T,); diverged int64 (T,), -1 or the step at which an HH neuron diverged): the spikes of
-        neurons with ``record_spikes``, counted past the capacity (the caller then reruns with
-        more room).
+
+@numba.njit(cache=True, error_model="numpy")
+def _if_events(t_now, dt, first_unit, v, refractory, current, jump, tau_ref, subtract, events_unit,
+               events_count, events_first, events_period, n_events):
+    """Step the IF neurons; their spikes are appended to the events. Returns the number of events,
+    -1 for a runaway neuron, -2 for a non-finite state."""
+    for k in range(v.shape[0]):
+        start_v = v[k]
+        if refractory[k] <= 0.0:
+            start_v += jump[k]
+        jump[k] = 0.0
+        v_next, refractory[k], n_held, held_first, n_fired, first_spike, period = if_step(
+            start_v, refractory[k], current[k], dt, tau_ref[k], subtract[k])
+        if not (abs(v_next) < np.inf and abs(current[k]) < np.inf):
+            return -2
+        if n_held < 0:
+            return -1
+        v[k] = v_next
+        if n_held > 0:
+            events_unit[n_events] = first_unit + k
+            events_count[n_events] = n_held
+            events_first[n_events] = t_now + held_first
+            events_period[n_events] = tau_ref[k]
+            n_events += 1
+        if n_fired > 0:
+            events_unit[n_events] = first_unit + k
+            events_count[n_events] = n_fired
+            events_first[n_events] = t_now + first_spike
+            events_period[n_events] = period
+            n_events += 1
+    return n_events
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _hh_events(t_now, dt, first_unit, v, current, jump, gates, hh_params, events_unit, events_count,
+               events_first, events_period, n_events):
+    """Step the HH neurons; their spikes are appended to the events. Returns the number of events,
+    or -1 when the integration diverged."""
+    for k in range(v.shape[0]):
+        v_now = v[k] + jump[k]
+        jump[k] = 0.0
+        v[k], n_fired, fraction = _hh_advance(k, v_now, current[k], dt, gates, hh_params)
+        if n_fired < 0:
+            return -1
+        if n_fired > 0:
+            events_unit[n_events] = first_unit + k
+            events_count[n_events] = 1
+            events_first[n_events] = t_now + fraction * dt
+            events_period[n_events] = 0.0
+            n_events += 1
+    return n_events
+
+
+# -- one trial -----------------------------------------------------------------------------------
+
+@numba.njit(cache=True, error_model="numpy")
+def _run_trial(trial, stop, model, connections, probes, state, outputs, if_neurons, hh_params, gates_all,
+               current_time, window, poisson, drawn, filters, dense_weights, sparse, delays, noise):
+    """Advance trial ``trial`` from its position to ``stop`` (see :func:`run_steps`). The parts
+    that may be None are arguments of their own, so that Numba prunes their code when they are."""
+    dt, n_steps, n_lif, jump_offset, lif, _, _, current_const, _, record_unit, n_quiet, _ = model
+    lif_tau_m, lif_tau_ref, lif_decay = lif
+    c_table, c_floats, g_table, g_propagators, _, _, _ = connections
+    q_table, probe_units, _ = probes
+    (counters, v_all, refractory_all, _, synapses_all, current_all, dense_x_all, flags_all,
+     events_unit_all, events_count_all, events_first_all, events_period_all, _, rng_all, scratch_all) = state
+    probe_out, record_neuron, record_time, record_count = outputs
+
+    counter = counters[trial]
+    v = v_all[trial]
+    n_neurons = v.shape[0]
+    n_if = 0
+    if if_neurons is not None:
+        n_if = if_neurons[0].shape[0]
+    n_lif_if = n_lif + n_if
+    refractory = refractory_all[trial]
+    syn = synapses_all[trial]
+    current = current_all[trial]
+    events_unit = events_unit_all[trial]
+    events_count = events_count_all[trial]
+    events_first = events_first_all[trial]
+    events_period = events_period_all[trial]
+    jump = syn[jump_offset:jump_offset + n_neurons]
+    # (Constants are passed as typed values, never as literals: a literal argument would make Numba
+    # compile a specialisation per value.)
+    n_jump_connections = 0
+    for g in range(g_table.shape[0]):
+        if g_table[g, G_N_STAGES] == 0 and g_table[g, G_POST_FIRST] < n_quiet:
+            n_jump_connections += 1
+    jumps_into_lif = n_jump_connections > 0
+    neurons_kind, sources_kind, poisson_kind = np.int64(EVENTS_NEURONS), np.int64(EVENTS_SOURCES), \
+        np.int64(EVENTS_POISSON)
+    zero = np.int64(0)
+
+    step = counter[T_POSITION]
+    while step < stop:
+        # 0. record the spikes of the previous step (they wait in the event lists until they fit).
+        if not counter[T_FLUSHED]:
+            if not _flush_spikes(trial, record_unit, events_unit, events_count, events_first,
+                                 events_period, counter[T_N_SPIKED], drawn, counter[T_N_DRAWN], step - 1, dt,
+                                 record_neuron, record_time, record_count):
+                counter[T_STATUS] = STATUS_RECORD_FULL
+                break
+            counter[T_FLUSHED] = 1
+        # 1. synapses decay, the events arrive (into the synapse, or into a ring slot for later):
+        # the neurons' spikes of the previous step, ...
+        _synapses_decay(g_table, g_propagators, syn)
+        n_spiked = counter[T_N_SPIKED]
+        _connections_arrive(step, neurons_kind, c_table, c_floats, syn, dense_x_all[trial], dense_weights,
+                            sparse, delays, events_unit, events_count, zero, n_spiked)
+        if filters is not None:
+            _filters_arrive(neurons_kind, q_table, filters[0], filters[1], filters[2], syn, events_unit,
+                            events_count, zero, n_spiked)
+        # ... the source spikes generated in advance for a window of steps, ...
+        if window is not None:
+            window_first, window_start, window_unit, window_count = window
+            first = window_start[trial, step - window_first]
+            last = window_start[trial, step - window_first + 1]
+            _connections_arrive(step, sources_kind, c_table, c_floats, syn, dense_x_all[trial], dense_weights,
+                                sparse, delays, window_unit[trial], window_count[trial], first, last)
+            if filters is not None:
+                _filters_arrive(sources_kind, q_table, filters[0], filters[1], filters[2], syn,
+                                window_unit[trial], window_count[trial], first, last)
+        # ... and the counts of high-rate Poisson sources, drawn now (none at step 0: a spike is felt
+        # at the first step time at or after it, and a process starting at 0 puts none at t <= 0).
+        n_drawn = 0
+        if poisson is not None:
+            poisson_unit, table_row, n_pieces, tables, lengths = poisson
+            drawn_unit, drawn_count = drawn[0][trial], drawn[1][trial]
+            if step > 0:
+                n_drawn = _draw_poisson(rng_all[trial], poisson_unit, table_row[trial], n_pieces[trial],
+                                        tables, lengths, drawn_unit, drawn_count)
+            _connections_arrive(step, poisson_kind, c_table, c_floats, syn, dense_x_all[trial], dense_weights,
+                                sparse, delays, drawn_unit, drawn_count, zero, n_drawn)
+            if filters is not None:
+                _filters_arrive(poisson_kind, q_table, filters[0], filters[1], filters[2], syn, drawn_unit,
+                                drawn_count, zero, n_drawn)
+        counter[T_N_DRAWN] = n_drawn
+        _rings_empty(step, g_table, syn)
+        # 2. input currents, held constant over the step; 3. probes read the state at t_k.
+        _input_currents(step, current, current_const[trial], current_time, g_table, syn)
+        if probe_out.size > 0:
+            _record_traces(step, trial, q_table, probe_units, v, current, syn, probe_out)
+        # 4. neurons integrate over [t_k, t_k + dt); their spikes arrive at step k + 1 (+ delay).
+        t_now = step * dt
+        n_events = 0
+        if n_quiet > 0:
+            if not _lif_free_pass(v[:n_quiet], refractory[:n_quiet], current[:n_quiet], jump[:n_quiet],
+                                  lif_decay[:n_quiet], dt, flags_all[trial], jumps_into_lif):
+                counter[T_STATUS] = STATUS_NON_FINITE
+                break
+            n_events = _lif_events(t_now, dt, v[:n_quiet], refractory[:n_quiet], current[:n_quiet],
+                                   lif_tau_m[:n_quiet], lif_tau_ref[:n_quiet], lif_decay[:n_quiet],
+                                   flags_all[trial], events_unit, events_count, events_first, events_period)
+        if noise is not None and n_events >= 0:
+            noisy = slice(n_quiet, n_lif)
+            n_events = _noisy_lif_events(step, t_now, dt, n_quiet, v[noisy], refractory[noisy],
+                                         current[noisy], jump[noisy], lif_tau_m[noisy], lif_tau_ref[noisy],
+                                         lif_decay[noisy], noise[0], noise[1][trial], scratch_all[trial],
+                                         events_unit, events_count, events_first, events_period, n_events)
+        if if_neurons is not None and n_events >= 0:
+            n_events = _if_events(t_now, dt, n_lif, v[n_lif:n_lif_if], refractory[n_lif:n_lif_if],
+                                  current[n_lif:n_lif_if], jump[n_lif:n_lif_if], if_neurons[0], if_neurons[1],
+                                  events_unit, events_count, events_first, events_period, n_events)
+        if n_events == -1:
+            counter[T_STATUS] = STATUS_RUNAWAY
+            break
+        if n_events == -2:
+            counter[T_STATUS] = STATUS_NON_FINITE
+            break
+        if hh_params is not None and gates_all is not None:
+            n_events = _hh_events(t_now, dt, n_lif_if, v[n_lif_if:], current[n_lif_if:], jump[n_lif_if:],
+                                  gates_all[trial], hh_params, events_unit, events_count, events_first,
+                                  events_period, n_events)
+            if n_events < 0:
+                counter[T_STATUS] = STATUS_HH_DIVERGED
+                break
+        counter[T_N_SPIKED] = n_events
+        counter[T_FLUSHED] = n_events == 0 and n_drawn == 0
+        step += 1
+    if counter[T_STATUS] != STATUS_RUNNING and counter[T_STATUS] != STATUS_RECORD_FULL:
+        counter[T_STATUS_STEP] = step
+    counter[T_POSITION] = step
+    if step == n_steps and not counter[T_FLUSHED] and counter[T_STATUS] == STATUS_RUNNING:
+        if _flush_spikes(trial, record_unit, events_unit, events_count, events_first, events_period,
+                         counter[T_N_SPIKED], drawn, counter[T_N_DRAWN], step - 1, dt, record_neuron,
+                         record_time, record_count):
+            counter[T_FLUSHED] = 1
+        else:
+            counter[T_STATUS] = STATUS_RECORD_FULL
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _advance(trial, stop, model, sources, connections, probes, state, outputs):
+    """:func:`_run_trial` for a trial that is still running, its optional parts as arguments."""
+    if state[0][trial, T_STATUS] == STATUS_RUNNING:
+        _run_trial(trial, stop, model, connections, probes, state, outputs, model[5], model[6], state[3],
+                   model[8], sources[0], sources[1], state[12], probes[2], connections[4], connections[5],
+                   connections[6], model[11])
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def run_steps(stop, worker, n_workers, model, sources, connections, probes, state, outputs):
+    """Advance trials ``worker, worker + n_workers, ...`` of a network to step ``stop``, one after the
+    other. Releases the GIL: ``n_workers`` threads, one per ``worker`` in ``0 .. n_workers - 1``,
+    share the trials (``0, 1`` for a single thread).
+
+    Arguments are tuples of arrays (built by :mod:`neurosim._network_layout`, which documents each);
+    ``state`` and ``outputs`` are updated in place. A trial that cannot go on sets its status
+    (record full, diverged, non-finite) and keeps its position.
     """
-    for trial in range(outputs[0].shape[0]):
-        _run_trial(trial, model, hh, sources, connections, probes, outputs)
-
-
-@numba.njit(cache=True, parallel=True)
-def run_network_parallel(model, hh, sources, connections, probes, outputs):
-    """:func:`run_network` with the trials spread over threads (for many trials: with one, the
-    idle threads' synchronisation costs more than it saves)."""
-    for trial in numba.prange(outputs[0].shape[0]):
-        _run_trial(trial, model, hh, sources, connections, probes, outputs)
-
-
-@numba.njit(cache=True)
-def group_by_key(keys, n_keys):
-    """A stable counting sort: ``order`` (int64 (n,)) lists the indices of ``keys`` (int64 in
-    ``[0, n_keys)``) by key, in their original order within a key; ``starts`` (int64 (n_keys + 1,))
-    gives where each key's run begins in ``order``. O(n + n_keys), unlike a comparison sort."""
-    starts = np.zeros(n_keys + 1, dtype=np.int64)
-    for k in keys:
-        starts[k + 1] += 1
-    for k in range(n_keys):
-        starts[k + 1] += starts[k]
-    slot = starts[:-1].copy()
-    order = np.empty(keys.size, dtype=np.int64)
-    for index in range(keys.size):
-        k = keys[index]
-        order[slot[k]] = index
-        slot[k] += 1
-    return order, starts
+    for trial in range(worker, state[0].shape[0], n_workers):
+        _advance(trial, stop, model, sources, connections, probes, state, outputs)

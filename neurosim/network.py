@@ -1,17 +1,38 @@
-"""Spiking networks: LIF and HH populations and spike sources joined by weight matrices through PSC
-synapses.
+"""Spiking networks: LIF, IF and Hodgkin-Huxley populations and spike sources joined by weights
+through synapses with delays.
 
 Each neuron's input current is the weighted sum of its presynaptic neurons' PSC-filtered spike
-trains plus a bias, ``z = W x + b``, integrated as the notes' Euler algorithm describes: every
-step the synaptic currents decay, then each arriving spike adds ``w / tau_s``. Synapses of order
-``n = 0`` (exponential) and ``n = 1`` (alpha) — any ``n`` — are cascades of first-order stages, as
-in :func:`neurosim.filter_spikes`; ``method="exact"`` replaces the Euler decay by the exact one.
-LIF neurons are normalized (threshold 1, currents in units of the threshold); Hodgkin-Huxley
-neurons (:meth:`SpikingNetwork.add_hh`) take their currents in µA/cm², so weights into them are in
-µA/cm² times seconds, and their spikes are upward crossings of a voltage threshold (mV).
+trains plus a bias, ``z = W x + b``: every step the synaptic currents decay, then each arriving
+spike adds ``w / tau_s`` (:class:`~neurosim.PSC` synapses of any order are cascades of first-order
+stages, as in :func:`neurosim.filter_spikes`). With a :class:`~neurosim.Delta` synapse a spike
+makes the membrane potential jump by ``w`` instead (Brunel 2000).
 
-Spikes propagate event by event (a spike adds a row of ``W.T``), or as one dense product when a
-large fraction of a population fires in the same step (``_DENSE_FRACTION``, measured).
+Weights are dense arrays or any ``scipy.sparse`` matrix of shape ``(post.n, pre.n)``
+(:mod:`neurosim.connectivity` builds the usual random ones). Sparse weights are stored per
+presynaptic neuron (the CSR form of ``W.T``), so memory grows with the number of synapses and a
+spike costs its out-degree; dense weights are stored as rows of ``W.T`` and a spike adds one
+contiguous row (or, when a large fraction of a population fires in the same step, the step's spikes
+are added as one dense product, ``_DENSE_FRACTION``, measured).
+
+Delays. Every connection has a delay of at least one step: a spike emitted during step ``k`` is felt
+at step ``k + d`` with ``d = max(1, round(delay / dt))`` (a spike of a source at time ``t`` counts as
+emitted during the step before ``ceil(t / dt)``, the first step time at or after it). Without a
+``delay`` argument ``d = 1``: the next step. Delays are held in a ring buffer, so their length
+costs nothing per step.
+
+Units. LIF neurons compute in normalized units (threshold 1, reset 0); a population given
+:class:`~neurosim.PhysicalLIFParameters` takes its currents (bias, current) in nA, PSC weights as
+charges in pC, its voltages (``v_init``, noise, delta weights, voltage probes) in mV, and is
+converted at its edges by the parameter object's own conversions. Non-leaky integrate-and-fire
+neurons (:meth:`SpikingNetwork.add_if`) integrate ``dv/dt = v_in`` (1/s, threshold 1).
+Hodgkin-Huxley neurons (:meth:`SpikingNetwork.add_hh`) take their currents in µA/cm², so weights
+into them are in µA/cm² times seconds, and their spikes are upward crossings of a voltage
+threshold (mV).
+
+Memory. Before anything is allocated, :meth:`SpikingNetwork.connect` estimates the weights and the
+synapse state, and :meth:`SpikingNetwork.run` every probe and the whole run
+(:meth:`SpikingNetwork.memory_estimate`); past :data:`neurosim.validation.MAX_ALLOCATION_BYTES`
+they refuse with the argument to change.
 
 A network can run many independent *trials* at once (``n_trials``): the same neurons and weights,
 each trial with its own input currents and source spikes, simulated in parallel. That is how a
@@ -22,7 +43,7 @@ Examples
 >>> net = SpikingNetwork(dt=1e-3)
 >>> source = net.add_spike_source(rates=np.full(100, 20.0), seed=0)
 >>> neurons = net.add_lif(10, bias=0.5)
->>> net.connect(source, neurons, weights=np.full((10, 100), 0.05), tau_s=0.005)
+>>> net.connect(source, neurons, weights=np.full((10, 100), 0.05), synapse=PSC(tau_s=0.005))
 >>> spikes = net.probe(neurons, "spikes")
 >>> result = net.run(t_end=1.0)
 >>> result[spikes].rates()          # Hz per neuron
@@ -30,43 +51,45 @@ Examples
 
 from __future__ import annotations
 
-import math
+import sys
 from dataclasses import dataclass, field
 
-import numba
 import numpy as np
+import scipy.sparse
 
-from ._network_kernels import group_by_key, run_network, run_network_parallel
+from . import _network_layout as layout
 from .hh import METHODS as HH_METHODS
-from .hh import STABLE_DT as HH_STABLE_DT
 from .hh import HHParameters, hh_steady_state
+from .lif import DEFAULT_TAU_M, DEFAULT_TAU_REF, LIFParameters, PhysicalLIFParameters
 from .spikes import SpikeTrains
+from .synapse import PSC, Delta
 from .validation import (
     as_finite_array,
+    check_allocation,
     check_choice,
     check_finite,
-    check_nonnegative,
     check_positive,
     check_positive_int,
-    time_steps,
+    check_time_constant,
 )
 
 PROBE_KINDS = ("spikes", "voltage", "filtered", "current")
-SYNAPSE_METHODS = ("euler", "exact")
 SOURCE_KINDS = ("poisson", "regular")
+IF_RESETS = ("subtract", "zero")
+#: The synapse of connect() when none is given: exponential, 5 ms, exact decay.
+DEFAULT_SYNAPSE = PSC()
 
 # The step-by-step loop adds a step's spikes of a connection's pre-population as one dense product
 # x @ W.T (BLAS) instead of row by row when more than this fraction of the pre-neurons fired in it.
 # Measured here (1,000 x 1,000 float64, one thread): adding k rows costs about k x 1.7 us, the dense
 # product 0.45-0.6 ms whatever k, so dense wins above about 30 % of the pre-neurons.
 _DENSE_FRACTION = 0.3
-# Spike-buffer estimate for HH neurons (Hz); a run that fires more is repeated with more room.
-_HH_MAX_RATE = 500.0
 
 
 @dataclass(eq=False)
 class Population:
-    """A group of neurons in a :class:`SpikingNetwork` (returned by ``add_lif``/``add_spike_source``).
+    """A group of neurons in a :class:`SpikingNetwork` (returned by ``add_lif``, ``add_if``,
+    ``add_hh`` and ``add_spike_source``).
 
     Attributes
     ----------
@@ -74,48 +97,103 @@ class Population:
         Number of neurons.
     label : str
     kind : str
-        "lif", "hh" or "source".
+        "lif", "if", "hh" or "source".
     """
 
     n: int
     label: str
     kind: str
     index: int
-    offset: int = 0
     params: dict = field(default_factory=dict, repr=False)
 
     def __repr__(self) -> str:
         return f"Population({self.label!r}, kind={self.kind!r}, n={self.n})"
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class Connection:
-    """Weights from one population into an LIF or HH population, through PSC synapses."""
+    """Weights from one population into an LIF, IF or HH population, through a synapse.
+
+    Attributes
+    ----------
+    pre, post : Population
+    synapse : PSC or Delta
+    n_synapses : int
+        Stored synapses (``pre.n * post.n`` for dense weights).
+    storage : str
+        "dense" (rows of ``W.T``), "sparse" (CSR of ``W.T``, a weight per synapse) or "uniform"
+        (CSR of ``W.T``, one weight for all).
+    delay_steps : int
+        The longest delay, in steps (>= 1).
+    """
 
     pre: Population
     post: Population
-    weights: np.ndarray = field(repr=False)
-    tau_s: float
-    n: int
-    method: str
-    # W.T flattened, contiguous (what a spike of pre-neuron j adds is row j), made once at connect().
-    weights_t: np.ndarray = field(init=False, repr=False)
+    synapse: PSC | Delta
+    storage: str
+    n_synapses: int
+    # Dense: W.T flattened (row j = what a spike of pre-neuron j adds), in the kernel's units.
+    dense_t: np.ndarray | None = None
+    # Sparse: CSR of W.T (pointers (pre.n + 1,), post indices int32, weights or None if uniform).
+    pointers: np.ndarray | None = None
+    indices: np.ndarray | None = None
+    weights_t: np.ndarray | None = None
+    uniform_weight: float = 0.0
+    delay_steps: int = 1
+    # One delay (steps, int32) per stored synapse, aligned with indices; None for one delay for all.
+    synapse_delays: np.ndarray | None = None
 
-    def __post_init__(self):
-        self.weights_t = np.ascontiguousarray(self.weights.T).ravel()
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the stored weights, indices and delays."""
+        arrays = (self.dense_t, self.pointers, self.indices, self.weights_t, self.synapse_delays)
+        return int(sum(a.nbytes for a in arrays if a is not None))
+
+    def __repr__(self) -> str:
+        return (f"Connection({self.pre.label!r} -> {self.post.label!r}, {self.synapse}, "
+                f"storage={self.storage!r}, n_synapses={self.n_synapses}, delay_steps={self.delay_steps})")
 
 
 @dataclass(eq=False)
 class Probe:
-    """What to record from a population; index a :class:`NetworkResult` with it."""
+    """What to record from a population; index a :class:`NetworkResult` with it.
+
+    Attributes
+    ----------
+    target : Population
+    kind : str
+    neurons : ndarray of int64 or None
+        The recorded neurons (indices into the population, in the order given), None for all.
+    every : int
+    synapse : PSC or None
+        The kernel of a "filtered" probe.
+    """
 
     target: Population
     kind: str
     every: int
-    tau_s: float
-    n: int
-    method: str
+    synapse: PSC | None
     index: int
+    neurons: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def n(self) -> int:
+        """Number of recorded neurons."""
+        return self.target.n if self.neurons is None else int(self.neurons.size)
+
+    def nbytes(self, t_end: float, dt: float, n_trials: int = 1) -> int:
+        """Bytes of the record of a run of ``t_end`` seconds at ``dt``: exact for the traces
+        (float64 samples); for "spikes", :data:`SPIKE_RECORD_BYTES` per spike, and this returns
+        the record's first allocation (it grows with the spikes, each growth checked against
+        :data:`neurosim.validation.MAX_ALLOCATION_BYTES`)."""
+        n_steps = max(1, int(round(t_end / dt)))
+        if self.kind == "spikes":
+            return 0
+        return 8 * n_trials * self.n * ((n_steps + self.every - 1) // self.every)
+
+
+#: Bytes per recorded spike (an int32 neuron index and a float64 time).
+SPIKE_RECORD_BYTES = layout.SPIKE_RECORD_BYTES
 
 
 class NetworkResult:
@@ -124,8 +202,10 @@ class NetworkResult:
     ``result[probe]`` is, for a "spikes" probe, a :class:`~neurosim.SpikeTrains` (or a list of
     them, one per trial, when ``n_trials > 1``); for the other probes an array of shape
     ``(n_neurons, n_samples)`` (``(n_trials, n_neurons, n_samples)`` with several trials) sampled at
-    ``result.times(probe)``: voltages (LIF: normalized, threshold 1; HH: mV), filtered spike trains
-    (1/s, each spike a kernel of unit area), or input currents (LIF: normalized units; HH: µA/cm²).
+    ``result.times(probe)``: voltages (LIF: normalized, threshold 1, or mV for physical parameters;
+    IF: threshold 1; HH: mV), filtered spike trains (1/s, each spike a kernel of unit area), or
+    input currents (LIF: normalized units, or nA for physical parameters; IF: 1/s; HH: µA/cm²).
+    Rows follow the probe's ``neurons``.
     """
 
     def __init__(self, records: dict, times: dict, t_end: float, dt: float, n_trials: int):
@@ -150,8 +230,7 @@ class NetworkResult:
 
 
 class SpikingNetwork:
-    """A network of normalized LIF populations, Hodgkin-Huxley populations and spike sources joined
-    by PSC synapses.
+    """A network of LIF, IF and Hodgkin-Huxley populations and spike sources joined by synapses.
 
     Parameters
     ----------
@@ -172,34 +251,112 @@ class SpikingNetwork:
         self.probes: list[Probe] = []
 
     # -- building ----------------------------------------------------------------------------
-    def add_lif(self, n: int, *, tau_m: float = 0.02, tau_ref: float = 0.002, bias=0.0,
-                current=None, v_init=0.0, label: str | None = None) -> Population:
-        """Add a population of normalized LIF neurons (threshold 1, reset 0).
+    def add_lif(self, n: int, params: LIFParameters | PhysicalLIFParameters | None = None, *,
+                tau_m=None, tau_ref=None, bias=0.0, current=None, v_init=None, noise=None, seed=None,
+                label: str | None = None) -> Population:
+        """Add a population of LIF neurons, ``tau_m dv/dt = v_in - v``, spike at 1, reset to 0.
 
         Parameters
         ----------
         n : int
             Number of neurons.
-        tau_m, tau_ref : float
-            Membrane time constant and refractory period (s).
+        params : LIFParameters or PhysicalLIFParameters, optional
+            The neurons' parameters, one value for all or one per neuron.
+            :class:`~neurosim.PhysicalLIFParameters` puts the population in the papers' units:
+            ``bias`` and ``current`` in nA, ``v_init`` and ``noise`` in mV, PSC weights into it as
+            charges in pC, delta weights as jumps in mV, and its voltage and current probes in mV
+            and nA. Default: normalized units (threshold 1, reset 0) with ``LIFParameters()``.
+        tau_m, tau_ref : float or array_like, shape (n,), optional
+            Membrane time constant and refractory period (s), one for all or one per neuron, for
+            normalized neurons; defaults :data:`neurosim.lif.DEFAULT_TAU_M` and
+            :data:`~neurosim.lif.DEFAULT_TAU_REF`. Not together with ``params``.
         bias : float or array_like, shape (n,)
-            Constant input added to every neuron's current (normalized units).
+            Constant input added to every neuron's current.
         current : array_like, optional
-            External input (normalized units): shape (n,) constant, (n_trials, n) one constant
-            vector per trial, or (n, n_steps) over time (the same in every trial; ``n_steps`` is
-            ``round(t_end / dt)`` of the run).
-        v_init : float or array_like, shape (n,)
-            Initial normalized voltage.
+            External input: shape (n,) constant, (n_trials, n) one constant vector per trial, or
+            (n, n_steps) over time (the same in every trial; ``n_steps`` is ``round(t_end / dt)``
+            of the run).
+        v_init : float or array_like, shape (n,) or (n_trials, n), optional
+            Initial membrane potential, below the threshold; default the reset. One vector per
+            trial starts each trial's neurons in their own state (e.g. at their phase of firing).
+        noise : float or array_like, shape (n,), optional
+            Gaussian white noise of amplitude ``sigma`` (Brunel 2000): ``tau_m dv/dt = v_in - v +
+            sigma sqrt(tau_m) xi(t)``, in units of the threshold (mV with physical parameters). The
+            membrane moves by the exact Ornstein-Uhlenbeck update and threshold crossings inside a
+            step are drawn from the Brownian-bridge crossing probability, the step of
+            :func:`neurosim.simulate_lif` (``lif_noisy_step``); the noise of a neuron does not
+            depend on threads, trials run beside it or how the run is split.
+        seed : int, numpy.random.Generator or numpy.random.SeedSequence, optional
+            Randomness of the noise (default: the network's generator). A run draws the noise
+            afresh from it, as Poisson sources do.
         label : str, optional
         """
         n = check_positive_int("n", n)
-        tau_m = check_positive("tau_m", tau_m)
-        tau_ref = check_nonnegative("tau_ref", tau_ref)
-        bias = self._per_neuron("bias", bias, n)
-        v_init = self._per_neuron("v_init", v_init, n)
+        params = _resolve_lif_parameters(params, tau_m, tau_ref, n)
+        tau_m, tau_ref = params.normalized().per_neuron(n)
+        units = _LIFUnits.of(params, n)
+        bias = units.input_offset + units.input_gain * self._per_neuron("bias", bias, n)
         current = self._current("current", current, n)
+        if current is not None:
+            over_time = current.ndim == 2 and current.shape != (self.n_trials, n)
+            current = current * (units.input_gain[:, None] if over_time else units.input_gain)
+        start = self._initial_voltages("v_init", units.voltage_reset if v_init is None else v_init, n)
+        v_start = units.to_normalized_voltage(start)
+        if np.any(v_start >= 1.0):
+            threshold = "V_th (mV)" if units.physical else "the threshold 1 (normalized)"
+            raise ValueError(f"v_init must be below {threshold}, got a maximum of {start.max()!r}")
+        sigma = None
+        if noise is not None:
+            sigma = self._per_neuron("noise", noise, n)
+            if np.any(sigma < 0):
+                raise ValueError(f"noise must be >= 0 (sigma), got a minimum of {sigma.min()!r}")
+            sigma = sigma * units.noise_scale
+            if not np.any(sigma > 0):
+                sigma = None                      # noise=0: the deterministic neuron, exactly
+        elif seed is not None:
+            raise ValueError("seed is only used with noise; pass noise=sigma as well")
+        noise_seed = self._rng if seed is None else seed
         return self._add(n, label, "lif", dict(tau_m=tau_m, tau_ref=tau_ref, bias=bias, current=current,
-                                                v_init=v_init))
+                                                v_init=v_start, units=units, noise=sigma,
+                                                noise_seed=noise_seed))
+
+    def add_if(self, n: int, *, reset: str = "subtract", tau_ref=0.0, bias=0.0, current=None,
+               v_init=0.0, label: str | None = None) -> Population:
+        """Add a population of non-leaky integrate-and-fire neurons, ``dv/dt = v_in``, threshold 1.
+
+        With ``reset="subtract"`` a spike subtracts the threshold and keeps the excess, so a
+        constant input ``v_in`` (1/s) fires at exactly ``v_in`` Hz when ``tau_ref = 0``: the
+        neuron counts its input, as the ReLU-to-spikes conversions of Rueckauer et al. (2017) need.
+        In general the rate of a constant input is ``v_in / (1 + v_in tau_ref)`` for ``v_in > 0``
+        and 0 otherwise (either reset: every crossing resets to exactly 0). The step is exact for an
+        input constant over the step, spike times included.
+
+        Parameters
+        ----------
+        n : int
+            Number of neurons.
+        reset : {"subtract", "zero"}
+            After a spike ``v <- v - 1`` (reset by subtraction) or ``v <- 0``.
+        tau_ref : float or array_like, shape (n,)
+            Refractory period (s), >= 0; ``v`` is held during it.
+        bias : float or array_like, shape (n,)
+            Constant input (1/s: threshold units per second).
+        current : array_like, optional
+            External input (1/s), shapes as for :meth:`add_lif`.
+        v_init : float or array_like, shape (n,) or (n_trials, n)
+            Initial potential, below the threshold 1 (one vector per trial, or one for all).
+        label : str, optional
+        """
+        n = check_positive_int("n", n)
+        reset = check_choice("reset", reset, IF_RESETS)
+        tau_ref = _per_neuron_time("tau_ref", tau_ref, n, allow_zero=True)
+        bias = self._per_neuron("bias", bias, n)
+        v_init = self._initial_voltages("v_init", v_init, n)
+        if np.any(v_init >= 1.0):
+            raise ValueError(f"v_init must be below the threshold 1, got a maximum of {v_init.max()!r}")
+        current = self._current("current", current, n)
+        return self._add(n, label, "if", dict(tau_ref=tau_ref, subtract=reset == "subtract", bias=bias,
+                                               current=current, v_init=v_init))
 
     def add_hh(self, n: int, params: HHParameters | None = None, *, current=None, bias=0.0,
                threshold: float = 0.0, v_init=None, method: str = "euler",
@@ -209,10 +366,10 @@ class SpikingNetwork:
         The neurons receive the synaptic currents of their incoming connections, in µA/cm²: a
         connection into an HH population has weights in µA/cm² times seconds (a spike's PSC is
         ``w h(t)`` with ``h`` of unit area, so its charge is ``w``; ``w / tau_s`` is the jump of the
-        exponential PSC). A spike is an upward crossing of ``threshold``, its time interpolated
-        linearly in the step as in :func:`~neurosim.simulate_hh`; it drives connections like an LIF
-        neuron's spike. Forward Euler needs ``dt <= 2e-5`` s (0.02 ms): use ``dt = 1e-5`` for
-        networks with HH populations.
+        exponential PSC); a :class:`~neurosim.Delta` weight is a jump in mV. A spike is an upward
+        crossing of ``threshold``, its time interpolated linearly in the step as in
+        :func:`~neurosim.simulate_hh`; it drives connections like an LIF neuron's spike. Forward
+        Euler needs ``dt <= 2e-5`` s (0.02 ms): use ``dt = 1e-5`` for networks with HH populations.
 
         Parameters
         ----------
@@ -254,13 +411,24 @@ class SpikingNetwork:
         Parameters
         ----------
         rates : array_like, shape (n,) or (n_trials, n)
-            Firing rates (Hz, >= 0), one per neuron or one vector per trial.
+            Firing rates (Hz, >= 0), one per neuron or one vector per trial; at most
+            ``MAX_SOURCE_RATE`` (1e9 Hz).
         kind : {"poisson", "regular"}
             Poisson processes, or regular trains (first spike at ``1 / (2 rate)``).
         trains : SpikeTrains or list of SpikeTrains (one per trial), optional
             Given spike times instead of rates. A spike is felt at the first step time at or after it.
         seed : int or Generator, optional
             Randomness of Poisson spikes (defaults to the network's).
+
+        Notes
+        -----
+        Only the number of spikes per step reaches the network (a spike is felt at the first step
+        time at or after it). A Poisson source whose mean count per step is high
+        (``mean(rates) * dt >= 0.05``) therefore draws its counts step by step inside the
+        simulation (a Poisson count per neuron and step, as NEST's ``poisson_generator`` and
+        Brian2's ``PoissonInput`` do) instead of drawing spike times in advance; its recorded
+        spikes ("spikes" probe) then lie at times spread over the step in which they are felt,
+        chosen without touching the random stream (recording a source does not change the run).
         """
         if (rates is None) == (trains is None):
             raise ValueError("give exactly one of rates= or trains=")
@@ -272,12 +440,17 @@ class SpikingNetwork:
             n = trial_trains[0].n_neurons
             if any(t.n_neurons != n for t in trial_trains):
                 raise ValueError("every trial's trains must have the same number of neurons")
+            if n == 0:
+                raise ValueError("trains must hold at least one neuron")
             params = dict(trains=trial_trains)
         else:
             kind = check_choice("kind", kind, SOURCE_KINDS)
             rates = as_finite_array("rates", rates, ndim=(1, 2))
             if np.any(rates < 0):
                 raise ValueError("rates must be >= 0 Hz")
+            if np.any(rates > layout.MAX_SOURCE_RATE):
+                raise ValueError(f"rates must be at most {layout.MAX_SOURCE_RATE:g} Hz (a spike every "
+                                 f"nanosecond), got a maximum of {rates.max():g} Hz")
             if rates.ndim == 2 and rates.shape[0] != self.n_trials:
                 raise ValueError(f"2-D rates must have shape (n_trials={self.n_trials}, n), "
                                  f"got {rates.shape}")
@@ -288,202 +461,139 @@ class SpikingNetwork:
             params = dict(rates=rates, source_kind=kind, rng=rng)
         return self._add(n, label, "source", params)
 
-    def connect(self, pre: Population, post: Population, weights, *, tau_s: float = 0.005, n: int = 0,
-                method: str = "euler") -> Connection:
-        """Join ``pre`` to the LIF or HH population ``post`` through PSC synapses of order ``n``.
+    def connect(self, pre: Population, post: Population, weights, *, synapse: PSC | Delta = DEFAULT_SYNAPSE,
+                delay=None) -> Connection:
+        """Join ``pre`` to the LIF, IF or HH population ``post`` through ``synapse``.
 
         Parameters
         ----------
         pre, post : Population
-            Presynaptic population (LIF, HH or source) and postsynaptic LIF or HH population.
-        weights : array_like, shape (post.n, pre.n)
-            ``weights[i, j]`` is the charge a spike of ``pre`` neuron ``j`` delivers to ``post``
-            neuron ``i``: its PSC is ``w h(t)``. Units: normalized current times seconds into LIF
-            neurons, µA/cm² times seconds into HH neurons.
-        tau_s : float
-            Synaptic time constant (s).
-        n : int
-            Order of the PSC kernel: 0 exponential, 1 alpha, ...
-        method : {"euler", "exact"}
-            The notes' Euler decay (default) or the exact exponential decay per step.
+            Presynaptic population (any kind) and postsynaptic LIF, IF or HH population.
+        weights : array_like or scipy.sparse matrix, shape (post.n, pre.n)
+            ``weights[i, j]`` is the synapse from ``pre`` neuron ``j`` onto ``post`` neuron ``i``.
+            With a :class:`~neurosim.PSC` it is the charge a spike delivers (its PSC is ``w h(t)``,
+            ``h`` of unit area): normalized current times seconds into normalized LIF neurons, 1
+            (threshold units) into IF neurons, pC into LIF neurons with physical parameters,
+            µA/cm²·s into HH neurons. With a :class:`~neurosim.Delta` synapse it is the jump of the
+            membrane potential (normalized, or mV). A dense array keeps every entry (fast for
+            dense connectivity); a sparse matrix keeps its stored entries only (memory and time
+            proportional to the synapses).
+        synapse : PSC or Delta
+            The synapse. Default ``PSC()``: exponential, ``tau_s`` = 5 ms, exact decay.
+        delay : float, array_like of shape (post.n, pre.n), or scipy.sparse matrix, optional
+            Transmission delay (s, finite, >= 0), one for the connection or one per synapse (a
+            sparse matrix with the same entries as ``weights``, e.g. ``weights.copy()`` with new
+            ``data``; or a dense array read at the synapses' positions). Rounded to
+            ``max(1, round(delay / dt))`` steps: a spike emitted during step ``k`` is felt at step
+            ``k + d``. Default: one step.
+
+        Returns
+        -------
+        Connection
         """
         self._check_member("pre", pre)
         self._check_member("post", post)
         if post.kind == "source":
-            raise ValueError("post must be an LIF population or an HH population, got a spike "
-                             "source (its spikes are given, it takes no input)")
-        weights = as_finite_array("weights", weights, ndim=2).copy()   # later edits do not leak in
-        if weights.shape != (post.n, pre.n):
-            raise ValueError(f"weights must have shape (post.n, pre.n) = ({post.n}, {pre.n}), "
-                             f"got {weights.shape}")
-        connection = Connection(pre, post, weights, *self._synapse(tau_s, n, method))
+            raise ValueError("post must be an LIF, IF or HH population, got a spike source (its "
+                             "spikes are given, it takes no input)")
+        if not isinstance(synapse, PSC | Delta):
+            raise TypeError(f"synapse must be a neurosim.PSC (e.g. PSC(tau_s=0.005, order=0)) or "
+                            f"neurosim.Delta(), got {type(synapse).__name__}")
+        synapse.check_step(self.dt)
+        scale = self._weight_scale(post, synapse)
+        connection = layout.build_connection(pre, post, weights, synapse, delay, self.dt, scale)
+        check_allocation("synapse", layout.synapse_state_bytes(connection, self.n_trials),
+                         "use a lower-order PSC, a shorter delay or fewer trials",
+                         what=f"the state of {post.n} x {self.n_trials} synapses of {synapse}")
         self.connections.append(connection)
         return connection
 
-    def probe(self, target: Population, kind: str = "spikes", *, every: int = 1, tau_s: float = 0.005,
-              n: int = 0, method: str = "euler") -> Probe:
+    def probe(self, target: Population, kind: str = "spikes", *, neurons=None, every: int = 1,
+              synapse: PSC | None = None) -> Probe:
         """Record ``kind`` from ``target``: "spikes", "voltage", "filtered" or "current".
 
         Parameters
         ----------
         target : Population
         kind : {"spikes", "voltage", "filtered", "current"}
-            Spike times; voltage (LIF: normalized; HH: mV); the population's spike trains filtered
-            by the PSC kernel ``(tau_s, n, method)`` (1/s); the neurons' total input current (LIF:
-            normalized; HH: µA/cm²).
+            Spike times; voltage (see :class:`NetworkResult` for units); the population's spike
+            trains filtered by ``synapse``'s kernel (1/s); the neurons' total input current.
+        neurons : slice or array_like of int, optional
+            Record these neurons of ``target`` only (indices in ``[0, target.n)``, no repeats; the
+            record's rows follow their order). Default: all.
         every : int
             Keep every ``every``-th step of a trace (decimation).
+        synapse : PSC, optional
+            The kernel of a "filtered" probe; default ``PSC()`` (exponential, 5 ms, exact). Only
+            for "filtered".
+
+        Notes
+        -----
+        A trace probe holds ``8 * n_trials * n * ceil(n_steps / every)`` bytes; a spike probe
+        ``SPIKE_RECORD_BYTES`` (12) per spike. :meth:`run` refuses a probe past
+        :data:`neurosim.validation.MAX_ALLOCATION_BYTES` before it allocates anything.
         """
         self._check_member("target", target)
         kind = check_choice("kind", kind, PROBE_KINDS)
         every = check_positive_int("every", every)
         if target.kind == "source" and kind in ("voltage", "current"):
             raise ValueError(f"a spike source has no {kind}; probe 'spikes' or 'filtered'")
-        probe = Probe(target, kind, every, *self._synapse(tau_s, n, method), index=len(self.probes))
+        if kind == "filtered":
+            synapse = DEFAULT_SYNAPSE if synapse is None else synapse
+            if not isinstance(synapse, PSC):
+                raise TypeError(f"synapse of a filtered probe must be a neurosim.PSC, got "
+                                f"{type(synapse).__name__}")
+            synapse.check_step(self.dt)
+        elif synapse is not None:
+            raise ValueError(f"synapse= is for 'filtered' probes only, not {kind!r}")
+        probe = Probe(target, kind, every, synapse, index=len(self.probes),
+                      neurons=_probe_neurons(neurons, target.n))
         self.probes.append(probe)
         return probe
 
     # -- running -----------------------------------------------------------------------------
-    def run(self, t_end: float) -> NetworkResult:
+    def memory_estimate(self, t_end: float) -> dict[str, int]:
+        """Bytes a :meth:`run` of ``t_end`` seconds would allocate, by item, before any spike.
+
+        Returns
+        -------
+        dict
+            ``"probe <i> (<kind> of <label>)"`` for each trace probe, ``"connections"`` (the
+            stored weights, indices and delays, already held), ``"state"`` (neurons, synapses,
+            delay rings, inputs, source events), ``"spike record"`` (its first allocation; it
+            grows by doubling, 12 bytes per spike) and ``"total"`` (what the run allocates,
+            connections excluded).
+        """
+        n_steps = layout.n_steps_of(t_end, self.dt)
+        return layout.memory_estimate(self, n_steps)
+
+    def run(self, t_end: float, *, progress: bool | None = None) -> NetworkResult:
         """Simulate ``[0, t_end)`` and return what the probes recorded.
 
         Parameters
         ----------
         t_end : float
             Duration (s); the run takes ``round(t_end / dt)`` steps.
+        progress : bool, optional
+            A tqdm bar over simulated time; default: only when stderr is a terminal. The bar says
+            so when the first run of the process loads or compiles the Numba kernels (seconds the
+            first time on a machine, then cached).
 
         Raises
         ------
+        ValueError
+            When a probe, the spike record or the whole run would exceed the memory limit
+            (:data:`neurosim.validation.MAX_ALLOCATION_BYTES`), or a delay is longer than the run.
         FloatingPointError
-            When an HH population's integration diverges (dt too large for the model).
+            When the state becomes non-finite (weights or currents too large) or an HH
+            population's integration diverges (dt too large for the model).
         """
-        t_end, dt, n_steps = time_steps(t_end, self.dt)
-        t_end = max(t_end, n_steps * dt)
-        lif = [p for p in self.populations if p.kind == "lif"]
-        hh = [p for p in self.populations if p.kind == "hh"]
-        simulated = lif + hh                       # the neuron index space: LIF first, then HH
-        sources = [p for p in self.populations if p.kind == "source"]
-        _assign_offsets(simulated)
-        _assign_offsets(sources)
-        n_lif = sum(p.n for p in lif)
-        n_neurons = sum(p.n for p in simulated)
-        trials = self.n_trials
-
-        def per_neuron(populations, values, dtype=np.float64):
-            if not populations:
-                return np.zeros(0, dtype=dtype)
-            return np.concatenate([np.broadcast_to(np.asarray(values(p), dtype=dtype), (p.n,))
-                                   for p in populations])
-
-        tau_m = per_neuron(lif, lambda p: p.params["tau_m"])
-        tau_ref = per_neuron(lif, lambda p: p.params["tau_ref"])
-        v_init = per_neuron(simulated, lambda p: p.params["v_init"])
-        hh_gates = np.zeros((0, 3))
-        hh_params = np.zeros((0, 9))
-        if hh:
-            hh_gates = np.concatenate([np.column_stack(p.params["gates"]) for p in hh])
-            hh_params = np.concatenate([np.tile(_hh_row(p), (p.n, 1)) for p in hh])
-        hh_arrays = (hh_gates, hh_params)
-        current_const = np.zeros((trials, n_neurons))
-        time_varying = any(p.params["current"] is not None and p.params["current"].ndim == 2
-                           and p.params["current"].shape != (trials, p.n) for p in simulated)
-        current_time = np.zeros((n_neurons, n_steps) if time_varying else (0, 0))
-        for p in simulated:
-            block = slice(p.offset, p.offset + p.n)
-            current_const[:, block] = p.params["bias"]
-            extra = p.params["current"]
-            if extra is None:
-                continue
-            if extra.ndim == 1 or extra.shape == (trials, p.n):
-                current_const[:, block] += extra
-            else:
-                if extra.shape[1] != n_steps:
-                    raise ValueError(f"the time-varying current of {p.label!r} has {extra.shape[1]} "
-                                     f"steps, but the run has n_steps = round(t_end / dt) = {n_steps}")
-                current_time[block] = extra
-        source_spikes = {p: _source_spikes(p, trials, t_end) for p in sources}
-
-        connections, probes = self.connections, self.probes
-        if any(_euler_unstable(c.method, c.tau_s, dt) for c in [*connections, *probes]):
-            raise ValueError(f"the Euler synapse is unstable for dt={dt!r} s >= 2 tau_s; use a "
-                             "smaller dt or method='exact'")
-        width = max([c.n + 1 for c in [*connections, *probes]] + [1])
-        weights_t = [c.weights_t for c in connections]
-        connection_arrays = (
-            np.array([c.pre.kind == "source" for c in connections], dtype=np.bool_),
-            _int_array(c.pre.offset for c in connections),
-            _int_array(c.pre.n for c in connections),
-            _int_array(c.post.offset for c in connections),
-            _int_array(c.post.n for c in connections),
-            _int_array(c.n + 1 for c in connections),
-            _propagators(connections, dt, width),
-            np.array([1.0 / c.tau_s for c in connections]),
-            _int_array(np.cumsum([0] + [w.size for w in weights_t])[:-1]),
-            (weights_t[0] if len(weights_t) == 1 else np.concatenate(weights_t)) if weights_t
-            else np.zeros(0),
-            _int_array(np.cumsum([0] + [(c.n + 1) * c.post.n for c in connections])),
-            np.array([_DENSE_FRACTION * c.pre.n for c in connections]),
-        )
-        n_samples = [(n_steps + q.every - 1) // q.every for q in probes]
-        sizes = [0 if q.kind == "spikes" else q.target.n * m for q, m in zip(probes, n_samples, strict=True)]
-        out_offset = _int_array(np.cumsum([0] + sizes)[:-1])
-        filter_sizes = [(q.n + 1) * q.target.n if q.kind == "filtered" else 0 for q in probes]
-        probe_arrays = (
-            _int_array(PROBE_KINDS.index(q.kind) for q in probes),
-            np.array([q.target.kind == "source" for q in probes], dtype=np.bool_),
-            _int_array(q.target.offset for q in probes),
-            _int_array(q.target.n for q in probes),
-            _int_array(q.every for q in probes),
-            _int_array(q.n + 1 for q in probes),
-            _propagators(probes, dt, width),
-            np.array([1.0 / q.tau_s for q in probes]),
-            out_offset,
-            _int_array(np.cumsum([0] + filter_sizes)),
-        )
-        probe_out = np.zeros((trials, int(sum(sizes))))
-        spiking_probed = {q.target for q in probes if q.kind == "spikes" and q.target.kind != "source"}
-        record_spikes = np.zeros(n_neurons, dtype=np.bool_)
-        for p in spiking_probed:
-            record_spikes[p.offset:p.offset + p.n] = True
-        capacity = 1 + sum(p.n * _max_spikes(p, t_end, n_steps) for p in spiking_probed)
-        model = (n_steps, dt, n_lif, tau_m, tau_ref, np.exp(-dt / tau_m), v_init, current_const,
-                 current_time, time_varying)
-        sources = _source_events(source_spikes, trials, n_steps, dt)
-        # Trials over threads only when there are several (see run_network_parallel).
-        kernel = run_network_parallel if trials > 1 and numba.get_num_threads() > 1 else run_network
-        while True:
-            width = capacity if spiking_probed else 0
-            outputs = (probe_out, record_spikes, capacity, np.zeros((trials, width), dtype=np.int64),
-                       np.zeros((trials, width)), np.zeros(trials, dtype=np.int64),
-                       np.full(trials, -1, dtype=np.int64))
-            kernel(model, hh_arrays, sources, connection_arrays, probe_arrays, outputs)
-            spike_neuron, spike_time, spike_count, diverged = outputs[3:]
-            if np.any(diverged >= 0):
-                step = int(diverged[diverged >= 0].min())
-                raise FloatingPointError(
-                    f"the Hodgkin-Huxley integration diverged at t = {step * dt:.6g} s with dt = {dt:g} s "
-                    f"({dt * 1e3:g} ms): the step is too large for the model (or the synaptic input "
-                    f"too strong). Use dt <= {HH_STABLE_DT:g} s for networks with HH populations")
-            if spike_count.max() <= capacity:
-                break
-            # More spikes than the estimate: the run is deterministic, so run it again with room.
-            capacity = int(spike_count.max())
-            probe_out[:] = 0.0
-        # (A sum is non-finite when any value is, and costs one pass without a temporary array.)
-        if not np.isfinite(probe_out.sum()) and not np.all(np.isfinite(probe_out)):
-            raise FloatingPointError("the network produced non-finite values; check the weights and "
-                                     "currents for overflow, or use a smaller dt")
-
-        records, times = {}, {}
-        for q, m, offset, size in zip(probes, n_samples, out_offset, sizes, strict=True):
-            if q.kind == "spikes":
-                records[q] = self._spike_trains(q.target, source_spikes, spike_neuron, spike_time,
-                                                spike_count, t_end)
-                continue
-            block = probe_out[:, offset:offset + size].reshape(trials, q.target.n, m)
-            records[q] = block[0] if trials == 1 else block
-            times[q] = np.arange(m) * q.every * dt
-        return NetworkResult(records, times, t_end, dt, trials)
+        n_steps = layout.n_steps_of(t_end, self.dt)
+        if progress is None:
+            progress = bool(getattr(sys.stderr, "isatty", lambda: False)())
+        elif not isinstance(progress, bool | np.bool_):
+            raise TypeError(f"progress must be a bool or None, got {type(progress).__name__}")
+        return layout.simulate(self, n_steps, bool(progress), _DENSE_FRACTION)
 
     # -- helpers -----------------------------------------------------------------------------
     def _add(self, n, label, kind, params) -> Population:
@@ -508,6 +618,16 @@ class SpikingNetwork:
                              f"({n}, n_steps) (over time), got {current.shape}")
         return current
 
+    def _initial_voltages(self, name, value, n):
+        """One start per neuron, shape (n,), or one vector per trial, shape (n_trials, n)."""
+        array = as_finite_array(name, value, ndim=(0, 1, 2))
+        if array.ndim < 2:
+            return self._per_neuron(name, array, n)
+        if array.shape != (self.n_trials, n):
+            raise ValueError(f"a 2-D {name} must have shape (n_trials, n) = ({self.n_trials}, {n}), "
+                             f"got {array.shape}")
+        return array.copy()
+
     def _per_neuron(self, name, value, n):
         array = as_finite_array(name, value, ndim=(0, 1))
         if array.ndim == 1 and array.shape != (n,):
@@ -515,24 +635,12 @@ class SpikingNetwork:
         return np.broadcast_to(array, (n,)).astype(np.float64)
 
     @staticmethod
-    def _synapse(tau_s, n, method):
-        tau_s = check_positive("tau_s", tau_s)
-        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
-            raise ValueError(f"n must be an integer >= 0 (the PSC kernel's order), got {n!r}")
-        return tau_s, int(n), check_choice("method", method, SYNAPSE_METHODS)
-
-    def _spike_trains(self, population, source_spikes, spike_neuron, spike_time, spike_count, t_end):
-        trains = []
-        for trial in range(self.n_trials):
-            if population.kind == "source":
-                neurons, times = source_spikes[population][trial]
-            else:
-                count = spike_count[trial]
-                neurons = spike_neuron[trial, :count]
-                mine = (neurons >= population.offset) & (neurons < population.offset + population.n)
-                neurons, times = neurons[mine] - population.offset, spike_time[trial, :count][mine]
-            trains.append(_trains_from_events(neurons, times, population.n, t_end))
-        return trains[0] if self.n_trials == 1 else trains
+    def _weight_scale(post, synapse):
+        """Per postsynaptic neuron, the factor from the user's weights to the kernel's units."""
+        units = post.params.get("units")
+        if units is None:
+            return np.ones(post.n)
+        return units.jump_scale if isinstance(synapse, Delta) else units.charge_scale
 
     def __repr__(self) -> str:
         return (f"SpikingNetwork(dt={self.dt:g} s, n_trials={self.n_trials}, "
@@ -540,128 +648,84 @@ class SpikingNetwork:
                 f"n_connections={len(self.connections)}, n_probes={len(self.probes)})")
 
 
-def _assign_offsets(populations):
-    offset = 0
-    for p in populations:
-        p.offset = offset
-        offset += p.n
+@dataclass(frozen=True)
+class _LIFUnits:
+    """How an LIF population's units map onto the normalized model the kernels compute in, per
+    neuron, taken once from the parameter object's own conversions.
 
-
-def _trains_from_events(neurons, times, n_neurons, t_end):
-    """``SpikeTrains.from_events`` for events listed in time order per neuron (as the kernel and the
-    sources emit them): a counting sort by neuron instead of a comparison sort."""
-    neurons = np.asarray(neurons, dtype=np.int64)
-    times = np.asarray(times, dtype=np.float64)
-    if neurons.size and (neurons.min() < 0 or neurons.max() >= n_neurons):
-        return SpikeTrains.from_events(neurons, times, n_neurons, t_end)     # (it raises)
-    order, starts = group_by_key(neurons, n_neurons)
-    sorted_times = times[order]
-    if np.any((np.diff(neurons[order]) == 0) & (np.diff(sorted_times) < 0)):
-        return SpikeTrains.from_events(neurons, times, n_neurons, t_end)     # not in time order
-    trains = SpikeTrains._from_sorted(sorted_times, starts[1:-1], t_end, 0.0)
-    return trains if trains is not None else SpikeTrains.from_events(neurons, times, n_neurons, t_end)
-
-
-def _hh_row(population):
-    """An HH population's parameters as the kernel's row (see run_network)."""
-    params = population.params["params"]
-    return np.array([params.capacitance, params.g_na, params.g_k, params.g_l, params.e_na, params.e_k,
-                     params.e_l, population.params["threshold"], HH_METHODS[population.params["method"]]],
-                    dtype=np.float64)
-
-
-def _int_array(values):
-    return np.fromiter(values, dtype=np.int64)
-
-
-def _propagators(synapses, dt, width):
-    """Each synapse's one-step propagator, float64 (n_synapses, width)."""
-    return np.array([_propagator(s, dt, width) for s in synapses]).reshape(len(synapses), width)
-
-
-def _propagator(synapse, dt, width):
-    """One step's free evolution of a cascade (see :mod:`neurosim._network_kernels`)."""
-    ratio = dt / synapse.tau_s
-    values = np.zeros(width)
-    if synapse.method == "euler":
-        values[0] = 1.0 - ratio
-        if synapse.n > 0:
-            values[1] = ratio
-    else:
-        for m in range(synapse.n + 1):
-            values[m] = math.exp(-ratio) * ratio**m / math.factorial(m)
-    return values
-
-
-def _euler_unstable(method, tau_s, dt):
-    return method == "euler" and dt >= 2 * tau_s
-
-
-def _max_spikes(population, t_end, n_steps):
-    """One neuron's spikes in ``[0, t_end)``: LIF, at most one per refractory period; without one,
-    a guess of one per step; HH, a guess of ``_HH_MAX_RATE`` (the run is repeated with more room if
-    a guess is exceeded)."""
-    if population.kind == "hh":
-        return int(min(t_end * _HH_MAX_RATE + 2, n_steps))
-    tau_ref = population.params["tau_ref"]
-    return int(min(t_end / tau_ref + 2, 2**31)) if tau_ref > 0 else n_steps
-
-
-def _source_spikes(population, trials, t_end):
-    """Spikes of a source population in ``[0, t_end)``: per trial, (neuron indices, times in s)."""
-    params = population.params
-    if "trains" in params:
-        spikes = []
-        for trains in params["trains"]:
-            neurons = np.repeat(np.arange(trains.n_neurons), [t.size for t in trains.times])
-            times = np.concatenate(trains.times) if trains.n_neurons else np.zeros(0)
-            keep = times < t_end
-            spikes.append((neurons[keep], times[keep]))
-        return spikes
-    rates = np.broadcast_to(params["rates"], (trials, population.n))
-    spikes = []
-    for trial in range(trials):
-        if params["source_kind"] == "poisson":
-            # A Poisson process: a Poisson number of spikes, placed uniformly in [0, t_end).
-            counts = params["rng"].poisson(rates[trial] * t_end)
-            neurons = np.repeat(np.arange(population.n), counts)
-            times = params["rng"].uniform(0.0, t_end, size=neurons.size)
-        else:
-            # Regular: the k-th spike at (k + 1/2) / rate.
-            counts = np.floor(rates[trial] * t_end + 0.5).astype(np.int64)
-            neurons = np.repeat(np.arange(population.n), counts)
-            first = np.cumsum(counts) - counts
-            k = np.arange(neurons.size) - np.repeat(first, counts)
-            times = (k + 0.5) / rates[trial][neurons] if neurons.size else np.zeros(0)
-            keep = times < t_end
-            neurons, times = neurons[keep], times[keep]
-        spikes.append((neurons, times))
-    return spikes
-
-
-def _source_events(source_spikes, trials, n_steps, dt):
-    """Source spikes as per-trial event lists sorted by the step at which they are felt.
-
-    A spike at time ``t`` is felt at the first step time at or after it, ``ceil(t / dt)`` (as in
-    :func:`neurosim.filter_spikes`). Returns ``step_start`` int64 (trials, n_steps + 1) and
-    ``neuron``, ``count`` int64 (trials, max_events).
+    ``V = voltage_reset + voltage_span * v`` (mV, or normalized when not physical),
+    ``v_in = input_offset + input_gain * I`` (I in nA, or normalized); a charge (pC) becomes the
+    normalized weight ``charge_scale * charge`` and a jump (mV) the normalized jump
+    ``jump_scale * jump``; a noise amplitude (mV) becomes ``noise_scale * sigma``.
     """
-    per_trial = []
-    for trial in range(trials):
-        neurons, steps = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
-        for population, spikes in source_spikes.items():
-            trial_neurons, times = spikes[trial]
-            step = np.ceil(np.round(times / dt, 9)).astype(np.int64)
-            keep = step < n_steps
-            neurons.append(trial_neurons[keep] + population.offset)
-            steps.append(step[keep])
-        neurons, steps = np.concatenate(neurons), np.concatenate(steps)
-        order, starts = group_by_key(steps, n_steps)      # stable: by step, then as listed
-        per_trial.append((neurons[order], starts))
-    width = max(1, max(n.size for n, _ in per_trial))
-    step_start = np.zeros((trials, n_steps + 1), dtype=np.int64)
-    neuron = np.zeros((trials, width), dtype=np.int64)
-    for trial, (neurons, starts) in enumerate(per_trial):
-        step_start[trial] = starts
-        neuron[trial, :neurons.size] = neurons
-    return step_start, neuron, np.ones((trials, width), dtype=np.int64)
+
+    physical: bool
+    voltage_reset: np.ndarray
+    voltage_span: np.ndarray
+    input_offset: np.ndarray
+    input_gain: np.ndarray
+    charge_scale: np.ndarray
+    jump_scale: np.ndarray
+    noise_scale: np.ndarray
+
+    @classmethod
+    def of(cls, params, n):
+        ones, zeros = np.ones(n), np.zeros(n)
+        if not isinstance(params, PhysicalLIFParameters):
+            return cls(False, zeros, ones, zeros, ones, ones, ones, ones)
+        offset = np.asarray(params.normalized_input(zeros), dtype=np.float64)
+        reset = np.asarray(params.voltage(zeros), dtype=np.float64)
+        tau_m = params.normalized().per_neuron(n)[0]
+        return cls(True, reset, np.asarray(params.voltage(ones)) - reset, offset,
+                   np.asarray(params.normalized_input(ones)) - offset,
+                   np.asarray(params.weight_from_charge(ones), dtype=np.float64),
+                   np.asarray(params.weight_from_jump(ones), dtype=np.float64) / tau_m,
+                   np.asarray(params.normalized_noise(ones), dtype=np.float64))
+
+    def to_normalized_voltage(self, volts):
+        return (volts - self.voltage_reset) / self.voltage_span if self.physical else volts
+
+
+def _resolve_lif_parameters(params, tau_m, tau_ref, n):
+    if params is None:
+        params = LIFParameters(tau_m=DEFAULT_TAU_M if tau_m is None else tau_m,
+                               tau_ref=DEFAULT_TAU_REF if tau_ref is None else tau_ref)
+    elif not isinstance(params, LIFParameters | PhysicalLIFParameters):
+        raise TypeError("params must be a LIFParameters or PhysicalLIFParameters, got "
+                        f"{type(params).__name__}")
+    elif tau_m is not None or tau_ref is not None:
+        raise ValueError("give tau_m and tau_ref either as arguments or through params, not both")
+    if params.n_neurons not in (None, n):
+        raise ValueError(f"params hold {params.n_neurons} per-neuron values, but the population has "
+                         f"n={n} neurons")
+    return params
+
+
+def _per_neuron_time(name, value, n, allow_zero=False):
+    values = check_time_constant(name, value, allow_zero=allow_zero, stacklevel=4)
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim == 1 and array.shape != (n,):
+        raise ValueError(f"{name} must be a scalar or have shape ({n},), got {array.shape}")
+    return np.broadcast_to(array, (n,)).astype(np.float64)
+
+
+def _probe_neurons(neurons, n):
+    """The recorded neurons of a probe as int64 indices, or None for all."""
+    if neurons is None:
+        return None
+    if isinstance(neurons, slice):
+        return np.arange(n, dtype=np.int64)[neurons]
+    if scipy.sparse.issparse(neurons):
+        raise TypeError("neurons must be a slice or an array of indices")
+    index = np.asarray(neurons)
+    if index.dtype == bool or not np.issubdtype(index.dtype, np.integer) or index.ndim != 1:
+        raise TypeError(f"neurons must be a slice or a 1-D array of integer indices, got {index.dtype} "
+                        f"of shape {index.shape}")
+    if index.size == 0:
+        raise ValueError("neurons must select at least one neuron")
+    if index.min() < 0 or index.max() >= n:
+        raise ValueError(f"neurons must lie in [0, {n}) (the population's size), got "
+                         f"[{index.min()}, {index.max()}]")
+    if np.unique(index).size != index.size:
+        raise ValueError("neurons must not repeat an index")
+    return index.astype(np.int64)

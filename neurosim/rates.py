@@ -350,6 +350,11 @@ class RateCurve:
         Unit of the inputs: "µA/cm²" for Hodgkin-Huxley currents, "1" for the normalized LIF input.
     label : str
         A short description for plots and ``repr``.
+    model : dict, optional
+        The neuron whose curve this is, as :func:`rate_curve` records it: ``{"model": "hh", "dt": s,
+        "method": ..., "threshold": mV, "params": {HHParameters fields}}`` or ``{"model": "lif",
+        "dt": s, "tau_m": s, "tau_ref": s}``. It lets a rate network trained on the curve be run as
+        that neuron (ratenet's spiking twins). JSON values only.
 
     Attributes
     ----------
@@ -357,6 +362,8 @@ class RateCurve:
         The samples (read-only).
     onset, onset_rate : float or None
     input_unit, label : str
+    model : dict or None
+        The neuron model the curve belongs to (see ``model`` above); None when unknown.
 
     Examples
     --------
@@ -366,7 +373,8 @@ class RateCurve:
     """
 
     def __init__(self, inputs: object, rates: object, *, onset: float | None = None,
-                 onset_rate: float | None = None, input_unit: str = "1", label: str = ""):
+                 onset_rate: float | None = None, input_unit: str = "1", label: str = "",
+                 model: dict | None = None):
         inputs = as_finite_array("inputs", inputs, ndim=1).copy()
         rates = as_finite_array("rates", rates, ndim=1).copy()
         if inputs.size < 2:
@@ -381,6 +389,8 @@ class RateCurve:
             raise TypeError(f"input_unit must be a string, got {type(input_unit).__name__}")
         if not isinstance(label, str):
             raise TypeError(f"label must be a string, got {type(label).__name__}")
+        if model is not None and not (isinstance(model, dict) and isinstance(model.get("model"), str)):
+            raise TypeError(f"model must be None or a dict with a 'model' name, got {model!r}")
         knots, knot_rates = inputs, rates
         if onset is not None:
             onset = check_finite("onset", onset)
@@ -404,6 +414,7 @@ class RateCurve:
         self.onset_rate: float | None = onset_rate
         self.input_unit = input_unit
         self.label = label
+        self.model: dict | None = None if model is None else dict(model)
         self._function = None
         self._derivative = None
         self._spec: dict | None = None
@@ -518,6 +529,8 @@ class RateCurve:
                        "input_unit": self.input_unit, "label": self.label}
         if self._spec is not None:
             description["analytic"] = dict(self._spec)
+        if self.model is not None:
+            description["model"] = dict(self.model)
         return description
 
     @classmethod
@@ -547,7 +560,8 @@ class RateCurve:
         _require_keys(description, ("inputs", "rates"), "description")
         return cls(description["inputs"], description["rates"], onset=description.get("onset"),
                    onset_rate=description.get("onset_rate"),
-                   input_unit=description.get("input_unit", "1"), label=description.get("label", ""))
+                   input_unit=description.get("input_unit", "1"), label=description.get("label", ""),
+                   model=description.get("model"))
 
     def __repr__(self) -> str:
         kind = "analytic" if self.is_analytic else f"{self.inputs.size} samples"
@@ -575,6 +589,7 @@ def _analytic_lif_curve(inputs: object, tau_m: float, tau_ref: float, label: str
                                     label=label or f"LIF analytic (τm={tau_m * 1e3:g} ms, "
                                                    f"τref={tau_ref * 1e3:g} ms)")
     curve._spec = {"model": "lif", "tau_m": tau_m, "tau_ref": tau_ref}
+    curve.model = dict(curve._spec)
     return curve
 
 
@@ -833,4 +848,35 @@ def rate_curve(model: object, currents: object, t_end: float = 1.2, dt: float | 
         method_text = f"{method}, " if method else ""
         label = f"{_MODEL_NAME.get(name, name)} simulated ({method_text}dt={run[1] * 1e3:g} ms)"
     return RateCurve(currents, rates, onset=onset, onset_rate=onset_rate, input_unit=input_unit,
-                     label=label)
+                     label=label, model=_model_description(model, run[1], method, model_params))
+
+
+def _model_description(model: object, dt: float, method: str | None, model_params: dict) -> dict | None:
+    """What a measured curve records of its neuron (RateCurve's ``model``); None for a callable."""
+    if model == "lif":
+        from .lif import LIFParameters
+
+        params = model_params.get("params")
+        if params is None:
+            tau_m, tau_ref = model_params["tau_m"], model_params["tau_ref"]
+        elif type(params) is LIFParameters:
+            tau_m, tau_ref = params.tau_m, params.tau_ref
+        else:
+            return None         # physical units: the curve's inputs are nA, not the normalized input
+        if np.ndim(tau_m) or np.ndim(tau_ref):
+            return None         # one curve cannot stand for neurons with different parameters
+        description = {"model": "lif", "dt": dt, "tau_m": float(tau_m), "tau_ref": float(tau_ref)}
+        noise = model_params.get("noise")
+        if noise is not None and np.ndim(noise) == 0 and float(noise) > 0:
+            description["noise"] = float(noise)
+        return description
+    if model == "hh":
+        from dataclasses import asdict
+
+        from .hh import HHParameters
+
+        params = model_params.get("params") or HHParameters()
+        return {"model": "hh", "dt": dt, "method": method or "euler",
+                "threshold": float(model_params.get("threshold", 0.0)),
+                "params": {key: float(value) for key, value in asdict(params).items()}}
+    return None

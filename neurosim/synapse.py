@@ -93,6 +93,52 @@ class PSC:
             raise ValueError(f"the Euler synapse (tau_s={self.tau_s!r} s) is unstable for dt={dt!r} s "
                              f">= 2 tau_s; use a smaller dt or PSC(..., method='exact')")
 
+    def propagator(self, dt: float) -> np.ndarray:
+        """One step's free evolution of the kernel's cascade of ``order + 1`` first-order stages.
+
+        Stage ``j`` obeys ``tau_s x_j' = x_{j-1} - x_j`` (``x_{-1}`` = the spikes), and after a step of
+        ``dt`` without spikes ``x_j <- sum_{m <= j} P[m] x_{j-m}``. Exact: ``P[m] = exp(-a) a**m / m!``
+        with ``a = dt / tau_s`` (computed in logarithms, so that no order overflows); Euler (the
+        notes): ``P = [1 - a, a, 0, ...]``.
+
+        Returns
+        -------
+        ndarray of float64, shape (order + 1,)
+        """
+        ratio = dt / self.tau_s
+        values = np.zeros(self.order + 1)
+        if self.method == "euler":
+            values[0] = 1.0 - ratio
+            if self.order > 0:
+                values[1] = ratio
+        else:
+            m = np.arange(self.order + 1)
+            values[:] = np.exp(m * math.log(ratio) - ratio - np.array([math.lgamma(k + 1) for k in m]))
+        return values
+
+
+@dataclass(frozen=True)
+class Delta:
+    """A delta synapse: a spike of weight ``w`` makes the postsynaptic membrane potential jump by
+    ``w`` when it arrives (Brunel 2000: "the post-synaptic potential jumps by J").
+
+    The weight is a voltage: normalized units (threshold 1) into a normalized LIF or an IF
+    population, mV into an LIF population with physical parameters and into Hodgkin-Huxley
+    neurons. It is the limit ``tau_s -> 0`` of a :class:`PSC` whose weight (a charge) is
+    ``w tau_m`` in normalized units. A jump that reaches the threshold fires the neuron at the
+    arrival time; a jump that arrives during the refractory period is lost (the voltage is clamped
+    at the reset), as in Brunel's model. A delta synapse has no current: it does not show in a
+    "current" probe, and it cannot filter a probe.
+
+    Examples
+    --------
+    >>> Delta()
+    Delta()
+    """
+
+    def check_step(self, dt: float) -> None:
+        """Nothing to check: a jump is exact at any time step."""
+
 
 def _check_order(n: object, name: str = "n") -> int:
     if isinstance(n, bool) or not isinstance(n, int | np.integer):

@@ -2,7 +2,8 @@
 
 Build a network in a few lines (a chain of layers, :class:`Network`, or a flow graph with skip
 connections, several inputs and several losses, :class:`Graph`), train it by backpropagation, and
-run an LIF-rate network back as a spiking network with neurosim.
+run it back as a spiking network with neurosim (LIF, Hodgkin-Huxley, integrate-and-fire twins of its
+rate activations), with diagnostics of how well the spikes follow the rates.
 
 "The course notes" in the docstrings are the lecture notes this project follows, from Hodgkin-Huxley
 and LIF neurons through the perceptron (their Chapter 7), backpropagation, optimisers and
@@ -10,12 +11,13 @@ regularisation to autoencoders and RBMs; their symbols are kept (W of shape (n_o
 column formulas transposed for batches in rows).
 """
 
-from . import datasets
+from . import conversion, datasets, downloads
 from .activations import (
     Activation,
     Arctan,
     LIFRate,
     Linear,
+    NoisyLIFRate,
     OneHot,
     RateCurveActivation,
     ReLU,
@@ -31,6 +33,14 @@ from .activations import (
 )
 from .autoencoder import Autoencoder, ReconstructionHistory
 from .debugging import DebugCheck, SmallDataReport, debug_on_small_data
+from .diagnostics import (
+    ConversionDiagnosis,
+    LayerDiagnosis,
+    diagnose,
+    plot_accuracy_over_time,
+    plot_rate_histogram,
+    plot_rate_scatter,
+)
 from .gradcheck import GradientCheck, check_gradients, numerical_gradients
 from .graph import Graph
 from .image_plots import plot_features, plot_reconstructions, plot_samples
@@ -77,6 +87,7 @@ __all__ = [
     "CategoricalLoss",
     "Checkpoint",
     "Concatenate",
+    "ConversionDiagnosis",
     "DebugCheck",
     "Dense",
     "Dropout",
@@ -88,6 +99,7 @@ __all__ = [
     "L1Error",
     "LIFRate",
     "Layer",
+    "LayerDiagnosis",
     "LayerPretraining",
     "Linear",
     "LogLikelihood",
@@ -100,6 +112,7 @@ __all__ = [
     "Model",
     "Momentum",
     "Nesterov",
+    "NoisyLIFRate",
     "Network",
     "NetworkFileError",
     "OneHot",
@@ -132,8 +145,11 @@ __all__ = [
     "WeightPenalty",
     "activation_names",
     "check_gradients",
+    "conversion",
     "datasets",
     "debug_on_small_data",
+    "diagnose",
+    "downloads",
     "fit",
     "get_activation",
     "get_loss",
@@ -142,10 +158,13 @@ __all__ = [
     "load",
     "load_checkpoint",
     "numerical_gradients",
+    "plot_accuracy_over_time",
     "plot_activation_curves",
     "plot_features",
     "plot_gradient_norms",
     "plot_learning_curves",
+    "plot_rate_histogram",
+    "plot_rate_scatter",
     "plot_reconstructions",
     "plot_samples",
     "pretrain",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from neurosim import lif_rate_noisy, lif_rate_noisy_derivative
 from neurosim.lif import DEFAULT_TAU_M, DEFAULT_TAU_REF
 
 from .layers import Layer, Scratch
@@ -486,6 +487,62 @@ class SoftLIFRate(LIFRate):
         return out
 
 
+class NoisyLIFRate(LIFRate):
+    """The firing rate of an LIF neuron that receives white noise: Siegert's diffusion rate.
+
+    ``h = amplitude * G_sigma(gain * z + bias)`` where ``G_sigma(mu)`` is the stationary rate of
+    ``tau_m dv/dt = mu - v + sigma sqrt(tau_m) xi(t)`` (threshold 1, reset 0, refractory period
+    ``tau_ref``), :func:`neurosim.lif_rate_noisy`, and ``f'(z) = amplitude * gain * G_sigma'``
+    with the exact derivative :func:`neurosim.lif_rate_noisy_derivative`. The noise smooths the
+    threshold as soft LIF does, but as a neuron does: below threshold the neuron fires on the
+    fluctuations at a rate falling like a Gaussian tail, so a network trained with it runs as LIF
+    neurons *receiving that noise* (its spiking twin adds it) and keeps its rates.
+
+    Computed in float64 (the Siegert integral) and written in z's dtype; several times slower
+    than :class:`LIFRate`, which is a closed form.
+
+    Parameters
+    ----------
+    sigma : float
+        Noise amplitude in units of the threshold, > 0 (the free membrane's standard deviation is
+        ``sigma / sqrt(2)``). Default 0.1.
+    tau_m, tau_ref, gain, bias, amplitude
+        As for :class:`LIFRate` (the default amplitude is the noiseless rate's ``1 / G(2)``).
+
+    References
+    ----------
+    N. Brunel, "Dynamics of sparsely connected networks of excitatory and inhibitory spiking
+    neurons", J. Comput. Neurosci. 8 (2000), eq. 21; E. Hunsberger and C. Eliasmith,
+    arXiv:1510.08829 (2015), on soft LIF as a stand-in for it.
+    """
+
+    name = "noisy_lif_rate"
+
+    def __init__(self, sigma: float = 0.1, tau_m: float = DEFAULT_TAU_M, tau_ref: float = DEFAULT_TAU_REF,
+                 gain: float = 1.0, bias: float = 1.0, amplitude: float | None = None):
+        super().__init__(tau_m=tau_m, tau_ref=tau_ref, gain=gain, bias=bias, amplitude=amplitude)
+        self.sigma = check_positive("sigma", sigma)
+
+    def config(self):
+        return {"sigma": self.sigma, **super().config()}
+
+    def _apply(self, rate_function, z, out, scale):
+        mu = np.multiply(z, self.gain, dtype=np.float64)
+        mu += self.bias
+        values = rate_function(mu, self.sigma, tau_m=self.tau_m, tau_ref=self.tau_ref)
+        values = np.asarray(values, dtype=np.float64) * scale
+        if out is None:
+            return values.astype(z.dtype, copy=False)
+        np.copyto(out, values, casting="same_kind")
+        return out
+
+    def function(self, z, out=None):
+        return self._apply(lif_rate_noisy, z, out, self.amplitude)
+
+    def derivative(self, z, out=None):
+        return self._apply(lif_rate_noisy_derivative, z, out, self.amplitude * self.gain)
+
+
 class RateCurveActivation(Activation):
     """A firing-rate curve as an activation: ``h = amplitude * curve(gain * z + bias)``.
 
@@ -613,7 +670,7 @@ def register_activation(cls: type[Activation]) -> type[Activation]:
 
 
 for _cls in (Linear, Sigmoid, Tanh, ReLU, Arctan, Threshold, Softmax, OneHot, Sparsemax, LIFRate,
-             SoftLIFRate, RateCurveActivation):
+             SoftLIFRate, NoisyLIFRate, RateCurveActivation):
     register_activation(_cls)
 
 

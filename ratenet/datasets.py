@@ -1,16 +1,20 @@
-"""Small data sets for teaching and testing rate networks, all available offline.
+"""Data sets for teaching and testing rate networks: small ones bundled, MNIST downloaded on request.
 
 - :func:`xor` and :func:`logical_or`: the four points of the course notes' Chapter 7.
 - :func:`noisy_line`: points scattered around the course notes' line y = 0.4 x - 0.9.
 - :func:`digits`: scikit-learn's bundled 8x8 handwritten digits (no download).
 - :func:`mnist1d`: MNIST-1D, generated locally with the ``mnist1d`` package's own generator.
+- :func:`mnist` and :func:`fashion_mnist`: the 28x28 IDX data sets, downloaded on an explicit call,
+  verified by SHA-256 and cached (:mod:`ratenet.downloads`); :func:`fetch_idx_dataset` for any set
+  published the same way.
 - :func:`read_idx` and :func:`load_idx_pair`: readers of MNIST's IDX files, for users who have them.
 - :class:`Standardizer`: per-feature mean and standard deviation fitted on training data (the
   course notes' "normalize your data").
 
-Features are rows (``X`` of shape ``(n_samples, n_features)``, float64); class labels are int64
-arrays of shape ``(n_samples,)``. Randomness comes only from the ``seed`` argument; the global NumPy
-and Python random states are left as they were found.
+Only :func:`mnist`, :func:`fashion_mnist` and :func:`fetch_idx_dataset` use the network, and only when
+called; everything else works offline. Features are rows (``X`` of shape ``(n_samples, n_features)``,
+float64); class labels are int64 arrays of shape ``(n_samples,)``. Randomness comes only from the
+``seed`` argument; the global NumPy and Python random states are left as they were found.
 """
 
 from __future__ import annotations
@@ -18,17 +22,26 @@ from __future__ import annotations
 import gzip
 import os
 import random
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 
+from . import downloads
+from .downloads import RemoteFile, fetch_file
 from .validation import as_finite_array, check_nonnegative, check_positive_int
 
 __all__ = [
+    "FASHION_MNIST",
+    "IDXDataset",
+    "MNIST",
     "Standardizer",
     "digits",
+    "fashion_mnist",
+    "fetch_idx_dataset",
     "load_idx_pair",
     "logical_or",
+    "mnist",
     "mnist1d",
     "noisy_line",
     "read_idx",
@@ -349,6 +362,148 @@ def _read_bytes(path: str | os.PathLike) -> bytes:
         except (OSError, EOFError, gzip.BadGzipFile) as error:
             raise ValueError(f"{os.fspath(path)!r} is a corrupted or truncated gzip file: {error}") from error
     return raw
+
+
+# --------------------------------------------------------------------------- downloadable IDX sets
+
+@dataclass(frozen=True)
+class IDXDataset:
+    """A data set published as four IDX files (train/test images and labels), as MNIST is.
+
+    Attributes
+    ----------
+    name : str
+        Name of the set; its files are cached in ``data_home / name``.
+    mirrors : tuple of str
+        Base URLs the files are fetched from, tried in order (``mirror + file name``).
+    train_images, train_labels, test_images, test_labels : RemoteFile
+        The four files with their sizes and SHA-256 checksums.
+    """
+
+    name: str
+    mirrors: tuple[str, ...]
+    train_images: RemoteFile
+    train_labels: RemoteFile
+    test_images: RemoteFile
+    test_labels: RemoteFile
+
+    @property
+    def files(self) -> tuple[RemoteFile, ...]:
+        return (self.train_images, self.train_labels, self.test_images, self.test_labels)
+
+
+#: MNIST (LeCun, Cortes & Burges): 60,000 training and 10,000 test images of handwritten digits,
+#: 28x28 uint8. Sizes and SHA-256 checksums are those of the files on the original site, which
+#: the mirrors copy byte for byte.
+MNIST = IDXDataset(
+    name="mnist",
+    mirrors=("https://storage.googleapis.com/cvdf-datasets/mnist/",
+             "https://ossci-datasets.s3.amazonaws.com/mnist/"),
+    train_images=RemoteFile("train-images-idx3-ubyte.gz",
+                            "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609", 9912422),
+    train_labels=RemoteFile("train-labels-idx1-ubyte.gz",
+                            "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c", 28881),
+    test_images=RemoteFile("t10k-images-idx3-ubyte.gz",
+                           "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6", 1648877),
+    test_labels=RemoteFile("t10k-labels-idx1-ubyte.gz",
+                           "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6", 4542),
+)
+
+#: Fashion-MNIST (Xiao, Rasul & Vollgraf 2017, Zalando Research): MNIST's format and sizes, with
+#: images of ten kinds of clothing (0 T-shirt/top, 1 trouser, 2 pullover, 3 dress, 4 coat,
+#: 5 sandal, 6 shirt, 7 sneaker, 8 bag, 9 ankle boot).
+FASHION_MNIST = IDXDataset(
+    name="fashion-mnist",
+    mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
+    train_images=RemoteFile("train-images-idx3-ubyte.gz",
+                            "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84", 26421880),
+    train_labels=RemoteFile("train-labels-idx1-ubyte.gz",
+                            "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845", 29515),
+    test_images=RemoteFile("t10k-images-idx3-ubyte.gz",
+                           "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073", 4422102),
+    test_labels=RemoteFile("t10k-labels-idx1-ubyte.gz",
+                           "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5", 5148),
+)
+
+
+def fetch_idx_dataset(dataset: IDXDataset, data_home: str | os.PathLike | None = None, *,
+                      download: bool = True, mirrors=None, flatten: bool = True, scale: bool = True,
+                      progress: bool | None = None) -> Split:
+    """Load an IDX data set from the cache, downloading and verifying its files first if needed.
+
+    Each of the four files is looked up in ``data_home / dataset.name``; a file found there is
+    used only if its size and SHA-256 match, a missing one is downloaded (see
+    :func:`ratenet.downloads.fetch_file`: streamed to a ``.part`` file, checked, then renamed, so
+    a cut or corrupted download never stays in the cache). Then the pair readers of
+    :func:`load_idx_pair` decode them.
+
+    Parameters
+    ----------
+    dataset : IDXDataset
+        E.g. :data:`MNIST` or :data:`FASHION_MNIST`.
+    data_home : str or path-like, optional
+        Cache folder; default :func:`ratenet.downloads.data_home` (``$RATENET_DATA``, else
+        ``~/.cache/ratenet``).
+    download : bool
+        If False, never touch the network: missing files are an error saying where to put them.
+    mirrors : sequence of str, optional
+        Base URLs to fetch from instead of ``dataset.mirrors`` (a local mirror, a proxy).
+    flatten, scale : bool
+        As in :func:`load_idx_pair`: rows of 784 pixels, scaled from 0-255 to [0, 1].
+    progress : bool, optional
+        Progress bars of the downloads; default only on a terminal.
+
+    Returns
+    -------
+    Split
+        ``X_train`` (n_train, 784), ``X_test`` (n_test, 784) float64; ``y_train``, ``y_test``
+        int64 labels.
+
+    Raises
+    ------
+    ratenet.downloads.DownloadError
+        When a file cannot be downloaded or verified; the message says how to put it in place by hand.
+    """
+    if not isinstance(dataset, IDXDataset):
+        raise TypeError(f"dataset must be an IDXDataset (e.g. datasets.MNIST), got {type(dataset).__name__}")
+    folder = downloads.data_home(data_home) / dataset.name
+    mirrors = dataset.mirrors if mirrors is None else mirrors
+    paths = [fetch_file(remote, mirrors, folder, download=download, progress=progress)
+             for remote in dataset.files]
+    X_train, y_train = load_idx_pair(paths[0], paths[1], flatten=flatten, scale=scale)
+    X_test, y_test = load_idx_pair(paths[2], paths[3], flatten=flatten, scale=scale)
+    return Split(X_train, X_test, y_train, y_test)
+
+
+def mnist(data_home: str | os.PathLike | None = None, *, download: bool = True, mirrors=None,
+          flatten: bool = True, scale: bool = True, progress: bool | None = None) -> Split:
+    """MNIST's 60,000 training and 10,000 test digits, downloaded once and cached.
+
+    The first call downloads the four gzipped IDX files (11.6 MB) from the mirrors of
+    :data:`MNIST`, checks each one's SHA-256, and keeps them in ``data_home/mnist``; later calls
+    read the cache (checked again). Offline, the error message names the files, their checksums
+    and the folder to put them in. Parameters and result as in :func:`fetch_idx_dataset`.
+
+    Examples
+    --------
+    >>> X_train, X_test, y_train, y_test = rn.datasets.mnist()    # doctest: +SKIP
+    >>> X_train.shape, X_test.shape                                # doctest: +SKIP
+    ((60000, 784), (10000, 784))
+    """
+    return fetch_idx_dataset(MNIST, data_home, download=download, mirrors=mirrors, flatten=flatten,
+                             scale=scale, progress=progress)
+
+
+def fashion_mnist(data_home: str | os.PathLike | None = None, *, download: bool = True, mirrors=None,
+                  flatten: bool = True, scale: bool = True, progress: bool | None = None) -> Split:
+    """Fashion-MNIST's 60,000 training and 10,000 test images of clothing (MNIST's format).
+
+    Downloaded once (30 MB, gzipped IDX) from the mirrors of :data:`FASHION_MNIST`, verified by
+    SHA-256 and cached in ``data_home/fashion-mnist``; see :func:`mnist` and
+    :func:`fetch_idx_dataset`.
+    """
+    return fetch_idx_dataset(FASHION_MNIST, data_home, download=download, mirrors=mirrors,
+                             flatten=flatten, scale=scale, progress=progress)
 
 
 # --------------------------------------------------------------------------- preprocessing

@@ -102,6 +102,8 @@ QUICK_OUTPUTS = {
     "pretraining": {"pretraining_accuracy.png", "pretraining_features.png", "pretraining_results.txt"},
     "sparsemax": {"sparsemax_digits.png", "sparsemax_two_classes.png"},
     "residual_mlp": {"residual_gradient_norms.png", "residual_learning_curves.png", "residual_summary.txt"},
+    "round_trip": {"rate_curves.png", "accuracy.png", "accuracy_time.png", "diagnostics.png", "summary.md"},
+    "short_presentations": {"short_presentations.png", "short_presentations.md"},
 }
 
 

@@ -231,7 +231,7 @@ def _spiking_demo_network(net: rn.Network, x: np.ndarray, settings: Settings, se
                             input="spikes" if np.all(x >= 0) else "current")
     network, populations = classifier.network(x[None, :], seed=seed)
     probes = [network.probe(population, "spikes") for population in populations]
-    filtered = network.probe(populations[-1], "filtered", tau_s=settings.tau_s)
+    filtered = network.probe(populations[-1], "filtered", synapse=classifier.synapse)
     result = network.run(settings.t_present)
     return result, probes, classifier.readout(result[filtered]), result.times(filtered)
 

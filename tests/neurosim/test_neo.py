@@ -82,7 +82,7 @@ def test_statistics_agree_with_elephant_on_a_simulated_spiking_network():
     inputs = net.add_spike_source(rates=np.full(40, 30.0), seed=3)
     neurons = net.add_lif(12, bias=0.6)
     net.connect(inputs, neurons, weights=np.random.default_rng(3).uniform(0, 0.004, (12, 40)),
-                tau_s=0.005, n=0)
+                synapse=ns.PSC(0.005))
     probe = net.probe(neurons, "spikes")
     trains = net.run(t_end=2.0)[probe]
     assert trains.n_spikes > 100

@@ -17,9 +17,9 @@ def test_single_synapse_reproduces_filter_spikes_exactly(method, order):
     net = SpikingNetwork(dt=1e-3)
     source = net.add_spike_source(trains=trains)
     silent = net.add_lif(1, bias=-1e3)  # never fires: its input current is the synapse's output
-    net.connect(source, silent, weights=np.array([[0.5, 0.0]]), tau_s=0.005, n=order, method=method)
+    net.connect(source, silent, weights=np.array([[0.5, 0.0]]), synapse=PSC(0.005, order, method))
     current = net.probe(silent, "current")
-    filtered = net.probe(source, "filtered", tau_s=0.005, n=order, method=method)
+    filtered = net.probe(source, "filtered", synapse=PSC(0.005, order, method))
     result = net.run(t_end=0.1)
 
     reference = filter_spikes(trains, dt=1e-3, synapse=PSC(0.005, order=order, method=method))
@@ -35,13 +35,13 @@ def test_synaptic_current_is_the_weighted_sum_of_filtered_presynaptic_trains():
     net = SpikingNetwork(dt=1e-3, seed=2)
     source = net.add_spike_source(rates=np.full(8, 40.0))
     post = net.add_lif(3, bias=bias)
-    net.connect(source, post, weights, tau_s=0.01, n=1)
+    net.connect(source, post, weights, synapse=PSC(0.01, order=1))
     spikes = net.probe(source, "spikes")
     current = net.probe(post, "current")
     result = net.run(t_end=0.5)
     # A spike is felt at the first grid point at or after it: filter the trains moved there.
     moved = SpikeTrains([np.ceil(np.round(t / 1e-3, 9)) * 1e-3 for t in result[spikes].times], t_end=0.5)
-    filtered = filter_spikes(moved, dt=1e-3, synapse=PSC(0.01, order=1, method="euler"))
+    filtered = filter_spikes(moved, dt=1e-3, synapse=PSC(0.01, order=1))
     np.testing.assert_allclose(result[current], weights @ filtered + bias[:, None], rtol=1e-12, atol=1e-9)
 
 
@@ -68,7 +68,7 @@ def test_trials_equal_separate_runs():
         net = SpikingNetwork(dt=1e-3, n_trials=n_trials)
         hidden = net.add_lif(4, current=current)
         out = net.add_lif(5, bias=0.8)
-        net.connect(hidden, out, weights, tau_s=0.005)
+        net.connect(hidden, out, weights, synapse=PSC(0.005))
         return net, net.probe(out, "filtered"), net.probe(out, "spikes")
 
     net, filtered, spikes = build(3, currents)
@@ -121,14 +121,16 @@ def test_errors_name_what_is_wrong():
     with pytest.raises(ValueError, match=r"weights must have shape \(post.n, pre.n\) = \(2, 3\)"):
         net.connect(pre, post, np.zeros((3, 2)))
     with pytest.raises(ValueError, match="tau_s"):
-        net.connect(pre, post, np.zeros((2, 3)), tau_s=0.0)
+        net.connect(pre, post, np.zeros((2, 3)), synapse=PSC(tau_s=0.0))
+    with pytest.raises(TypeError, match="synapse must be a neurosim.PSC"):
+        net.connect(pre, post, np.zeros((2, 3)), synapse=0.005)
     source = net.add_spike_source(rates=np.ones(2))
-    with pytest.raises(ValueError, match="LIF population"):
+    with pytest.raises(ValueError, match="post must be an LIF, IF or HH population"):
         net.connect(pre, source, np.zeros((2, 3)))
     with pytest.raises(ValueError, match="dt"):
         SpikingNetwork(dt=-1e-3)
     with pytest.raises(ValueError, match="unstable"):
-        net.connect(pre, post, np.zeros((2, 3)), tau_s=4e-4)
+        net.connect(pre, post, np.zeros((2, 3)), synapse=PSC(4e-4, method="euler"))
         net.run(0.01)
     other = SpikingNetwork().add_lif(2)
     with pytest.raises(TypeError, match="Population of this network"):
@@ -165,12 +167,11 @@ def test_hh_neuron_receives_the_synaptic_current_filter_spikes_predicts(order):
     net = SpikingNetwork(dt=dt)
     source = net.add_spike_source(trains=trains)
     neuron = net.add_hh(1, bias=bias)
-    net.connect(source, neuron, weights=np.array([[weight]]), tau_s=tau_s, n=order)
+    net.connect(source, neuron, weights=np.array([[weight]]), synapse=PSC(tau_s, order))
     current = net.probe(neuron, "current")
     spikes = net.probe(neuron, "spikes")
     result = net.run(t_end=0.06)
-    synapse = PSC(tau_s, order=order, method="euler")
-    expected = bias + weight * filter_spikes(trains, dt=dt, synapse=synapse)[0]
+    expected = bias + weight * filter_spikes(trains, dt=dt, synapse=PSC(tau_s, order=order))[0]
     np.testing.assert_allclose(result[current][0], expected, rtol=0, atol=1e-9)
     assert result[spikes].n_spikes >= 1
 
@@ -183,7 +184,7 @@ def test_hh_spikes_drive_connections_like_lif_spikes():
     net = SpikingNetwork(dt=dt)
     hh = net.add_hh(2, current=np.array([8.0, 12.0]))
     silent = net.add_lif(1, bias=-1e3)
-    net.connect(hh, silent, weights=np.array([[0.05, 0.1]]), tau_s=0.004)
+    net.connect(hh, silent, weights=np.array([[0.05, 0.1]]), synapse=PSC(0.004, method="euler"))
     hh_spikes = net.probe(hh, "spikes")
     current = net.probe(silent, "current")
     result = net.run(t_end=0.1)
@@ -210,7 +211,7 @@ def test_dense_and_event_driven_propagation_give_the_same_network(monkeypatch):
         source = net.add_spike_source(rates=np.full(20, 50.0))
         population = net.add_lif(60, current=np.linspace(0.8, 1.6, 60))
         net.connect(source, population, np.full((60, 20), 0.005))
-        net.connect(population, population, weights, tau_s=0.005, n=1)
+        net.connect(population, population, weights, synapse=PSC(0.005, order=1))
         return net, net.probe(population, "current"), net.probe(population, "spikes")
 
     dense_net, dense_current, dense_spikes = run(0.0)            # dense whenever one neuron fired
@@ -235,3 +236,19 @@ def test_hh_population_errors_name_what_is_wrong():
     unstable.add_hh(1, current=np.array([20.0]))
     with pytest.raises(FloatingPointError, match="dt <= 2e-05"):
         unstable.run(t_end=0.05)
+
+
+def test_lif_v_init_per_trial_sets_each_trials_first_spike():
+    # Constant input v_in, start v0: the first spike comes at tau_m ln((v_in - v0) / (v_in - 1)),
+    # exactly for the exact-timing LIF (a negative v0 delays it, as a refractory remainder would).
+    v_in, tau_m = 2.0, 0.02
+    starts = np.array([[0.0, 0.5], [0.9, -0.4]])                      # (n_trials, n)
+    net = ns.SpikingNetwork(dt=1e-3, n_trials=2)
+    neurons = net.add_lif(2, tau_m=tau_m, bias=v_in, v_init=starts)
+    spikes = net.probe(neurons, "spikes")
+    result = net.run(0.05)
+    first = np.array([[trains.times[i][0] for i in range(2)] for trains in result[spikes]])
+    expected = tau_m * np.log((v_in - starts) / (v_in - 1.0))
+    np.testing.assert_allclose(first, expected, rtol=1e-9, atol=1e-12)
+    with pytest.raises(ValueError, match=r"\(n_trials, n\) = \(2, 2\)"):
+        net.add_lif(2, v_init=np.zeros((3, 2)))

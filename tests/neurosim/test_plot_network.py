@@ -5,7 +5,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from neurosim import SpikeTrains, SpikingNetwork, plot
+from neurosim import PSC, SpikeTrains, SpikingNetwork, plot
 
 
 @pytest.fixture(scope="module")
@@ -15,7 +15,7 @@ def two_layer_run():
     source = net.add_spike_source(rates=np.array([[50.0, 100.0, 150.0], [20.0, 40.0, 60.0]]),
                                   kind="regular", label="input")
     hidden = net.add_lif(4, bias=np.array([0.5, 1.2, 1.5, 2.0]), label="hidden")
-    net.connect(source, hidden, np.full((4, 3), 0.02), tau_s=0.005)
+    net.connect(source, hidden, np.full((4, 3), 0.02), synapse=PSC(0.005))
     probes = [net.probe(source, "spikes"), net.probe(hidden, "spikes")]
     return net.run(0.1), probes
 
