@@ -502,8 +502,7 @@ class SpikingClassifier:
 def to_spiking(net: Network, synapse: PSC | None = None, dt: float | None = None, *,
                input: str = "current", input_rate: float = 200.0, initial_state: str = "centered",
                readout: str = "counts", normalize_on=None, percentile: float = 99.9, max_rate: float = 500.0,
-               batch_size: int = 512, allow_untrained: bool = False, tau_s: float | None = None,
-               n: int | None = None, method: str | None = None) -> SpikingClassifier:
+               batch_size: int = 512, allow_untrained: bool = False) -> SpikingClassifier:
     """Run a trained rate network as spiking neurons with the same weights, biases, gains and
     amplitudes (its *spiking twin*).
 
@@ -554,9 +553,6 @@ def to_spiking(net: Network, synapse: PSC | None = None, dt: float | None = None
     allow_untrained : bool
         Convert a network that was never trained (its weights as initialised, all biases 0);
         refused by default, as it is almost always a mistake.
-    tau_s, n, method
-        Deprecated shorthand for ``synapse=PSC(tau_s, n, method)`` (default method "euler").
-
     Raises
     ------
     ValueError
@@ -564,13 +560,6 @@ def to_spiking(net: Network, synapse: PSC | None = None, dt: float | None = None
         weight is NaN or infinite, if the network was never trained, or if ``dt`` does not suit
         its neurons or synapse.
     """
-    if tau_s is not None or n is not None or method is not None:
-        if synapse is not None:
-            raise TypeError("give synapse=PSC(...) or the old tau_s=, n=, method= keywords, not both")
-        warnings.warn("to_spiking(tau_s=, n=, method=) is deprecated: pass synapse=neurosim.PSC(tau_s, "
-                      "order, method)", DeprecationWarning, stacklevel=2)
-        synapse = PSC(0.005 if tau_s is None else tau_s, 0 if n is None else n,
-                      "euler" if method is None else method)
     return SpikingClassifier(net, synapse=synapse, dt=dt, input=input, input_rate=input_rate,
                              initial_state=initial_state, readout=readout, normalize_on=normalize_on,
                              percentile=percentile, max_rate=max_rate, batch_size=batch_size,

@@ -130,7 +130,7 @@ def train_one(name: str, factory: Callable[[], rn.Activation], seed: int, data: 
 
 def run_spiking(run: TrainingRun, data: Data, settings: Settings) -> None:
     """Spiking accuracy of ``run.net`` and its accuracy against presentation time (in place)."""
-    classifier = rn.to_spiking(run.net, tau_s=settings.tau_s, n=0, dt=settings.dt)
+    classifier = rn.to_spiking(run.net, ns.PSC(settings.tau_s), dt=settings.dt)
     times, accuracy = classifier.accuracy_over_time(data.X_test, data.y_test, t_end=settings.t_present,
                                                     n_points=settings.n_time_points, progress=False)
     run.presentation_times, run.accuracy_over_time = times, accuracy
@@ -146,7 +146,7 @@ def sweep_spiking(net: rn.Network, data: Data, settings: Settings, step: Callabl
     def curve(tau_s: float, dt: float, input: str = "current") -> tuple[np.ndarray, np.ndarray]:
         # Euler synapses need dt < 2 tau_s; where that fails the exact decay is used.
         method = "euler" if dt < 2 * tau_s else "exact"
-        result = rn.to_spiking(net, tau_s=tau_s, n=0, dt=dt, method=method, input=input).accuracy_over_time(
+        result = rn.to_spiking(net, ns.PSC(tau_s, method=method), dt=dt, input=input).accuracy_over_time(
             data.X_test, data.y_test, t_end=settings.t_present, n_points=settings.n_time_points,
             progress=False, seed=0)
         step()

@@ -227,8 +227,8 @@ def _spiking_demo_network(net: rn.Network, x: np.ndarray, settings: Settings, se
     that can be negative (MNIST-1D) enter as constant currents. Returns the result, the spike
     probes, the output traces (n_outputs, n_t) and their times.
     """
-    classifier = rn.to_spiking(net, tau_s=settings.tau_s, n=0, dt=settings.dt,
-                            input="spikes" if np.all(x >= 0) else "current")
+    classifier = rn.to_spiking(net, ns.PSC(settings.tau_s), dt=settings.dt,
+                               input="spikes" if np.all(x >= 0) else "current")
     network, populations = classifier.network(x[None, :], seed=seed)
     probes = [network.probe(population, "spikes") for population in populations]
     filtered = network.probe(populations[-1], "filtered", synapse=classifier.synapse)
