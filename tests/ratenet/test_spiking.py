@@ -2,8 +2,6 @@
 pass, the analytic LIF rate, and (on digits) the rate network's accuracy; the initial states and
 readouts for short presentations; the errors of misuse."""
 
-import warnings
-
 import numpy as np
 import pytest
 
@@ -214,14 +212,12 @@ def test_batches_give_the_same_rates_as_one_run():
     np.testing.assert_allclose(batched.outputs, whole.outputs, rtol=1e-12)
 
 
-def test_deprecated_synapse_keywords_still_build_the_same_synapse():
+def test_the_synapse_is_one_value():
     net = _two_hidden_layer_net()
-    with pytest.warns(DeprecationWarning, match="synapse=neurosim.PSC"):
-        old = rn.to_spiking(net, tau_s=0.01, n=1, allow_untrained=True)
-    assert old.synapse == ns.PSC(0.01, 1, "euler")
-    with pytest.raises(TypeError, match="not both"), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        rn.to_spiking(net, ns.PSC(), tau_s=0.01, allow_untrained=True)
+    synapse = ns.PSC(0.01, 1, "euler")
+    assert rn.to_spiking(net, synapse, allow_untrained=True).synapse == synapse
+    with pytest.raises(TypeError, match="tau_s"):  # the loose keywords are gone: one way to say it
+        rn.to_spiking(net, tau_s=0.01, allow_untrained=True)
 
 
 def test_errors_say_what_would_work():
