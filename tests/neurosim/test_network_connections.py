@@ -6,7 +6,6 @@ import pytest
 import scipy.sparse
 
 import neurosim as ns
-import neurosim.network as network_module
 from neurosim import PSC, Delta, SpikeTrains, SpikingNetwork, connectivity, validation
 
 
@@ -22,10 +21,9 @@ def _recurrent(weights, dt=1e-3, t_end=0.5, delay=None):
     return result[probes[0]], result[probes[1]]
 
 
-def test_sparse_and_dense_weights_give_identical_spikes(monkeypatch):
+def test_sparse_and_dense_weights_give_identical_spikes():
     # The same synapses stored as dense rows of W.T or as its CSR add the same numbers in the same
     # order (each event adds its synapses to their targets): identical currents and spike times.
-    monkeypatch.setattr(network_module, "_DENSE_FRACTION", np.inf)       # dense: row by row
     rng = np.random.default_rng(5)
     dense = rng.normal(0.0, 0.03, size=(60, 60)) * (rng.random((60, 60)) < 0.2)
     sparse_trains, sparse_current = _recurrent(scipy.sparse.coo_array(dense))
