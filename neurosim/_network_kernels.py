@@ -800,7 +800,7 @@ def _hh_events(t_now, dt, first_unit, v, current, jump, gates, hh_params, events
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def run_steps(stop, worker, n_workers, model, connections, probes, state, outputs, if_neurons, hh_params,
               gates_all, current_time, window, poisson, drawn, filters, dense_weights, sparse, delays, noise,
-              lif_jumps, traces, fused_counts):
+              lif_jumps, traces, fused_counts, cascades):
     """Advance trials ``worker, worker + n_workers, ...`` of a network to step ``stop``, one after the
     other. Releases the GIL: ``n_workers`` threads, one per ``worker`` in ``0 .. n_workers - 1``,
     share the trials (``0, 1`` for a single thread).
@@ -856,7 +856,8 @@ def run_steps(stop, worker, n_workers, model, connections, probes, state, output
                 counter[T_FLUSHED] = 1
             # 1. synapses decay, the events arrive (into the synapse, or into a ring slot for later):
             # the neurons' spikes of the previous step, ...
-            _synapses_decay(g_table, g_propagators, syn)
+            if cascades is not None:             # (None: every synapse is fused or a delta)
+                _synapses_decay(g_table, g_propagators, syn)
             n_spiked = counter[T_N_SPIKED]
             _connections_arrive(step, neurons_kind, c_table, c_floats, syn, dense_weights, sparse, delays,
                                 events_unit, events_count, zero, n_spiked)

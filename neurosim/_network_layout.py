@@ -369,13 +369,17 @@ def simulate(net, n_steps, progress):
     n_workers = min(plan.trials, numba.get_num_threads())
     pool = ThreadPoolExecutor(n_workers) if n_workers > 1 else None
 
+    groups = connections[2]
+    fused = _MARKER if np.any(connections[4][:, kernels.F_GROUP_A] >= 0) else None
+    cascades = _MARKER if np.any((groups[:, kernels.G_N_STAGES] > 0) & (groups[:, kernels.G_FUSED] == 0)) \
+        else None
+
     def advance(stop):
         # (The parts a network may not have go as arguments of their own, None when absent.)
         window, poisson = sources
         arguments = (model, connections, probes, state, record, model[5], model[6], state[3], model[8],
                      window, poisson, state[11], probes[2], connections[7], connections[8], connections[9],
-                     model[11], model[12], record[0] if record[0].size else None,
-                     _MARKER if np.any(connections[4][:, kernels.F_GROUP_A] >= 0) else None)
+                     model[11], model[12], record[0] if record[0].size else None, fused, cascades)
         if pool is None:
             kernels.run_steps(stop, 0, 1, *arguments)
         else:
