@@ -92,6 +92,8 @@ def test_compare_lif_sigmoid_script_is_the_demo(monkeypatch):
 QUICK_OUTPUTS = {
     "hh_spikes": {"hh_voltage.png", "hh_gates.png", "hh_raster.png"},
     "noisy_lif": {"noisy_lif_rates.png", "noisy_lif_membrane.png"},
+    "cuba": {"cuba_raster.png", "cuba_rate.png", "cuba_isi_cv.png"},
+    "brunel": {"brunel_regimes.png"},
     "lif_rate_curve": {"lif_rate_curve.png", "hh_rate_curve.png"},
     "psc_filtering": {"psc_kernels.png", "psc_filtering.png", "psc_euler_error.png"},
     "activations": {"activations.png", "rate_activations.png", "softmax_sparsemax.png"},
