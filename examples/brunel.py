@@ -46,7 +46,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import scipy.optimize  # noqa: E402
-import scipy.sparse  # noqa: E402
 
 import neurosim as ns  # noqa: E402
 
@@ -58,14 +57,6 @@ DELAY = 1.5e-3                       # s
 DT = 1e-4                            # s
 REGIMES = {"SR": (3.0, 2.0), "SI fast": (6.0, 4.0), "AI": (5.0, 2.0), "SI slow": (4.5, 0.9)}
 T_SKIP = 0.1                         # s of transient left out of the statistics
-
-
-def columns_of(weights: scipy.sparse.csr_array, first: int, n: int) -> scipy.sparse.csr_array:
-    """``weights`` (shape (n_post, n_group)) as the columns ``first, first + 1, ...`` of a matrix
-    of shape (n_post, n): the synapses of a group of the population onto all of it (sharing the
-    weights, no copy of them)."""
-    return scipy.sparse.csr_array((weights.data, weights.indices + first, weights.indptr),
-                                  shape=(weights.shape[0], n))
 
 
 def build(g: float, eta: float, *, scale: float = 1.0, seed: int = 0):
@@ -82,8 +73,8 @@ def build(g: float, eta: float, *, scale: float = 1.0, seed: int = 0):
     # Every neuron's C_E excitatory and C_I inhibitory inputs: W's excitatory and inhibitory columns.
     exc = ns.connectivity.fixed_indegree(n_e, n, c_e, weights=J, seed=rng)
     inh = ns.connectivity.fixed_indegree(n_i, n, c_i, weights=-g * J, seed=rng)
-    net.connect(cells, cells, columns_of(exc, 0, n), synapse=ns.Delta(), delay=DELAY)
-    net.connect(cells, cells, columns_of(inh, n_e, n), synapse=ns.Delta(), delay=DELAY)
+    net.connect(cells, cells, ns.connectivity.offset_columns(exc, 0, n), synapse=ns.Delta(), delay=DELAY)
+    net.connect(cells, cells, ns.connectivity.offset_columns(inh, n_e, n), synapse=ns.Delta(), delay=DELAY)
     nu_threshold = THETA / (J * c_e * TAU_M)                       # Hz
     external = net.add_spike_source(rates=np.full(n, eta * nu_threshold * c_e), label="external")
     net.connect(external, cells, ns.connectivity.one_to_one(n, weights=J), synapse=ns.Delta(), delay=DELAY)

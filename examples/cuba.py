@@ -34,7 +34,6 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import scipy.sparse  # noqa: E402
 
 import neurosim as ns  # noqa: E402
 
@@ -45,14 +44,6 @@ E_L, V_T, V_R = -49.0, -50.0, -60.0                            # mV
 W_E, W_I = 60 * 0.27 / 10, -20 * 4.5 / 10                      # mV: the jumps of g_e, g_i
 R = 100.0                                                      # MΩ: R I in mV for I in nA
 DT = 1e-4                                                      # s
-
-
-def columns_of(weights: scipy.sparse.csr_array, first: int, n: int) -> scipy.sparse.csr_array:
-    """``weights`` (shape (n_post, n_group)) as the columns ``first, first + 1, ...`` of a matrix
-    of shape (n_post, n): the synapses of a group of the population onto all of it (sharing the
-    weights, no copy of them)."""
-    return scipy.sparse.csr_array((weights.data, weights.indices + first, weights.indptr),
-                                  shape=(weights.shape[0], n))
 
 
 def build(seed: int = 0, n_neurons: int = N_NEURONS) -> tuple[ns.SpikingNetwork, ns.Probe]:
@@ -68,8 +59,8 @@ def build(seed: int = 0, n_neurons: int = N_NEURONS) -> tuple[ns.SpikingNetwork,
     charge_e, charge_i = W_E * (TAU_E * 1e3) / R, W_I * (TAU_I * 1e3) / R      # pC
     exc = ns.connectivity.fixed_probability(n_exc, n_neurons, P_CONNECT, weights=charge_e, seed=rng)
     inh = ns.connectivity.fixed_probability(n_inh, n_neurons, P_CONNECT, weights=charge_i, seed=rng)
-    net.connect(cells, cells, columns_of(exc, 0, n_neurons), synapse=ns.PSC(TAU_E))
-    net.connect(cells, cells, columns_of(inh, n_exc, n_neurons), synapse=ns.PSC(TAU_I))
+    net.connect(cells, cells, ns.connectivity.offset_columns(exc, 0, n_neurons), synapse=ns.PSC(TAU_E))
+    net.connect(cells, cells, ns.connectivity.offset_columns(inh, n_exc, n_neurons), synapse=ns.PSC(TAU_I))
     return net, net.probe(cells, "spikes")
 
 
