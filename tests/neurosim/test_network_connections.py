@@ -194,3 +194,20 @@ def test_high_order_synapse_in_a_network_is_the_kernel_convolution():
     reference = ns.psc_kernel(t - 0.002, synapse) + ns.psc_kernel(t - 0.004, synapse)
     assert reference.max() > 10
     np.testing.assert_allclose(result[filtered][0], reference, rtol=0, atol=1e-9 * reference.max())
+
+
+def test_delta_synapse_into_hh_neurons_jumps_their_voltage_in_mv():
+    # Two HH neurons at rest, one receiving a jump of 5 mV at 1 ms (felt at the first step at or
+    # after the source spike, plus the one-step delay: 1.01 ms): its trace leaves the other's there
+    # by exactly the jump, and the other stays at rest.
+    dt = 1e-5
+    net = SpikingNetwork(dt=dt)
+    source = net.add_spike_source(trains=SpikeTrains([np.array([0.001])], t_end=0.002))
+    cells = net.add_hh(2)
+    net.connect(source, cells, np.array([[5.0], [0.0]]), synapse=Delta())
+    voltage = net.probe(cells, "voltage")
+    v = net.run(0.002)[voltage]
+    arrival = 100                                   # step at which the jump is applied
+    np.testing.assert_array_equal(v[0, :arrival + 1], v[1, :arrival + 1])
+    assert v[0, arrival + 1] - v[1, arrival + 1] == pytest.approx(5.0, abs=0.2)   # then the membrane moves
+    assert abs(v[1, -1] - v[1, 0]) < 0.01
