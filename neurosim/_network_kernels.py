@@ -843,6 +843,15 @@ def run_steps(stop, worker, n_workers, model, connections, probes, state, output
             np.int64(EVENTS_POISSON)
         zero = np.int64(0)
         voltages_now, currents_now = zero != 0, zero == 0
+        # Views taken once per call, not per step (each costs two atomic reference counts).
+        quiet = slice(0, n_quiet)
+        noisy = slice(n_quiet, n_lif)
+        integrate = slice(n_lif, n_lif_if)
+        hodgkin = slice(n_lif_if, n_neurons)
+        v_quiet, refractory_quiet, current_quiet = v[quiet], refractory[quiet], current[quiet]
+        tau_m_quiet, tau_ref_quiet, decay_quiet = lif_tau_m[quiet], lif_tau_ref[quiet], lif_decay[quiet]
+        flags = flags_all[trial]
+        constant = current_const[trial]
 
         step = counter[T_POSITION]
         while step < stop:
@@ -890,8 +899,8 @@ def run_steps(stop, worker, n_workers, model, connections, probes, state, output
                                     drawn_unit, drawn_count, zero, n_drawn)
             counter[T_N_DRAWN] = n_drawn
             # 2. input currents, held constant over the step; 3. probes read the state at t_k.
-            _input_currents(step, current, current_const[trial], current_time, copy_ranges, zero_ranges,
-                            g_table, g_propagators, syn)
+            _input_currents(step, current, constant, current_time, copy_ranges, zero_ranges, g_table,
+                            g_propagators, syn)
             if traces is not None:
                 _record_traces(step, trial, q_table, probe_units, v, current, syn, traces, voltages_now)
             # 4. neurons integrate over [t_k, t_k + dt); their spikes arrive at step k + 1 (+ delay).
@@ -900,30 +909,27 @@ def run_steps(stop, worker, n_workers, model, connections, probes, state, output
             if n_quiet > 0:
                 if lif_jumps is None:
                     finite = _lif_populations_pass(populations, g_table, g_propagators, syn, v, refractory,
-                                                   current, current_const[trial], lif_decay, dt,
-                                                   flags_all[trial], None, fused_counts)
+                                                   current, constant, lif_decay, dt, flags, None,
+                                                   fused_counts)
                 else:
                     finite = _lif_populations_pass(populations, g_table, g_propagators, syn, v, refractory,
-                                                   current, current_const[trial], lif_decay, dt,
-                                                   flags_all[trial], jump, fused_counts)
+                                                   current, constant, lif_decay, dt, flags, jump,
+                                                   fused_counts)
                 if not finite:
                     counter[T_STATUS] = STATUS_NON_FINITE
                     break
-                n_events = _lif_events(t_now, dt, v[:n_quiet], refractory[:n_quiet], current[:n_quiet],
-                                       lif_tau_m[:n_quiet], lif_tau_ref[:n_quiet], lif_decay[:n_quiet],
-                                       flags_all[trial], events_unit, events_count, events_first,
-                                       events_period)
+                n_events = _lif_events(t_now, dt, v_quiet, refractory_quiet, current_quiet, tau_m_quiet,
+                                       tau_ref_quiet, decay_quiet, flags, events_unit, events_count,
+                                       events_first, events_period)
             if noise is not None and n_events >= 0:
-                noisy = slice(n_quiet, n_lif)
                 n_events = _noisy_lif_events(step, t_now, dt, n_quiet, v[noisy], refractory[noisy],
                                              current[noisy], jump[noisy], lif_tau_m[noisy],
                                              lif_tau_ref[noisy],
                                              lif_decay[noisy], noise[0], noise[1][trial], scratch_all[trial],
                                              events_unit, events_count, events_first, events_period, n_events)
             if if_neurons is not None and n_events >= 0:
-                n_events = _if_events(t_now, dt, n_lif, v[n_lif:n_lif_if], refractory[n_lif:n_lif_if],
-                                      current[n_lif:n_lif_if], jump[n_lif:n_lif_if], if_neurons[0],
-                                      if_neurons[1],
+                n_events = _if_events(t_now, dt, n_lif, v[integrate], refractory[integrate],
+                                      current[integrate], jump[integrate], if_neurons[0], if_neurons[1],
                                       events_unit, events_count, events_first, events_period, n_events)
             if n_events == -1:
                 counter[T_STATUS] = STATUS_RUNAWAY
@@ -932,7 +938,7 @@ def run_steps(stop, worker, n_workers, model, connections, probes, state, output
                 counter[T_STATUS] = STATUS_NON_FINITE
                 break
             if hh_params is not None and gates_all is not None:
-                n_events = _hh_events(t_now, dt, n_lif_if, v[n_lif_if:], current[n_lif_if:], jump[n_lif_if:],
+                n_events = _hh_events(t_now, dt, n_lif_if, v[hodgkin], current[hodgkin], jump[hodgkin],
                                       gates_all[trial], hh_params, events_unit, events_count, events_first,
                                       events_period, n_events)
                 if n_events < 0:

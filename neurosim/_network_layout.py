@@ -20,6 +20,7 @@ the weights are held once.
 
 from __future__ import annotations
 
+import functools
 import math
 from concurrent.futures import ThreadPoolExecutor
 
@@ -44,9 +45,11 @@ MAX_SOURCE_RATE = 1e9
 _KERNEL_POISSON_MEAN = 0.05
 # Source events generated in Python per window of steps, all trials together (16 bytes each).
 _WINDOW_EVENTS = 2**22
-# The spike record starts with room for this mean rate (Hz) of the recorded neurons.
-_FIRST_RECORD_RATE = 10.0
+# The spike record starts with room for this mean rate (Hz) of the recorded neurons, between these
+# many spikes (a network that fires more makes it grow, by doubling, each growth checked).
+_FIRST_RECORD_RATE = 50.0
 _FIRST_RECORD_MIN = 4096
+_FIRST_RECORD_MAX = 2**22
 # Given to the kernel for a part a network has (delta synapses onto LIF neurons without noise, fused
 # synapses in their pass), None otherwise: Numba then compiles the kernel without that part.
 _MARKER = np.zeros(0)
@@ -267,7 +270,7 @@ class _Plan:
         n_recorded = sum(p.n for p in self.recorded)
         t_end = n_steps * net.dt
         self.first_record = 0 if not self.recorded else int(
-            max(_FIRST_RECORD_MIN, n_recorded * t_end * _FIRST_RECORD_RATE))
+            min(max(_FIRST_RECORD_MIN, n_recorded * t_end * _FIRST_RECORD_RATE), _FIRST_RECORD_MAX))
         self.window_steps, self.window_events = _window_size(self, net)
 
     def state_bytes(self):
@@ -540,12 +543,17 @@ def _events_kind(plan, population):
     return kernels.EVENTS_POISSON if population in plan.kernel_poisson else kernels.EVENTS_SOURCES
 
 
+@functools.lru_cache(maxsize=256)
+def _propagator(synapse, dt):
+    return synapse.propagator(dt)
+
+
 def _propagator_rows(synapses, dt):
     width = max([s.order + 1 for s in synapses if isinstance(s, PSC)] + [1])
     rows = np.zeros((len(synapses), width))
     for k, s in enumerate(synapses):
         if isinstance(s, PSC):
-            rows[k, :s.order + 1] = s.propagator(dt)
+            rows[k, :s.order + 1] = _propagator(s, dt)
     return rows
 
 
@@ -711,8 +719,9 @@ class _SourceWindows:
             means[:, column:column + p.n] = np.broadcast_to(p.params["rates"], (plan.trials, p.n)) * net.dt
             units.append(plan.first[p] + np.arange(p.n))
             column += p.n
-        self.poisson = (np.concatenate(units).astype(np.int64) if units else np.zeros(0, dtype=np.int64),
-                        *kernels.poisson_tables(means))
+        self.poisson = None
+        if units:
+            self.poisson = (np.concatenate(units).astype(np.int64), *kernels.poisson_tables(means))
 
     def bounds(self):
         n_steps, width = self.plan.n_steps, self.plan.window_steps
@@ -720,7 +729,7 @@ class _SourceWindows:
 
     def arrays(self, first, last):
         plan = self.plan
-        poisson = self.poisson if plan.kernel_poisson else None
+        poisson = self.poisson
         if not plan.python_sources:
             return None, poisson
         per_trial = [self._window(trial, first, last) for trial in range(plan.trials)]
@@ -843,5 +852,9 @@ def _spike_trains(probe, local, plan, windows, trial, record_neuron, record_time
         keep = neurons >= 0
         neurons, spike_times = neurons[keep], spike_times[keep]
     np.minimum(spike_times, t_end, out=spike_times)
-    return SpikeTrains.from_events(neurons, spike_times, local.size, t_end)
+    # Grouped by neuron first with a radix sort (the events are in time order, so each neuron's stay
+    # sorted): from_events then finds them grouped, which its own stable sort does in linear time.
+    key = neurons.astype(np.uint16) if local.size <= 2**16 else neurons
+    order = np.argsort(key, kind="stable")
+    return SpikeTrains.from_events(neurons[order], spike_times[order], local.size, t_end)
 
