@@ -571,6 +571,9 @@ def _run(currents: np.ndarray, v_init: np.ndarray, n_steps: int, dt: float, tau_
     elif currents.shape[1] == 1:
         kernel, trailing = _lif_kernels.run_constant_input, ()
         leading = (v, refractory_left, np.ascontiguousarray(currents[:, 0]))
+        # A time constant shared by every neuron goes in as a float: the kernel's vectorized loop
+        # then multiplies by a register instead of loading an array of equal values.
+        tau_m, tau_ref = (float(tau[0]) if np.all(tau == tau[0]) else tau for tau in (tau_m, tau_ref))
     else:
         kernel, leading, trailing = _lif_kernels.run_time_varying, (v, refractory_left, currents), ()
     stops = [n_steps] if not progress else sorted(set(np.linspace(0, n_steps, 51).astype(int)[1:]))
