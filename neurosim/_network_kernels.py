@@ -37,9 +37,10 @@ first grid point at or after it, after that step's decay.
 The kernel is resumable: all state lives in arrays owned by the caller, and :func:`run_steps`
 advances every trial from ``position[trial]`` to ``stop``. It returns early for a trial whose spike
 record is full (the caller enlarges it and calls again: the spikes of the last step wait in the
-event list) or whose state became non-finite (``status``). A step's events are added row by row
-(event-driven), or, for dense weights when more than ``dense_above[c]`` of a connection's
-pre-units fired in the step, as one dense product ``x @ W.T`` (BLAS), which reads the matrix once.
+event list) or whose state became non-finite (``status``). A step's events are added one by one
+(event-driven), each a row of dense weights or its synapses of sparse ones. (A dense product
+``x @ W.T`` through BLAS when many neurons fire in a step was measured 2.4x slower than the rows
+on one thread and 17x slower with OpenBLAS's threads, 1,000 x 1,000, 317 spikes a step: it went.)
 The hot loops index slices from 0 so that LLVM vectorises them (an index ``base + i`` would have to
 be checked for negative wrap-around, which blocks vectorisation: 3x slower here).
 
@@ -208,23 +209,6 @@ def _deliver_rows(state, base, n_post, dense_weights, row_offset, pre_first, n_p
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _deliver_dense(state, base, n_post, dense_weights, row_offset, pre_first, n_pre, scale,
-                   unit, count, first, stop, dense_x):
-    """The same sum as :func:`_deliver_rows` as one product ``x @ W.T`` with ``x`` the step's spikes."""
-    x = dense_x[:n_pre]
-    x[:] = 0.0
-    for e in range(first, stop):
-        j = unit[e] - pre_first
-        if 0 <= j < n_pre:
-            x[j] += scale * count[e]
-    matrix = dense_weights[row_offset:row_offset + n_pre * n_post].reshape((n_pre, n_post))
-    added = np.dot(x, matrix)
-    target = state[base:base + n_post]
-    for i in range(n_post):
-        target[i] += added[i]
-
-
-@numba.njit(cache=True, error_model="numpy")
 def _deliver_sparse(state, base, n_post, pointers, indices, weights, uniform_weight, pre_first,
                     n_pre, scale, unit, count, first, stop):
     """CSR ``W.T`` (``pointers`` (n_pre + 1,) into ``indices``, ``weights``; ``weights`` empty when
@@ -265,18 +249,6 @@ def _deliver_sparse_delays(state, ring_base, n_post, n_slots, step, pointers, in
             weight = uniform_weight if uniform_weights else weights[s]
             state[ring_base + slot * n_post + indices[s]] += amount * weight
 
-
-@numba.njit(cache=True, error_model="numpy")
-def _empty_slot(state, slot_base, input_base, n_post):
-    """Add a ring slot into the synapse input it feeds and clear it."""
-    slot = state[slot_base:slot_base + n_post]
-    target = state[input_base:input_base + n_post]
-    for i in range(n_post):
-        target[i] += slot[i]
-        slot[i] = 0.0
-
-
-# -- neurons -------------------------------------------------------------------------------------
 
 @numba.njit(cache=True, error_model="numpy")
 def if_step(v, refractory_left, v_in, dt, tau_ref, subtract):
@@ -358,41 +330,84 @@ def _hh_advance(k, v_now, current_i, dt, gates, hh_params):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _lif_free_pass(v, refractory, current, jump, decay, dt, flagged, with_jumps):
-    """The common cases of :func:`lif_step` for every LIF neuron, vectorised: refractory for the
-    whole step, or free and still below threshold at its end. Flags the others (a spike, or a
-    refractory period ending inside the step), leaving their ``v`` as it was (plus a jump that
-    arrived while free). Returns False when a voltage or input is not finite.
+def _lif_free_pass(v, refractory, current, constant, extra, decay, dt, flagged, jumps, synapse_a, decay_a,
+                   synapse_b, decay_b):
+    """The common cases of :func:`lif_step` for the neurons of one LIF population, in one
+    vectorised pass that also computes their input: refractory for the whole step, or free and
+    still below threshold at its end. Flags the others (a spike, or a refractory period ending
+    inside the step), leaving their ``v`` as it was (plus a jump that arrived while free). Returns
+    False when a voltage or input is not finite.
+
+    The input is ``constant`` (bias and constant current), plus ``current`` when ``extra`` (other
+    synapses, a time-varying input, prepared by :func:`_input_currents`), plus up to two fused
+    exponential synapses ``synapse_a``, ``synapse_b``, decayed here by ``decay_a``, ``decay_b``
+    (their inputs of the step already arrived, see ``G_FUSED``); it is written to ``current``.
+    ``jumps`` (the delta inputs of the step, cleared here) and the synapses may be None: Numba then
+    compiles the pass without them, and one pass reads and writes each array once.
 
     (Locals and bitwise operators keep the loop free of branches, so that it vectorises.)
     """
     finite = True
-    if with_jumps:
-        for i in range(v.shape[0]):
-            left = refractory[i]
-            free = left <= 0.0
-            v_now = v[i] + jump[i] * free          # a jump during the refractory period is lost
-            jump[i] = 0.0
-            current_i = current[i]
-            held = left >= dt
-            v_end = current_i + (v_now - current_i) * decay[i]
-            finite &= abs(v_end) < np.inf
-            other = (left < dt) & ((left > 0.0) | (v_end >= 1.0) | (v_now >= 1.0))
-            flagged[i] = other
-            v[i] = 0.0 if held else (v_now if other else v_end)
-            refractory[i] = left - dt if held else left
-    else:
-        for i in range(v.shape[0]):
-            left = refractory[i]
-            v_now = v[i]
-            current_i = current[i]
-            held = left >= dt
-            v_end = current_i + (v_now - current_i) * decay[i]
-            finite &= abs(v_end) < np.inf
-            other = (left < dt) & ((left > 0.0) | (v_end >= 1.0))
-            flagged[i] = other
-            v[i] = 0.0 if held else (v_now if other else v_end)
-            refractory[i] = left - dt if held else left
+    for i in range(v.shape[0]):
+        current_i = constant[i]
+        if extra:
+            current_i += current[i]
+        if synapse_a is not None:
+            value = synapse_a[i] * decay_a
+            synapse_a[i] = value
+            current_i += value
+        if synapse_b is not None:
+            value = synapse_b[i] * decay_b
+            synapse_b[i] = value
+            current_i += value
+        current[i] = current_i
+        left = refractory[i]
+        v_now = v[i]
+        if jumps is not None:
+            v_now += jumps[i] * (left <= 0.0)      # a jump during the refractory period is lost
+            jumps[i] = 0.0
+        held = left >= dt
+        v_end = current_i + (v_now - current_i) * decay[i]
+        finite &= abs(v_end) < np.inf
+        other = (left < dt) & ((left > 0.0) | (v_end >= 1.0) | (v_now >= 1.0))
+        flagged[i] = other
+        v[i] = 0.0 if held else (v_now if other else v_end)
+        refractory[i] = left - dt if held else left
+    return finite
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _lif_populations_pass(populations, groups, propagators, syn, v, refractory, current, constant, decay,
+                          dt, flags, jumps, fused_counts):
+    """:func:`_lif_free_pass` for every population of LIF neurons without noise (rows of the
+    population table, see ``F_*``), each with its 0, 1 or 2 fused synapses; ``jumps`` is None when
+    no delta synapse reaches them. Returns False when non-finite."""
+    finite = True
+    for f in range(populations.shape[0]):
+        first, n = populations[f, F_FIRST], populations[f, F_N]
+        part = slice(first, first + n)
+        extra = populations[f, F_EXTRA] != 0
+        a, b = populations[f, F_GROUP_A], populations[f, F_GROUP_B]
+        jumps_part = None
+        if jumps is not None:
+            jumps_part = jumps[part]
+        if fused_counts is None:                  # no population has a fused synapse
+            finite &= _lif_free_pass(v[part], refractory[part], current[part], constant[part], extra,
+                                     decay[part], dt, flags[part], jumps_part, None, 0.0, None, 0.0)
+        elif a < 0:
+            finite &= _lif_free_pass(v[part], refractory[part], current[part], constant[part], extra,
+                                     decay[part], dt, flags[part], jumps_part, None, 0.0, None, 0.0)
+        elif b < 0:
+            state_a = syn[groups[a, G_STATE_OFFSET]:groups[a, G_STATE_OFFSET] + n]
+            finite &= _lif_free_pass(v[part], refractory[part], current[part], constant[part], extra,
+                                     decay[part], dt, flags[part], jumps_part, state_a, propagators[a, 0],
+                                     None, 0.0)
+        else:
+            state_a = syn[groups[a, G_STATE_OFFSET]:groups[a, G_STATE_OFFSET] + n]
+            state_b = syn[groups[b, G_STATE_OFFSET]:groups[b, G_STATE_OFFSET] + n]
+            finite &= _lif_free_pass(v[part], refractory[part], current[part], constant[part], extra,
+                                     decay[part], dt, flags[part], jumps_part, state_a, propagators[a, 0],
+                                     state_b, propagators[b, 0])
     return finite
 
 
@@ -472,10 +487,21 @@ N_CONNECTION_COLUMNS = 17
 # Columns of the synapse-group table (int64 (G, N_GROUP_COLUMNS)). Connections onto the same
 # population through equal synapses and rings of the same length share one state and one ring:
 # their inputs add up (the synapse is linear), so the group decays and empties its ring once.
-(G_POST_FIRST, G_N_POST, G_N_STAGES, G_STATE_OFFSET, G_INPUT_OFFSET, G_N_SLOTS, G_RING_OFFSET) = range(7)
-N_GROUP_COLUMNS = 7
+# A "fused" group (an exponential synapse, order 0) decays in the same pass that adds it to the
+# neurons' currents, after its inputs arrived: they are delivered divided by its decay factor, so
+# that decay(x + a / P) = P x + a, the order of the notes' algorithm (decay, then add). Up to two
+# fused groups of an LIF population decay inside the population's LIF pass (G_IN_PASS), so that
+# one pass reads and writes each array once.
+(G_POST_FIRST, G_N_POST, G_N_STAGES, G_STATE_OFFSET, G_INPUT_OFFSET, G_N_SLOTS, G_RING_OFFSET, G_FUSED,
+ G_IN_PASS) = range(9)
+N_GROUP_COLUMNS = 9
+# Columns of the table of LIF populations without noise (int64 (F, N_POPULATION_COLUMNS)): first
+# neuron, size, its fused groups A and B (-1: none), and whether other inputs (more synapses, a
+# time-varying current) are prepared in ``current`` first.
+F_FIRST, F_N, F_GROUP_A, F_GROUP_B, F_EXTRA = range(5)
+N_POPULATION_COLUMNS = 5
 # Columns of the connection float table (float64 (C, 3)).
-CF_DENSE_ABOVE, CF_UNIFORM_WEIGHT, CF_SPIKE_INPUT = 0, 1, 2
+CF_UNIFORM_WEIGHT, CF_SPIKE_INPUT = 0, 1
 # Columns of the probe table (int64 (Q, N_PROBE_COLUMNS)).
 (Q_KIND, Q_EVERY, Q_N, Q_UNIT_OFFSET, Q_EVENTS, Q_TARGET_FIRST, Q_TARGET_N, Q_LOOKUP_OFFSET, Q_N_STAGES,
  Q_STATE_OFFSET, Q_OUT_OFFSET, Q_N_SAMPLES) = range(12)
@@ -486,7 +512,7 @@ N_TRIAL_COLUMNS = 6
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _connections_arrive(step, events, table, floats, syn, dense_x, dense_weights, sparse, delays, unit, count,
+def _connections_arrive(step, events, table, floats, syn, dense_weights, sparse, delays, unit, count,
                         first, last):
     """Every connection whose presynaptic events are of kind ``events`` (see ``EVENTS_*``), at step
     ``step``: the events ``[first, last)`` arrive, into the synapse's input (its first stage, or the
@@ -509,13 +535,8 @@ def _connections_arrive(step, events, table, floats, syn, dense_x, dense_weights
         if last > first:
             if row[C_STORAGE] == STORE_DENSE:
                 if dense_weights is not None:
-                    if last - first > floats[c, CF_DENSE_ABOVE]:
-                        _deliver_dense(syn, base, n_post, dense_weights, row[C_DENSE_OFFSET],
-                                       row[C_PRE_FIRST], row[C_N_PRE], scale, unit, count, first, last,
-                                       dense_x)
-                    else:
-                        _deliver_rows(syn, base, n_post, dense_weights, row[C_DENSE_OFFSET],
-                                      row[C_PRE_FIRST], row[C_N_PRE], scale, unit, count, first, last)
+                    _deliver_rows(syn, base, n_post, dense_weights, row[C_DENSE_OFFSET], row[C_PRE_FIRST],
+                                  row[C_N_PRE], scale, unit, count, first, last)
             elif sparse is not None:
                 pointers, indices, weights = sparse
                 p0 = row[C_POINTER_OFFSET]
@@ -540,22 +561,12 @@ def _connections_arrive(step, events, table, floats, syn, dense_x, dense_weights
 
 @numba.njit(cache=True, error_model="numpy")
 def _synapses_decay(groups, propagators, syn):
-    """Every PSC synapse group's free evolution over one step."""
+    """The free evolution over one step of every PSC synapse group that is not fused (see
+    ``G_FUSED``; the fused ones decay in :func:`_input_currents`)."""
     for g in range(groups.shape[0]):
-        if groups[g, G_N_STAGES] > 0:
+        if groups[g, G_N_STAGES] > 0 and not groups[g, G_FUSED]:
             _propagate(syn, groups[g, G_STATE_OFFSET], groups[g, G_N_STAGES], groups[g, G_N_POST],
                        propagators[g])
-
-
-@numba.njit(cache=True, error_model="numpy")
-def _rings_empty(step, groups, syn):
-    """Every delay ring's slot of this step empties into its group's input."""
-    for g in range(groups.shape[0]):
-        n_slots = groups[g, G_N_SLOTS]
-        if n_slots > 1:
-            n_post = groups[g, G_N_POST]
-            _empty_slot(syn, groups[g, G_RING_OFFSET] + (step % n_slots) * n_post, groups[g, G_INPUT_OFFSET],
-                        n_post)
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -577,32 +588,63 @@ def _filters_arrive(events, table, spike_input, propagators, lookup_table, syn, 
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _input_currents(step, current, constant, current_time, groups, syn):
-    """Each neuron's input over the step: constant (bias included), time-varying, synaptic."""
-    for i in range(current.shape[0]):
-        current[i] = constant[i]
-    if current_time is not None:
-        for i in range(current.shape[0]):
-            current[i] += current_time[i, step]
+def _input_currents(step, current, constant, current_time, copy_ranges, zero_ranges, groups, propagators,
+                    syn):
+    """Each neuron's input over the step: constant (bias included), time-varying, synaptic; first,
+    every delay ring's slot of this step empties into its group's input.
+
+    The neurons of ``copy_ranges`` (int64 (R, 2): first neuron, count) start from their constant
+    input; those of ``zero_ranges`` from 0 (LIF populations whose pass adds the constant, see
+    :func:`_lif_free_pass`); the groups decayed in an LIF pass (``G_IN_PASS``) are left to it.
+    """
+    for g in range(groups.shape[0]):
+        n_slots = groups[g, G_N_SLOTS]
+        if n_slots > 1:
+            n_post = groups[g, G_N_POST]
+            slot_base = groups[g, G_RING_OFFSET] + (step % n_slots) * n_post
+            slot = syn[slot_base:slot_base + n_post]
+            target = syn[groups[g, G_INPUT_OFFSET]:groups[g, G_INPUT_OFFSET] + n_post]
+            for i in range(n_post):
+                target[i] += slot[i]
+                slot[i] = 0.0
+    for ranges, copy in ((copy_ranges, True), (zero_ranges, False)):
+        for r in range(ranges.shape[0]):
+            first, count = ranges[r, 0], ranges[r, 1]
+            target = current[first:first + count]
+            source = constant[first:first + count]
+            for i in range(count):
+                target[i] = source[i] if copy else 0.0
     for g in range(groups.shape[0]):
         row = groups[g]
-        if row[G_N_STAGES] == 0:
+        if row[G_N_STAGES] == 0 or row[G_IN_PASS]:
             continue
         n_post = row[G_N_POST]
         last_stage = row[G_STATE_OFFSET] + (row[G_N_STAGES] - 1) * n_post
         target = current[row[G_POST_FIRST]:row[G_POST_FIRST] + n_post]
         synaptic = syn[last_stage:last_stage + n_post]
-        for i in range(n_post):
-            target[i] += synaptic[i]
+        if row[G_FUSED]:
+            decay = propagators[g, 0]
+            for i in range(n_post):
+                value = synaptic[i] * decay
+                synaptic[i] = value
+                target[i] += value
+        else:
+            for i in range(n_post):
+                target[i] += synaptic[i]
+    if current_time is not None:
+        for i in range(current.shape[0]):
+            current[i] += current_time[i, step]
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _record_traces(step, trial, table, probe_units, v, current, syn, probe_out):
-    """Trace probes read the state at the start of step ``step``."""
+def _record_traces(step, trial, table, probe_units, v, current, syn, probe_out, currents):
+    """Trace probes read the state at the start of step ``step``: the voltages and filtered trains
+    (``currents`` False, before the neurons' update), or the input currents over the step
+    (``currents`` True, once the LIF passes computed them)."""
     for q in range(table.shape[0]):
         row = table[q]
         kind = row[Q_KIND]
-        if kind == PROBE_SPIKES or step % row[Q_EVERY] != 0:
+        if kind == PROBE_SPIKES or step % row[Q_EVERY] != 0 or (kind == PROBE_CURRENT) != currents:
             continue
         sample = step // row[Q_EVERY]
         n_samples = row[Q_N_SAMPLES]
@@ -635,17 +677,17 @@ def _lif_events(t_now, dt, v, refractory, current, tau_m, tau_ref, decay, flag_b
         for i in range(8 * word, min(8 * word + 8, n_lif)):
             if not flagged[i]:
                 continue
-            if refractory[i] <= 0.0 and v[i] >= 1.0:
-                # A jump reached the threshold: a spike now, then the rest of the step from the reset
-                # (its spikes, if any, come one period apart, the first one period on).
-                v[i], refractory[i], n_fired, first_spike, period = lif_step(
-                    0.0, tau_ref[i], current[i], dt, decay[i], tau_m[i], tau_ref[i])
+            # A jump that reached the threshold fires now; the rest of the step starts from the reset
+            # (its spikes, if any, come one period apart, the first one period on).
+            fired_now = refractory[i] <= 0.0 and v[i] >= 1.0
+            v_start = 0.0 if fired_now else v[i]
+            refractory_start = tau_ref[i] if fired_now else refractory[i]
+            v[i], refractory[i], n_fired, first_spike, period = lif_step(
+                v_start, refractory_start, current[i], dt, decay[i], tau_m[i], tau_ref[i])
+            if fired_now:
                 period = first_spike if n_fired > 0 else 0.0
                 n_fired += 1
                 first_spike = 0.0
-            else:
-                v[i], refractory[i], n_fired, first_spike, period = lif_step(
-                    v[i], refractory[i], current[i], dt, decay[i], tau_m[i], tau_ref[i])
             if n_fired == 0:
                 continue
             if n_fired >= MAX_SPIKES_PER_STEP or n_fired < 0:
@@ -754,161 +796,166 @@ def _hh_events(t_now, dt, first_unit, v, current, jump, gates, hh_params, events
 
 # -- one trial -----------------------------------------------------------------------------------
 
-@numba.njit(cache=True, error_model="numpy")
-def _run_trial(trial, stop, model, connections, probes, state, outputs, if_neurons, hh_params, gates_all,
-               current_time, window, poisson, drawn, filters, dense_weights, sparse, delays, noise):
-    """Advance trial ``trial`` from its position to ``stop`` (see :func:`run_steps`). The parts
-    that may be None are arguments of their own, so that Numba prunes their code when they are."""
-    dt, n_steps, n_lif, jump_offset, lif, _, _, current_const, _, record_unit, n_quiet, _ = model
-    lif_tau_m, lif_tau_ref, lif_decay = lif
-    c_table, c_floats, g_table, g_propagators, _, _, _ = connections
-    q_table, probe_units, _ = probes
-    (counters, v_all, refractory_all, _, synapses_all, current_all, dense_x_all, flags_all,
-     events_unit_all, events_count_all, events_first_all, events_period_all, _, rng_all, scratch_all) = state
-    probe_out, record_neuron, record_time, record_count = outputs
-
-    counter = counters[trial]
-    v = v_all[trial]
-    n_neurons = v.shape[0]
-    n_if = 0
-    if if_neurons is not None:
-        n_if = if_neurons[0].shape[0]
-    n_lif_if = n_lif + n_if
-    refractory = refractory_all[trial]
-    syn = synapses_all[trial]
-    current = current_all[trial]
-    events_unit = events_unit_all[trial]
-    events_count = events_count_all[trial]
-    events_first = events_first_all[trial]
-    events_period = events_period_all[trial]
-    jump = syn[jump_offset:jump_offset + n_neurons]
-    # (Constants are passed as typed values, never as literals: a literal argument would make Numba
-    # compile a specialisation per value.)
-    n_jump_connections = 0
-    for g in range(g_table.shape[0]):
-        if g_table[g, G_N_STAGES] == 0 and g_table[g, G_POST_FIRST] < n_quiet:
-            n_jump_connections += 1
-    jumps_into_lif = n_jump_connections > 0
-    neurons_kind, sources_kind, poisson_kind = np.int64(EVENTS_NEURONS), np.int64(EVENTS_SOURCES), \
-        np.int64(EVENTS_POISSON)
-    zero = np.int64(0)
-
-    step = counter[T_POSITION]
-    while step < stop:
-        # 0. record the spikes of the previous step (they wait in the event lists until they fit).
-        if not counter[T_FLUSHED]:
-            if not _flush_spikes(trial, record_unit, events_unit, events_count, events_first,
-                                 events_period, counter[T_N_SPIKED], drawn, counter[T_N_DRAWN], step - 1, dt,
-                                 record_neuron, record_time, record_count):
-                counter[T_STATUS] = STATUS_RECORD_FULL
-                break
-            counter[T_FLUSHED] = 1
-        # 1. synapses decay, the events arrive (into the synapse, or into a ring slot for later):
-        # the neurons' spikes of the previous step, ...
-        _synapses_decay(g_table, g_propagators, syn)
-        n_spiked = counter[T_N_SPIKED]
-        _connections_arrive(step, neurons_kind, c_table, c_floats, syn, dense_x_all[trial], dense_weights,
-                            sparse, delays, events_unit, events_count, zero, n_spiked)
-        if filters is not None:
-            _filters_arrive(neurons_kind, q_table, filters[0], filters[1], filters[2], syn, events_unit,
-                            events_count, zero, n_spiked)
-        # ... the source spikes generated in advance for a window of steps, ...
-        if window is not None:
-            window_first, window_start, window_unit, window_count = window
-            first = window_start[trial, step - window_first]
-            last = window_start[trial, step - window_first + 1]
-            _connections_arrive(step, sources_kind, c_table, c_floats, syn, dense_x_all[trial], dense_weights,
-                                sparse, delays, window_unit[trial], window_count[trial], first, last)
-            if filters is not None:
-                _filters_arrive(sources_kind, q_table, filters[0], filters[1], filters[2], syn,
-                                window_unit[trial], window_count[trial], first, last)
-        # ... and the counts of high-rate Poisson sources, drawn now (none at step 0: a spike is felt
-        # at the first step time at or after it, and a process starting at 0 puts none at t <= 0).
-        n_drawn = 0
-        if poisson is not None:
-            poisson_unit, table_row, n_pieces, tables, lengths = poisson
-            drawn_unit, drawn_count = drawn[0][trial], drawn[1][trial]
-            if step > 0:
-                n_drawn = _draw_poisson(rng_all[trial], poisson_unit, table_row[trial], n_pieces[trial],
-                                        tables, lengths, drawn_unit, drawn_count)
-            _connections_arrive(step, poisson_kind, c_table, c_floats, syn, dense_x_all[trial], dense_weights,
-                                sparse, delays, drawn_unit, drawn_count, zero, n_drawn)
-            if filters is not None:
-                _filters_arrive(poisson_kind, q_table, filters[0], filters[1], filters[2], syn, drawn_unit,
-                                drawn_count, zero, n_drawn)
-        counter[T_N_DRAWN] = n_drawn
-        _rings_empty(step, g_table, syn)
-        # 2. input currents, held constant over the step; 3. probes read the state at t_k.
-        _input_currents(step, current, current_const[trial], current_time, g_table, syn)
-        if probe_out.size > 0:
-            _record_traces(step, trial, q_table, probe_units, v, current, syn, probe_out)
-        # 4. neurons integrate over [t_k, t_k + dt); their spikes arrive at step k + 1 (+ delay).
-        t_now = step * dt
-        n_events = 0
-        if n_quiet > 0:
-            if not _lif_free_pass(v[:n_quiet], refractory[:n_quiet], current[:n_quiet], jump[:n_quiet],
-                                  lif_decay[:n_quiet], dt, flags_all[trial], jumps_into_lif):
-                counter[T_STATUS] = STATUS_NON_FINITE
-                break
-            n_events = _lif_events(t_now, dt, v[:n_quiet], refractory[:n_quiet], current[:n_quiet],
-                                   lif_tau_m[:n_quiet], lif_tau_ref[:n_quiet], lif_decay[:n_quiet],
-                                   flags_all[trial], events_unit, events_count, events_first, events_period)
-        if noise is not None and n_events >= 0:
-            noisy = slice(n_quiet, n_lif)
-            n_events = _noisy_lif_events(step, t_now, dt, n_quiet, v[noisy], refractory[noisy],
-                                         current[noisy], jump[noisy], lif_tau_m[noisy], lif_tau_ref[noisy],
-                                         lif_decay[noisy], noise[0], noise[1][trial], scratch_all[trial],
-                                         events_unit, events_count, events_first, events_period, n_events)
-        if if_neurons is not None and n_events >= 0:
-            n_events = _if_events(t_now, dt, n_lif, v[n_lif:n_lif_if], refractory[n_lif:n_lif_if],
-                                  current[n_lif:n_lif_if], jump[n_lif:n_lif_if], if_neurons[0], if_neurons[1],
-                                  events_unit, events_count, events_first, events_period, n_events)
-        if n_events == -1:
-            counter[T_STATUS] = STATUS_RUNAWAY
-            break
-        if n_events == -2:
-            counter[T_STATUS] = STATUS_NON_FINITE
-            break
-        if hh_params is not None and gates_all is not None:
-            n_events = _hh_events(t_now, dt, n_lif_if, v[n_lif_if:], current[n_lif_if:], jump[n_lif_if:],
-                                  gates_all[trial], hh_params, events_unit, events_count, events_first,
-                                  events_period, n_events)
-            if n_events < 0:
-                counter[T_STATUS] = STATUS_HH_DIVERGED
-                break
-        counter[T_N_SPIKED] = n_events
-        counter[T_FLUSHED] = n_events == 0 and n_drawn == 0
-        step += 1
-    if counter[T_STATUS] != STATUS_RUNNING and counter[T_STATUS] != STATUS_RECORD_FULL:
-        counter[T_STATUS_STEP] = step
-    counter[T_POSITION] = step
-    if step == n_steps and not counter[T_FLUSHED] and counter[T_STATUS] == STATUS_RUNNING:
-        if _flush_spikes(trial, record_unit, events_unit, events_count, events_first, events_period,
-                         counter[T_N_SPIKED], drawn, counter[T_N_DRAWN], step - 1, dt, record_neuron,
-                         record_time, record_count):
-            counter[T_FLUSHED] = 1
-        else:
-            counter[T_STATUS] = STATUS_RECORD_FULL
-
-
-@numba.njit(cache=True, error_model="numpy")
-def _advance(trial, stop, model, sources, connections, probes, state, outputs):
-    """:func:`_run_trial` for a trial that is still running, its optional parts as arguments."""
-    if state[0][trial, T_STATUS] == STATUS_RUNNING:
-        _run_trial(trial, stop, model, connections, probes, state, outputs, model[5], model[6], state[3],
-                   model[8], sources[0], sources[1], state[12], probes[2], connections[4], connections[5],
-                   connections[6], model[11])
-
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def run_steps(stop, worker, n_workers, model, sources, connections, probes, state, outputs):
+def run_steps(stop, worker, n_workers, model, connections, probes, state, outputs, if_neurons, hh_params,
+              gates_all, current_time, window, poisson, drawn, filters, dense_weights, sparse, delays, noise,
+              lif_jumps, traces, fused_counts, cascades):
     """Advance trials ``worker, worker + n_workers, ...`` of a network to step ``stop``, one after the
     other. Releases the GIL: ``n_workers`` threads, one per ``worker`` in ``0 .. n_workers - 1``,
     share the trials (``0, 1`` for a single thread).
 
-    Arguments are tuples of arrays (built by :mod:`neurosim._network_layout`, which documents each);
-    ``state`` and ``outputs`` are updated in place. A trial that cannot go on sets its status
-    (record full, diverged, non-finite) and keeps its position.
+    ``model``, ``connections``, ``probes``, ``state`` and ``outputs`` are tuples of arrays (built by
+    :mod:`neurosim._network_layout`, which documents each); ``state`` and ``outputs`` are updated in
+    place. The parts a network may not have are arguments of their own, None when absent: Numba then
+    leaves their code out of the compiled kernel (one function, so that its code is generated once).
+    A trial that cannot go on sets its status (record full, diverged, non-finite) and keeps its
+    position.
     """
-    for trial in range(worker, state[0].shape[0], n_workers):
-        _advance(trial, stop, model, sources, connections, probes, state, outputs)
+    dt, n_steps, n_lif, jump_offset, lif, _, _, current_const, _, record_unit, n_quiet, _, _ = model
+    lif_tau_m, lif_tau_ref, lif_decay = lif
+    c_table, c_floats, g_table, g_propagators, populations, copy_ranges, zero_ranges, _, _, _ = connections
+    q_table, probe_units, _ = probes
+    (counters, v_all, refractory_all, _, synapses_all, current_all, flags_all,
+     events_unit_all, events_count_all, events_first_all, events_period_all, _, rng_all, scratch_all) = state
+    _, record_neuron, record_time, record_count = outputs
+    for trial in range(worker, counters.shape[0], n_workers):
+        if counters[trial, T_STATUS] != STATUS_RUNNING:
+            continue
+        counter = counters[trial]
+        v = v_all[trial]
+        n_neurons = v.shape[0]
+        n_if = 0
+        if if_neurons is not None:
+            n_if = if_neurons[0].shape[0]
+        n_lif_if = n_lif + n_if
+        refractory = refractory_all[trial]
+        syn = synapses_all[trial]
+        current = current_all[trial]
+        events_unit = events_unit_all[trial]
+        events_count = events_count_all[trial]
+        events_first = events_first_all[trial]
+        events_period = events_period_all[trial]
+        jump = syn[jump_offset:jump_offset + n_neurons]
+        # (Constants are passed as typed values, never as literals: a literal argument would make Numba
+        # compile a specialisation per value.)
+        neurons_kind, sources_kind, poisson_kind = np.int64(EVENTS_NEURONS), np.int64(EVENTS_SOURCES), \
+            np.int64(EVENTS_POISSON)
+        zero = np.int64(0)
+        voltages_now, currents_now = zero != 0, zero == 0
+        # Views taken once per call, not per step (each costs two atomic reference counts).
+        quiet = slice(0, n_quiet)
+        noisy = slice(n_quiet, n_lif)
+        integrate = slice(n_lif, n_lif_if)
+        hodgkin = slice(n_lif_if, n_neurons)
+        v_quiet, refractory_quiet, current_quiet = v[quiet], refractory[quiet], current[quiet]
+        tau_m_quiet, tau_ref_quiet, decay_quiet = lif_tau_m[quiet], lif_tau_ref[quiet], lif_decay[quiet]
+        flags = flags_all[trial]
+        constant = current_const[trial]
+
+        step = counter[T_POSITION]
+        while step < stop:
+            # 0. record the spikes of the previous step (they wait in the event lists until they fit).
+            if not counter[T_FLUSHED]:
+                if not _flush_spikes(trial, record_unit, events_unit, events_count, events_first,
+                                     events_period, counter[T_N_SPIKED], drawn, counter[T_N_DRAWN], step - 1,
+                                     dt, record_neuron, record_time, record_count):
+                    counter[T_STATUS] = STATUS_RECORD_FULL
+                    break
+                counter[T_FLUSHED] = 1
+            # 1. synapses decay, the events arrive (into the synapse, or into a ring slot for later):
+            # the neurons' spikes of the previous step, ...
+            if cascades is not None:             # (None: every synapse is fused or a delta)
+                _synapses_decay(g_table, g_propagators, syn)
+            n_spiked = counter[T_N_SPIKED]
+            _connections_arrive(step, neurons_kind, c_table, c_floats, syn, dense_weights, sparse, delays,
+                                events_unit, events_count, zero, n_spiked)
+            if filters is not None:
+                _filters_arrive(neurons_kind, q_table, filters[0], filters[1], filters[2], syn, events_unit,
+                                events_count, zero, n_spiked)
+            # ... the source spikes generated in advance for a window of steps, ...
+            if window is not None:
+                window_first, window_start, window_unit, window_count = window
+                first = window_start[trial, step - window_first]
+                last = window_start[trial, step - window_first + 1]
+                _connections_arrive(step, sources_kind, c_table, c_floats, syn, dense_weights, sparse, delays,
+                                    window_unit[trial], window_count[trial], first, last)
+                if filters is not None:
+                    _filters_arrive(sources_kind, q_table, filters[0], filters[1], filters[2], syn,
+                                    window_unit[trial], window_count[trial], first, last)
+            # ... and the counts of high-rate Poisson sources, drawn now (none at step 0: a spike is felt
+            # at the first step time at or after it, and a process starting at 0 puts none at t <= 0).
+            n_drawn = 0
+            if poisson is not None:
+                poisson_unit, table_row, n_pieces, tables, lengths = poisson
+                drawn_unit, drawn_count = drawn[0][trial], drawn[1][trial]
+                if step > 0:
+                    n_drawn = _draw_poisson(rng_all[trial], poisson_unit, table_row[trial], n_pieces[trial],
+                                            tables, lengths, drawn_unit, drawn_count)
+                _connections_arrive(step, poisson_kind, c_table, c_floats, syn, dense_weights, sparse, delays,
+                                    drawn_unit, drawn_count, zero, n_drawn)
+                if filters is not None:
+                    _filters_arrive(poisson_kind, q_table, filters[0], filters[1], filters[2], syn,
+                                    drawn_unit, drawn_count, zero, n_drawn)
+            counter[T_N_DRAWN] = n_drawn
+            # 2. input currents, held constant over the step; 3. probes read the state at t_k.
+            _input_currents(step, current, constant, current_time, copy_ranges, zero_ranges, g_table,
+                            g_propagators, syn)
+            if traces is not None:
+                _record_traces(step, trial, q_table, probe_units, v, current, syn, traces, voltages_now)
+            # 4. neurons integrate over [t_k, t_k + dt); their spikes arrive at step k + 1 (+ delay).
+            t_now = step * dt
+            n_events = 0
+            if n_quiet > 0:
+                if lif_jumps is None:
+                    finite = _lif_populations_pass(populations, g_table, g_propagators, syn, v, refractory,
+                                                   current, constant, lif_decay, dt, flags, None,
+                                                   fused_counts)
+                else:
+                    finite = _lif_populations_pass(populations, g_table, g_propagators, syn, v, refractory,
+                                                   current, constant, lif_decay, dt, flags, jump,
+                                                   fused_counts)
+                if not finite:
+                    counter[T_STATUS] = STATUS_NON_FINITE
+                    break
+                n_events = _lif_events(t_now, dt, v_quiet, refractory_quiet, current_quiet, tau_m_quiet,
+                                       tau_ref_quiet, decay_quiet, flags, events_unit, events_count,
+                                       events_first, events_period)
+            if noise is not None and n_events >= 0:
+                n_events = _noisy_lif_events(step, t_now, dt, n_quiet, v[noisy], refractory[noisy],
+                                             current[noisy], jump[noisy], lif_tau_m[noisy],
+                                             lif_tau_ref[noisy],
+                                             lif_decay[noisy], noise[0], noise[1][trial], scratch_all[trial],
+                                             events_unit, events_count, events_first, events_period, n_events)
+            if if_neurons is not None and n_events >= 0:
+                n_events = _if_events(t_now, dt, n_lif, v[integrate], refractory[integrate],
+                                      current[integrate], jump[integrate], if_neurons[0], if_neurons[1],
+                                      events_unit, events_count, events_first, events_period, n_events)
+            if n_events == -1:
+                counter[T_STATUS] = STATUS_RUNAWAY
+                break
+            if n_events == -2:
+                counter[T_STATUS] = STATUS_NON_FINITE
+                break
+            if hh_params is not None and gates_all is not None:
+                n_events = _hh_events(t_now, dt, n_lif_if, v[hodgkin], current[hodgkin], jump[hodgkin],
+                                      gates_all[trial], hh_params, events_unit, events_count, events_first,
+                                      events_period, n_events)
+                if n_events < 0:
+                    counter[T_STATUS] = STATUS_HH_DIVERGED
+                    break
+            if traces is not None:
+                _record_traces(step, trial, q_table, probe_units, v, current, syn, traces, currents_now)
+            counter[T_N_SPIKED] = n_events
+            counter[T_FLUSHED] = n_events == 0 and n_drawn == 0
+            step += 1
+        if counter[T_STATUS] != STATUS_RUNNING and counter[T_STATUS] != STATUS_RECORD_FULL:
+            counter[T_STATUS_STEP] = step
+        counter[T_POSITION] = step
+        if step == n_steps and not counter[T_FLUSHED] and counter[T_STATUS] == STATUS_RUNNING:
+            if _flush_spikes(trial, record_unit, events_unit, events_count, events_first, events_period,
+                             counter[T_N_SPIKED], drawn, counter[T_N_DRAWN], step - 1, dt, record_neuron,
+                             record_time, record_count):
+                counter[T_FLUSHED] = 1
+            else:
+                counter[T_STATUS] = STATUS_RECORD_FULL

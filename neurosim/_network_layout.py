@@ -20,6 +20,7 @@ the weights are held once.
 
 from __future__ import annotations
 
+import functools
 import math
 from concurrent.futures import ThreadPoolExecutor
 
@@ -44,9 +45,17 @@ MAX_SOURCE_RATE = 1e9
 _KERNEL_POISSON_MEAN = 0.05
 # Source events generated in Python per window of steps, all trials together (16 bytes each).
 _WINDOW_EVENTS = 2**22
-# The spike record starts with room for this mean rate (Hz) of the recorded neurons.
-_FIRST_RECORD_RATE = 10.0
+# The spike record starts with room for this mean rate (Hz) of the recorded neurons, between these
+# many spikes (a network that fires more makes it grow, by doubling, each growth checked).
+_FIRST_RECORD_RATE = 50.0
 _FIRST_RECORD_MIN = 4096
+_FIRST_RECORD_MAX = 2**22
+# Given to the kernel for a part a network has (delta synapses onto LIF neurons without noise, fused
+# synapses in their pass), None otherwise: Numba then compiles the kernel without that part.
+_MARKER = np.zeros(0)
+# An exponential synapse whose decay per step is at least this is fused (see G_FUSED in the kernels):
+# its inputs are divided by the decay, so it may not be tiny.
+_FUSED_DECAY = 1e-3
 # Spike times of a noisy LIF neuron in one step kept exactly (more only when tau_ref < dt / 15).
 _NOISY_SPIKES_PER_STEP = 16
 # Progress bars update this many times over a run.
@@ -204,6 +213,7 @@ class _Plan:
         self.lif = [p for p in pops if p.kind == "lif" and p.params["noise"] is None]
         self.n_quiet = sum(p.n for p in self.lif)
         self.noisy = [p for p in pops if p.kind == "lif" and p.params["noise"] is not None]
+        self.n_quiet_populations = len(self.lif)
         self.lif += self.noisy
         self.if_ = [p for p in pops if p.kind == "if"]
         self.hh = [p for p in pops if p.kind == "hh"]
@@ -241,6 +251,9 @@ class _Plan:
         for post, _, n_slots in self.groups:
             self.ring_offset.append(offset)
             offset += n_slots * post.n if n_slots > 1 else 0
+        quiet_lif = set(self.lif[:self.n_quiet_populations])
+        self.jumps_into_quiet = any(post in quiet_lif and isinstance(synapse, Delta)
+                                    for post, synapse, _ in self.groups)
         self.jump_offset = offset
         offset += self.n_neurons
         self.filter_offset = []
@@ -248,7 +261,6 @@ class _Plan:
             self.filter_offset.append(offset)
             offset += (q.synapse.order + 1) * q.n if q.kind == "filtered" else 0
         self.synapse_size = offset
-        self.dense_width = max([c.pre.n for c in net.connections if c.storage == "dense"] + [1])
         self.n_events = max(1, self.n_neurons + self.n_if)     # an IF neuron may emit two events a step
         self.flag_size = 8 * ((self.n_quiet + 7) // 8)
         self.samples = [(n_steps + q.every - 1) // q.every if q.kind != "spikes" else 0 for q in net.probes]
@@ -258,7 +270,7 @@ class _Plan:
         n_recorded = sum(p.n for p in self.recorded)
         t_end = n_steps * net.dt
         self.first_record = 0 if not self.recorded else int(
-            max(_FIRST_RECORD_MIN, n_recorded * t_end * _FIRST_RECORD_RATE))
+            min(max(_FIRST_RECORD_MIN, n_recorded * t_end * _FIRST_RECORD_RATE), _FIRST_RECORD_MAX))
         self.window_steps, self.window_events = _window_size(self, net)
 
     def state_bytes(self):
@@ -269,7 +281,7 @@ class _Plan:
         if self.time_varying:
             model += 8.0 * n * self.n_steps
         state = 8.0 * t * (1 + 2 * n + self.n_lif + self.n_if + 3 * self.n_hh + self.synapse_size
-                           + self.dense_width + 4 * self.n_events + 2 + 2 * self.n_poisson + 4 + 2) \
+                           + 4 * self.n_events + 2 + 2 * self.n_poisson + 4 + 2) \
             + t * (self.flag_size + 1) + 8.0 * 3 * t * self.n_poisson
         windows = 0.0
         if self.python_sources:
@@ -342,7 +354,7 @@ def _limit():
     return validation.MAX_ALLOCATION_BYTES
 
 
-def simulate(net, n_steps, progress, dense_fraction):
+def simulate(net, n_steps, progress):
     """Run ``net`` for ``n_steps`` and return its :class:`~neurosim.NetworkResult`."""
     from .network import NetworkResult
 
@@ -350,7 +362,7 @@ def simulate(net, n_steps, progress, dense_fraction):
     _check_memory(net, plan)
     t_end = n_steps * net.dt
     model = _model(net, plan)
-    connections = _connections(net, plan, dense_fraction)
+    connections = _connections(net, plan)
     probes, probe_out = _probes(net, plan)
     state = _state(net, plan)
     capacity = plan.first_record
@@ -360,8 +372,17 @@ def simulate(net, n_steps, progress, dense_fraction):
     n_workers = min(plan.trials, numba.get_num_threads())
     pool = ThreadPoolExecutor(n_workers) if n_workers > 1 else None
 
+    groups = connections[2]
+    fused = _MARKER if np.any(connections[4][:, kernels.F_GROUP_A] >= 0) else None
+    cascades = _MARKER if np.any((groups[:, kernels.G_N_STAGES] > 0) & (groups[:, kernels.G_FUSED] == 0)) \
+        else None
+
     def advance(stop):
-        arguments = (model, sources, connections, probes, state, record)
+        # (The parts a network may not have go as arguments of their own, None when absent.)
+        window, poisson = sources
+        arguments = (model, connections, probes, state, record, model[5], model[6], state[3], model[8],
+                     window, poisson, state[11], probes[2], connections[7], connections[8], connections[9],
+                     model[11], model[12], record[0] if record[0].size else None, fused, cascades)
         if pool is None:
             kernels.run_steps(stop, 0, 1, *arguments)
         else:
@@ -505,7 +526,7 @@ def _model(net, plan):
     return (net.dt, plan.n_steps, plan.n_lif, plan.jump_offset,
             (tau_m, _per_neuron(lif, lambda p: p.params["tau_ref"]), decay), if_neurons,
             hh_params if hh else None, current_const, current_time if plan.time_varying else None,
-            record_unit, plan.n_quiet, noise)
+            record_unit, plan.n_quiet, noise, _MARKER if plan.jumps_into_quiet else None)
 
 
 def _hh_row(population):
@@ -522,16 +543,21 @@ def _events_kind(plan, population):
     return kernels.EVENTS_POISSON if population in plan.kernel_poisson else kernels.EVENTS_SOURCES
 
 
+@functools.lru_cache(maxsize=256)
+def _propagator(synapse, dt):
+    return synapse.propagator(dt)
+
+
 def _propagator_rows(synapses, dt):
     width = max([s.order + 1 for s in synapses if isinstance(s, PSC)] + [1])
     rows = np.zeros((len(synapses), width))
     for k, s in enumerate(synapses):
         if isinstance(s, PSC):
-            rows[k, :s.order + 1] = s.propagator(dt)
+            rows[k, :s.order + 1] = _propagator(s, dt)
     return rows
 
 
-def _connections(net, plan, dense_fraction):
+def _connections(net, plan):
     """The connection table (int64 (C, N_CONNECTION_COLUMNS)), its float columns (float64 (C, 3)),
     the synapses' propagators (float64 (C, S)) and the packed weights, indices and delays."""
     packed = _pack_connections(net)
@@ -539,7 +565,7 @@ def _connections(net, plan, dense_fraction):
     storage_code = {"dense": kernels.STORE_DENSE, "sparse": kernels.STORE_SPARSE,
                     "uniform": kernels.STORE_SPARSE_UNIFORM}
     table = np.zeros((len(conns), kernels.N_CONNECTION_COLUMNS), dtype=np.int64)
-    floats = np.zeros((len(conns), 3))
+    floats = np.zeros((len(conns), 2))
     columns = (("dense_t", kernels.C_DENSE_OFFSET), ("pointers", kernels.C_POINTER_OFFSET),
                ("indices", kernels.C_INDEX_OFFSET), ("weights_t", kernels.C_WEIGHT_OFFSET),
                ("synapse_delays", kernels.C_DELAY_OFFSET))
@@ -550,11 +576,28 @@ def _connections(net, plan, dense_fraction):
             part = getattr(c, name)
             offset += 0 if part is None else part.size
     groups = np.zeros((len(plan.groups), kernels.N_GROUP_COLUMNS), dtype=np.int64)
+    propagators = _propagator_rows([synapse for _, synapse, _ in plan.groups], net.dt)
     for g, (post, synapse, n_slots) in enumerate(plan.groups):
         psc = isinstance(synapse, PSC)
+        fused = psc and synapse.order == 0 and propagators[g, 0] >= _FUSED_DECAY
         groups[g] = (plan.first[post], post.n, synapse.order + 1 if psc else 0, plan.state_offset[g],
                      plan.state_offset[g] if psc else plan.jump_offset + plan.first[post], n_slots,
-                     plan.ring_offset[g])
+                     plan.ring_offset[g], fused, False)
+    # The LIF populations without noise: their LIF pass computes their input, with up to two fused
+    # groups; anything else reaching them is prepared in `current` first ("extra").
+    populations = np.zeros((plan.n_quiet_populations, kernels.N_POPULATION_COLUMNS), dtype=np.int64)
+    quiet = plan.lif[:plan.n_quiet_populations]
+    for f, population in enumerate(quiet):
+        mine = [g for g, (post, _, _) in enumerate(plan.groups) if post is population]
+        fused = [g for g in mine if groups[g, kernels.G_FUSED]][:2]
+        groups[fused, kernels.G_IN_PASS] = True
+        others = [g for g in mine if g not in fused and groups[g, kernels.G_N_STAGES] > 0]
+        extra = bool(others) or plan.time_varying
+        populations[f] = (plan.first[population], population.n, *(fused + [-1, -1])[:2], extra)
+    copy_ranges = np.array([(plan.first[p], p.n) for p in [*plan.lif[plan.n_quiet_populations:], *plan.if_,
+                                                            *plan.hh]], dtype=np.int64).reshape(-1, 2)
+    zero_ranges = np.array([(plan.first[p], p.n) for f, p in enumerate(quiet)
+                            if populations[f, kernels.F_EXTRA]], dtype=np.int64).reshape(-1, 2)
     for k, c in enumerate(conns):
         row = table[k]
         group = groups[plan.group_of[k]]
@@ -571,11 +614,15 @@ def _connections(net, plan, dense_fraction):
         row[kernels.C_N_SLOTS] = group[kernels.G_N_SLOTS]
         row[kernels.C_RING_OFFSET] = group[kernels.G_RING_OFFSET]
         row[kernels.C_INPUT_OFFSET] = group[kernels.G_INPUT_OFFSET]
-        floats[k] = (dense_fraction * c.pre.n, c.uniform_weight, 1.0 / c.synapse.tau_s if psc else 1.0)
+        # A spike adds w / tau_s to a PSC (divided by the decay of a fused group, see G_FUSED).
+        spike_input = 1.0 / c.synapse.tau_s if psc else 1.0
+        if group[kernels.G_FUSED]:
+            spike_input /= propagators[plan.group_of[k], 0]
+        floats[k] = (c.uniform_weight, spike_input)
     dense = any(c.storage == "dense" for c in conns)
     sparse = any(c.storage != "dense" for c in conns)
     delays = any(c.synapse_delays is not None for c in conns)
-    return (table, floats, groups, _propagator_rows([synapse for _, synapse, _ in plan.groups], net.dt),
+    return (table, floats, groups, propagators, populations, copy_ranges, zero_ranges,
             packed["dense_t"] if dense else None,
             (packed["pointers"], packed["indices"], packed["weights_t"]) if sparse else None,
             packed["synapse_delays"] if delays else None)
@@ -645,7 +692,6 @@ def _state(net, plan):
         gates,
         np.zeros((t, plan.synapse_size)),
         np.zeros((t, plan.n_neurons)),                           # the step's input currents
-        np.zeros((t, plan.dense_width)),
         np.zeros((t, plan.flag_size), dtype=np.uint8),
         np.zeros((t, plan.n_events), dtype=np.int64),            # events: unit
         np.zeros((t, plan.n_events), dtype=np.int64),            # count
@@ -674,8 +720,9 @@ class _SourceWindows:
             means[:, column:column + p.n] = np.broadcast_to(p.params["rates"], (plan.trials, p.n)) * net.dt
             units.append(plan.first[p] + np.arange(p.n))
             column += p.n
-        self.poisson = (np.concatenate(units).astype(np.int64) if units else np.zeros(0, dtype=np.int64),
-                        *kernels.poisson_tables(means))
+        self.poisson = None
+        if units:
+            self.poisson = (np.concatenate(units).astype(np.int64), *kernels.poisson_tables(means))
 
     def bounds(self):
         n_steps, width = self.plan.n_steps, self.plan.window_steps
@@ -683,7 +730,7 @@ class _SourceWindows:
 
     def arrays(self, first, last):
         plan = self.plan
-        poisson = self.poisson if plan.kernel_poisson else None
+        poisson = self.poisson
         if not plan.python_sources:
             return None, poisson
         per_trial = [self._window(trial, first, last) for trial in range(plan.trials)]
@@ -806,5 +853,9 @@ def _spike_trains(probe, local, plan, windows, trial, record_neuron, record_time
         keep = neurons >= 0
         neurons, spike_times = neurons[keep], spike_times[keep]
     np.minimum(spike_times, t_end, out=spike_times)
-    return SpikeTrains.from_events(neurons, spike_times, local.size, t_end)
+    # Grouped by neuron first with a radix sort (the events are in time order, so each neuron's stay
+    # sorted): from_events then finds them grouped, which its own stable sort does in linear time.
+    key = neurons.astype(np.uint16) if local.size <= 2**16 else neurons
+    order = np.argsort(key, kind="stable")
+    return SpikeTrains.from_events(neurons[order], spike_times[order], local.size, t_end)
 

@@ -35,7 +35,7 @@ import scipy.sparse
 
 from .validation import check_allocation, check_positive_int
 
-__all__ = ["all_to_all", "fixed_indegree", "fixed_probability", "one_to_one"]
+__all__ = ["all_to_all", "fixed_indegree", "fixed_probability", "offset_columns", "one_to_one"]
 
 #: Bytes a synapse takes in a built matrix: an int32 column index and a float64 weight.
 BYTES_PER_SYNAPSE = 12
@@ -204,6 +204,38 @@ def all_to_all(n_pre: int, n_post: int, weights=1.0, *, autapses: bool = True,
         weights = grid[rows, columns]
     values = _weights(weights, np.random.default_rng(seed), rows.size, known_count=True)
     return _csr(_row_pointers(rows, n_post), columns, values, n_pre)
+
+
+def offset_columns(weights, first: int, n_pre: int) -> scipy.sparse.csr_array:
+    """The synapses of ``weights`` (shape (n_post, n_group)) as the columns ``first`` to
+    ``first + n_group - 1`` of a matrix of shape (n_post, n_pre).
+
+    For a group of a population's neurons onto the whole population (Brunel's and CUBA's excitatory
+    and inhibitory neurons): connect the population to itself with each group's matrix in its own
+    columns, e.g. through a synapse of its own. The weights are shared with ``weights`` (no copy).
+
+    Parameters
+    ----------
+    weights : scipy.sparse matrix, shape (n_post, n_group)
+    first : int
+        Index of the group's first neuron in the presynaptic population, >= 0.
+    n_pre : int
+        Size of the presynaptic population, >= first + n_group.
+
+    Returns
+    -------
+    scipy.sparse.csr_array, shape (n_post, n_pre)
+    """
+    if not scipy.sparse.issparse(weights):
+        raise TypeError(f"weights must be a scipy.sparse matrix, got {type(weights).__name__}")
+    matrix = scipy.sparse.csr_array(weights)
+    if isinstance(first, bool) or not isinstance(first, int | np.integer) or first < 0:
+        raise ValueError(f"first must be an integer >= 0, got {first!r}")
+    n_pre = check_positive_int("n_pre", n_pre)
+    if first + matrix.shape[1] > n_pre:
+        raise ValueError(f"n_pre must be at least first + n_group = {first + matrix.shape[1]}, got {n_pre}")
+    return scipy.sparse.csr_array((matrix.data, matrix.indices + first, matrix.indptr),
+                                  shape=(matrix.shape[0], n_pre))
 
 
 # -- helpers ---------------------------------------------------------------------------------------

@@ -11,8 +11,7 @@ Weights are dense arrays or any ``scipy.sparse`` matrix of shape ``(post.n, pre.
 (:mod:`neurosim.connectivity` builds the usual random ones). Sparse weights are stored per
 presynaptic neuron (the CSR form of ``W.T``), so memory grows with the number of synapses and a
 spike costs its out-degree; dense weights are stored as rows of ``W.T`` and a spike adds one
-contiguous row (or, when a large fraction of a population fires in the same step, the step's spikes
-are added as one dense product, ``_DENSE_FRACTION``, measured).
+contiguous row.
 
 Delays. Every connection has a delay of at least one step: a spike emitted during step ``k`` is felt
 at step ``k + d`` with ``d = max(1, round(delay / dt))`` (a spike of a source at time ``t`` counts as
@@ -79,11 +78,6 @@ IF_RESETS = ("subtract", "zero")
 #: The synapse of connect() when none is given: exponential, 5 ms, exact decay.
 DEFAULT_SYNAPSE = PSC()
 
-# The step-by-step loop adds a step's spikes of a connection's pre-population as one dense product
-# x @ W.T (BLAS) instead of row by row when more than this fraction of the pre-neurons fired in it.
-# Measured here (1,000 x 1,000 float64, one thread): adding k rows costs about k x 1.7 us, the dense
-# product 0.45-0.6 ms whatever k, so dense wins above about 30 % of the pre-neurons.
-_DENSE_FRACTION = 0.3
 
 
 @dataclass(eq=False)
@@ -593,7 +587,7 @@ class SpikingNetwork:
             progress = bool(getattr(sys.stderr, "isatty", lambda: False)())
         elif not isinstance(progress, bool | np.bool_):
             raise TypeError(f"progress must be a bool or None, got {type(progress).__name__}")
-        return layout.simulate(self, n_steps, bool(progress), _DENSE_FRACTION)
+        return layout.simulate(self, n_steps, bool(progress))
 
     # -- helpers -----------------------------------------------------------------------------
     def _add(self, n, label, kind, params) -> Population:

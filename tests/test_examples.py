@@ -92,6 +92,8 @@ def test_compare_lif_sigmoid_script_is_the_demo(monkeypatch):
 QUICK_OUTPUTS = {
     "hh_spikes": {"hh_voltage.png", "hh_gates.png", "hh_raster.png"},
     "noisy_lif": {"noisy_lif_rates.png", "noisy_lif_membrane.png"},
+    "cuba": {"cuba_raster.png", "cuba_rate.png", "cuba_isi_cv.png"},
+    "brunel": {"brunel_regimes.png"},
     "lif_rate_curve": {"lif_rate_curve.png", "hh_rate_curve.png"},
     "psc_filtering": {"psc_kernels.png", "psc_filtering.png", "psc_euler_error.png"},
     "activations": {"activations.png", "rate_activations.png", "softmax_sparsemax.png"},
@@ -140,6 +142,8 @@ def test_readme_tour_runs_as_written(tmp_path, monkeypatch):
     assert rates[0] == 0.0 and rates[2] > 40.0      # rest; 10 µA/cm² is above the onset (6.26)
     assert np.all(scope["result"][scope["spikes"]].rates() > 20.0)
     assert np.all(scope["out"][scope["hh_spikes"]].rates() > 20.0)
+    brunel_rate = scope["brunel_out"][scope["raster"]].rates(t_start=0.1).mean()
+    assert brunel_rate == pytest.approx(75.3, rel=0.1)              # Brunel's mean field for this size
     assert scope["net"].score(scope["X_test"], scope["y_test"]) > 0.95
     assert scope["snet"].score(scope["X_test"], scope["y_test"], t_end=0.2) > 0.9
     assert scope["deep"].score(scope["X_test"], scope["y_test"]) > 0.6

@@ -105,3 +105,15 @@ def test_memory_is_refused_before_allocating(monkeypatch):
     with pytest.raises(ValueError, match=r"^p: "):
         connectivity.fixed_probability(100_000, 100_000, 0.1)
     connectivity.fixed_indegree(1000, 1000, 100)                              # 1e5 synapses fit
+
+
+def test_offset_columns_places_a_group_in_its_population():
+    W = connectivity.fixed_indegree(3, 4, 2, weights=lambda rng, n: rng.uniform(1, 2, n), seed=0)
+    placed = connectivity.offset_columns(W, 5, 10)
+    assert placed.shape == (4, 10)
+    np.testing.assert_array_equal(placed.toarray()[:, 5:8], W.toarray())
+    assert placed.toarray()[:, :5].sum() == 0 and placed.toarray()[:, 8:].sum() == 0
+    with pytest.raises(ValueError, match="n_pre must be at least first \\+ n_group = 8"):
+        connectivity.offset_columns(W, 5, 7)
+    with pytest.raises(TypeError, match="scipy.sparse"):
+        connectivity.offset_columns(W.toarray(), 0, 3)

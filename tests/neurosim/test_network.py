@@ -196,34 +196,6 @@ def test_hh_spikes_drive_connections_like_lif_spikes():
     np.testing.assert_allclose(result[current][0], expected, rtol=0, atol=1e-9)
 
 
-def test_dense_and_event_driven_propagation_give_the_same_network(monkeypatch):
-    # A recurrent LIF network (its spikes feed back, so many arrive per step): delivering them as
-    # one dense product x @ W.T or row by row changes only the order of a sum, so the synaptic
-    # currents agree to rounding (1e-9 of currents of order 1) and the spikes are the same.
-    import neurosim.network as network_module
-
-    rng = np.random.default_rng(5)
-    weights = rng.normal(0.0, 0.02, size=(60, 60))
-
-    def run(dense_fraction):
-        monkeypatch.setattr(network_module, "_DENSE_FRACTION", dense_fraction)
-        net = SpikingNetwork(dt=1e-3, seed=6)
-        source = net.add_spike_source(rates=np.full(20, 50.0))
-        population = net.add_lif(60, current=np.linspace(0.8, 1.6, 60))
-        net.connect(source, population, np.full((60, 20), 0.005))
-        net.connect(population, population, weights, synapse=PSC(0.005, order=1))
-        return net, net.probe(population, "current"), net.probe(population, "spikes")
-
-    dense_net, dense_current, dense_spikes = run(0.0)            # dense whenever one neuron fired
-    dense = dense_net.run(t_end=0.5)
-    event_net, event_current, event_spikes = run(np.inf)         # always row by row
-    event = event_net.run(t_end=0.5)
-    assert dense[dense_spikes].n_spikes > 500
-    np.testing.assert_allclose(dense[dense_current], event[event_current], rtol=0, atol=1e-9)
-    for a, b in zip(dense[dense_spikes].times, event[event_spikes].times, strict=True):
-        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
-
-
 def test_hh_population_errors_name_what_is_wrong():
     net = SpikingNetwork(dt=1e-5)
     with pytest.raises(TypeError, match="HHParameters"):

@@ -6,7 +6,6 @@ import pytest
 import scipy.sparse
 
 import neurosim as ns
-import neurosim.network as network_module
 from neurosim import PSC, Delta, SpikeTrains, SpikingNetwork, connectivity, validation
 
 
@@ -22,10 +21,9 @@ def _recurrent(weights, dt=1e-3, t_end=0.5, delay=None):
     return result[probes[0]], result[probes[1]]
 
 
-def test_sparse_and_dense_weights_give_identical_spikes(monkeypatch):
+def test_sparse_and_dense_weights_give_identical_spikes():
     # The same synapses stored as dense rows of W.T or as its CSR add the same numbers in the same
     # order (each event adds its synapses to their targets): identical currents and spike times.
-    monkeypatch.setattr(network_module, "_DENSE_FRACTION", np.inf)       # dense: row by row
     rng = np.random.default_rng(5)
     dense = rng.normal(0.0, 0.03, size=(60, 60)) * (rng.random((60, 60)) < 0.2)
     sparse_trains, sparse_current = _recurrent(scipy.sparse.coo_array(dense))
@@ -196,3 +194,20 @@ def test_high_order_synapse_in_a_network_is_the_kernel_convolution():
     reference = ns.psc_kernel(t - 0.002, synapse) + ns.psc_kernel(t - 0.004, synapse)
     assert reference.max() > 10
     np.testing.assert_allclose(result[filtered][0], reference, rtol=0, atol=1e-9 * reference.max())
+
+
+def test_delta_synapse_into_hh_neurons_jumps_their_voltage_in_mv():
+    # Two HH neurons at rest, one receiving a jump of 5 mV at 1 ms (felt at the first step at or
+    # after the source spike, plus the one-step delay: 1.01 ms): its trace leaves the other's there
+    # by exactly the jump, and the other stays at rest.
+    dt = 1e-5
+    net = SpikingNetwork(dt=dt)
+    source = net.add_spike_source(trains=SpikeTrains([np.array([0.001])], t_end=0.002))
+    cells = net.add_hh(2)
+    net.connect(source, cells, np.array([[5.0], [0.0]]), synapse=Delta())
+    voltage = net.probe(cells, "voltage")
+    v = net.run(0.002)[voltage]
+    arrival = 100                                   # step at which the jump is applied
+    np.testing.assert_array_equal(v[0, :arrival + 1], v[1, :arrival + 1])
+    assert v[0, arrival + 1] - v[1, arrival + 1] == pytest.approx(5.0, abs=0.2)   # then the membrane moves
+    assert abs(v[1, -1] - v[1, 0]) < 0.01
