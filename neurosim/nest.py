@@ -58,21 +58,23 @@ delay is one step, so connections with ``d = 1`` (neurosim's default: the next s
 LATER in NEST than in neurosim; give ``delay >= 2 dt`` where that matters. A given spike at time ``t``
 is sent by its ``spike_generator`` at ``ceil(t / dt) dt``, as neurosim counts it (a spike at exactly
 ``t = 0`` at ``dt``, NEST's first step). NEST checks the threshold at the end of each step and
-counts the refractory period in whole steps, where neurosim solves the crossing time inside the
-step; NEST integrates the synaptic current exactly through the step, where neurosim holds it
-constant over the step. Spike times thus differ by less than a step and rates by a fraction of
-``dt`` over the inter-spike interval (about 1 % at ``dt`` = 0.1 ms and 50 Hz). A time-varying
-current reaches NEST through a ``step_current_generator`` (a device's current arrives one step after
-it is set), and through ``I_e`` for the first two steps: it is applied over the same steps as in
-neurosim. Recorded spike times are NEST's, the end of the step of the crossing; probed sources
-report their given times (Poisson sources through parrots: the steps at which they were sent).
+counts the refractory period in whole steps from there, where neurosim solves the crossing time
+inside the step; NEST integrates the synaptic current exactly through the step, where neurosim
+holds each step's current over the step, so that an exponential PSC delivers ``1 + dt / (2 tau_s)``
+of its charge in neurosim (1 % at 0.1 ms and 5 ms; alpha PSCs, which start at 0, are not biased
+so). Spike times thus differ by less than a step, and rates by about 1 % at ``dt`` = 0.1 ms but
+10-20 % at 1 ms: compare the two at 0.1 ms. A time-varying current reaches NEST through a
+``step_current_generator`` (a device's current arrives one step after it is set), and through
+``I_e`` for the first two steps: it is applied over the same steps as in neurosim. Recorded spike
+times are NEST's, the end of the step of the crossing; probed sources report their given times
+(Poisson sources through parrots: the steps at which they were sent).
 
 Noise. ``noise=sigma`` (``tau_m dv/dt = v_in - v + sigma sqrt(tau_m) xi(t)``) becomes a
 ``noise_generator`` current constant over each step with standard deviation
 ``sigma sqrt(tau_m / dt)`` (in pA through the units above): the Euler-Maruyama discretisation of
 the same white noise, whose membrane variance converges to neurosim's as ``dt`` shrinks. NEST
 checks the threshold at step ends only, where neurosim also draws the crossings inside a step from
-the Brownian bridge: NEST's noisy neurons fire somewhat less (a few % at ``dt`` = 0.1 ms).
+the Brownian bridge: NEST's noisy neurons fire less (3-4 % at ``dt`` = 0.1 ms, about 10 % at 1 ms).
 
 Hodgkin-Huxley. NEST's ``hh_psc_alpha`` has neurosim's equations: the same rate functions of the
 1952 model at rest near -65 mV, conductances, reversal potentials and capacitance (taken from the
@@ -102,12 +104,13 @@ random (``SpikingNetwork(seed=...)``, the connectivity builders' ``seed=``, sour
 the bridge checks (a network or NEST seed that differs between processes is refused). NEST then
 simulates a quarter of the neurons on each process, and the bridge gathers the records with mpi4py
 (``pip install mpi4py``), so that every process returns the whole result; write files from one
-process only (``if nest.Rank() == 0``). The results of a network driven by given spikes do not
-change with the number of threads or processes; Poisson sources, parrots and noise draw from NEST's
-random streams, which differ with the number of virtual processes (threads x processes). MPI needs
-a NEST built with MPI (e.g. conda-forge's ``nest-simulator`` with ``mpi_openmpi``, or built from
-source with ``-Dwith-mpi=ON``): the wheel on PyPI is built without it, and under ``mpirun`` each of
-its processes would run the whole network alone (the bridge says so and refuses).
+process only (``if neurosim.nest.import_nest().Rank() == 0``). The results of a network driven by
+given spikes do not change with the number of threads or processes; Poisson sources, parrots and
+noise draw from NEST's random streams, which differ with the number of virtual processes (threads
+x processes). MPI needs a NEST built with MPI (e.g. conda-forge's ``nest-simulator`` with
+``mpi_openmpi``, or built from source with ``-Dwith-mpi=ON``): the wheel on PyPI is built without
+it, and under ``mpirun`` each of its processes would run the whole network alone (the bridge says so
+and refuses).
 
 Memory. The bridge builds each connection's synapse list (about 40 bytes per synapse) and NEST
 holds its multimeters' records (``16 + 8 x recorded variables`` bytes per sample); both are
@@ -498,14 +501,14 @@ def run(network, t_end: float, *, threads: int = 1, seed: int | None = None, pro
         _connect(nest, connection, nodes, plan, dt)
     recorders = {probe: _recorder(nest, probe, nodes, plan, dt) for probe in network.probes}
     _simulate(nest, nodes, inputs, n_steps, dt)
-    events = {probe: _events(recorder) for probe, recorder in recorders.items() if recorder is not None}
+    events = {probe.index: _events(recorder) for probe, recorder in recorders.items() if recorder is not None}
     if nest.NumProcesses() > 1:
         events = _gathered(events)
     from .network import NetworkResult
 
     records, times = {}, {}
     for probe in network.probes:
-        records[probe], times[probe] = _record(probe, events.get(probe), nodes, inputs, n_steps, dt)
+        records[probe], times[probe] = _record(probe, events.get(probe.index), nodes, inputs, n_steps, dt)
     return NetworkResult(records, {q: t for q, t in times.items() if t is not None}, n_steps * dt, dt, 1)
 
 
@@ -547,11 +550,19 @@ def _check_processes(nest, net, seed):
                                "MPI (see neurosim.nest's notes), or run one process")
         return
     fingerprint = (seed, tuple((p.kind, p.n) for p in net.populations),
-                   tuple((c.n_synapses, float(np.sum(_synapses(c)[2]))) for c in net.connections))
+                   tuple((c.n_synapses, _weight_sum(c)) for c in net.connections))
     if len({repr(f) for f in _communicator().allgather(fingerprint)}) != 1:
         raise ValueError("the network (or its seed) differs between the MPI processes: seed everything "
                          "random (SpikingNetwork(seed=...), the connectivity builders' seed=, sources' and "
                          "noise's seed=) so that every process builds the same network")
+
+
+def _weight_sum(connection) -> float:
+    """The sum of a connection's stored weights (a cheap fingerprint of its synapses)."""
+    c = connection
+    if c.storage == "uniform":
+        return c.uniform_weight * c.n_synapses
+    return float(np.sum(c.dense_t if c.storage == "dense" else c.weights_t))
 
 
 def _launched_by_mpi() -> bool:
@@ -732,7 +743,8 @@ def _events(recorder) -> dict:
 
 
 def _gathered(events: dict) -> dict:
-    """Every MPI process's events of each probe, concatenated (each process records its own neurons)."""
+    """Every MPI process's events of each probe (by probe index), concatenated: each process records
+    its own neurons."""
     everywhere = _communicator().allgather(events)
     return {probe: {name: np.concatenate([part[probe][name] for part in everywhere])
                     for name in events[probe]} for probe in events}

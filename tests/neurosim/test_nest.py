@@ -8,6 +8,7 @@ must reproduce spike for spike. Refusals are checked without NEST: they happen b
 
 import importlib.util
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -397,3 +398,64 @@ def test_threads_do_not_change_a_run_driven_by_given_spikes():
     two = net.run(0.5, backend="nest", nest_threads=2)[spikes]
     for a, b in zip(one.times, two.times, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+class _TwoProcesses:
+    """A stand-in for mpi4py's COMM_WORLD of two processes whose other process sends ``other(value)``."""
+
+    def __init__(self, other=lambda value: value):
+        self.other = other
+
+    def allgather(self, value):
+        return [value, self.other(value)]
+
+
+class _NestOnTwoProcesses:
+    """NEST as it answers on one of two MPI processes (the simulation itself stays in this one)."""
+
+    def __init__(self, nest):
+        self.nest = nest
+
+    def __getattr__(self, name):
+        return getattr(self.nest, name)
+
+    @staticmethod
+    def NumProcesses():                                # noqa: N802 (NEST's name)
+        return 2
+
+
+def _fake_mpi(monkeypatch, communicator):
+    nest = _NestOnTwoProcesses(nest_bridge.import_nest())
+    monkeypatch.setattr(nest_bridge, "import_nest", lambda: nest)
+    mpi4py = type(sys)("mpi4py")
+    mpi4py.MPI = type(sys)("mpi4py.MPI")
+    mpi4py.MPI.COMM_WORLD = communicator
+    monkeypatch.setitem(sys.modules, "mpi4py", mpi4py)
+
+
+@needs_nest
+def test_under_mpi_every_process_returns_the_records_of_all_processes(monkeypatch):
+    # Each process records its own neurons; here the other process "recorded" the same events
+    # again, so the gathered record holds every spike twice.
+    net, spikes, _ = _feed_forward(ns.Delta(), delay=5e-4, t_end=0.3)
+    alone = _counts(net.run(0.3, backend="nest")[spikes])
+    _fake_mpi(monkeypatch, _TwoProcesses())
+    np.testing.assert_array_equal(_counts(net.run(0.3, backend="nest")[spikes]), 2 * alone)
+
+
+@needs_nest
+def test_under_mpi_a_network_that_differs_between_processes_is_refused(monkeypatch):
+    net, _, _ = _feed_forward(ns.Delta(), delay=5e-4, t_end=0.3)
+    _fake_mpi(monkeypatch, _TwoProcesses(other=lambda value: (value[0] + 1, *value[1:])))  # another seed
+    with pytest.raises(ValueError, match="differs between the MPI processes"):
+        net.run(0.3, backend="nest")
+
+
+@needs_nest
+def test_mpirun_with_a_nest_built_without_mpi_is_refused(monkeypatch):
+    net, _, _ = _feed_forward(ns.Delta(), t_end=0.1)
+    monkeypatch.setenv("OMPI_COMM_WORLD_SIZE", "4")
+    if nest_bridge.import_nest().GetKernelStatus("build_info")["have_mpi"]:
+        pytest.skip("this NEST is built with MPI")
+    with pytest.raises(RuntimeError, match="built without MPI"):
+        net.run(0.1, backend="nest")
