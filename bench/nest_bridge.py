@@ -28,7 +28,21 @@ synapses, a one-step delay, the same dynamics: its ``C_m`` is 200 pF where the s
 with weights scaled to match), so the spike counts agree (the network is chaotic: not spike for
 spike).
 
-Figures: see the end of this docstring (filled in from a run of this script).
+Figures (2 cores, the machine shared with other work, load average 1.5-2.5, November 2026), medians
+of 5 runs with 1 NEST thread (3 runs with 2 threads):
+
+==========  =========  ==========  ==========  =======
+side        build (s)  simulate    end to end  spikes
+==========  =========  ==========  ==========  =======
+by hand     0.265      1.529       1.782       23,591
+bridge      0.237      1.510       1.757       23,590
+==========  =========  ==========  ==========  =======
+
+The bridge's build (0.034 s for the neurosim network, 0.208 s for the bridge and NEST) is 0.89x the
+hand-written script's (which sets the initial voltages in a second pass over the NEST nodes): the
+target, at most 1.10x, is met; its simulation takes 0.99x as long (nothing added) and the whole run
+0.99x. With 2 threads: build 0.55x (the hand-written builds varied from 0.21 to 1.17 s on the busy
+machine), simulate 0.97x, end to end 0.81x.
 
     NEST_PYTHON bench/nest_bridge.py                 # 3 rounds, 1 thread
     NEST_PYTHON bench/nest_bridge.py --rounds 5 --threads 2

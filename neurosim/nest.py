@@ -118,7 +118,9 @@ estimated first and refused past :data:`neurosim.validation.MAX_ALLOCATION_BYTES
 about 100 bytes per synapse (Brunel's 15.6 million synapses: 1.5 GB).
 
 The NEST kernel is reset at the start of every run (``nest.ResetKernel()``): NEST objects a script
-created itself do not survive a run through the bridge.
+created itself do not survive a run through the bridge (the network a run built stays in the kernel
+until the next one). ``examples/nest_backend.py`` runs a feed-forward network and CUBA on both
+simulators; ``bench/nest_bridge.py`` measures what the bridge costs over NEST written by hand.
 """
 
 from __future__ import annotations
@@ -491,15 +493,16 @@ def run(network, t_end: float, *, threads: int = 1, seed: int | None = None, pro
     nest.ResetKernel()
     nest.SetKernelStatus(kernel)
     _check_processes(nest, network, seed)
-    nodes = {}
+    nodes, cells = {}, {}                    # population -> global ids; LIF and HH -> NodeCollection
     for population in network.populations:
         if population.kind == "source":
             nodes[population] = _create_source(nest, population, plan[population], n_steps, dt)
         else:
-            nodes[population] = _create_neurons(nest, population, plan[population], inputs[population], dt)
+            cells[population] = _create_neurons(nest, population, plan[population], inputs[population], dt)
+            nodes[population] = _ids(cells[population])
     for connection in network.connections:
         _connect(nest, connection, nodes, plan, dt)
-    recorders = {probe: _recorder(nest, probe, nodes, plan, dt) for probe in network.probes}
+    recorders = {probe: _recorder(nest, probe, nodes, cells, plan, dt) for probe in network.probes}
     _simulate(nest, nodes, inputs, n_steps, dt)
     events = {probe.index: _events(recorder) for probe, recorder in recorders.items() if recorder is not None}
     if nest.NumProcesses() > 1:
@@ -599,17 +602,18 @@ def _uniform(values):
 
 
 def _create_neurons(nest, population, plan, inputs, dt):
-    """An LIF or HH population as NEST neurons, with their bias, noise and time-varying input."""
+    """An LIF or HH population as NEST neurons (their NodeCollection), with their bias, noise and
+    time-varying input."""
     n = population.n
     params = _lif_parameters(population) if population.kind == "lif" else _hh_parameters(population)
     params = {name: _uniform(value) for name, value in params.items()}
     constant, varying = inputs
     params["I_e"] = _uniform(constant + (varying[:, 0] if varying is not None else 0.0))
-    cells = nest.Create(plan.model, n, params=params)
-    if plan.synapse_params:
-        # (A list-valued parameter such as tau_syn would read as one value per neuron: one dict each.)
-        cells.set([plan.synapse_params] * n) if "tau_syn" in plan.synapse_params else \
-            cells.set(plan.synapse_params)
+    multisynapse = "tau_syn" in plan.synapse_params
+    cells = nest.Create(plan.model, n, params=params if multisynapse else {**params, **plan.synapse_params})
+    if multisynapse:
+        # (A list-valued parameter would read as one value per neuron: one dict each.)
+        cells.set([plan.synapse_params] * n)
     ids = _ids(cells)
     noise = population.params.get("noise")
     if noise is not None:
@@ -629,7 +633,7 @@ def _create_neurons(nest, population, plan, inputs, dt):
              "amplitude_values": values[row]} for row, values in zip(changes, varying, strict=True)])
         nest.Connect(_ids(generators), ids, "one_to_one",
                      {"weight": np.ones(n), "delay": np.full(n, dt * _MS_PER_S)})
-    return ids
+    return cells
 
 
 def _create_source(nest, population, model, n_steps, dt):
@@ -689,12 +693,15 @@ def _connect(nest, connection, nodes, plan, dt):
     nest.Connect(nodes[c.pre][pre], nodes[c.post][post], "one_to_one", spec)
 
 
-def _recorder(nest, probe, nodes, plan, dt):
+def _recorder(nest, probe, nodes, cells, plan, dt):
     """The NEST device that records a probe, or None when the bridge knows the record already (given
     or regular sources; currents without synapses)."""
     target = probe.target
-    local = np.arange(target.n) if probe.neurons is None else probe.neurons
-    recorded = nest.NodeCollection(np.sort(nodes[target][local]).tolist())
+    if probe.neurons is None and target in cells:
+        recorded = cells[target]
+    else:
+        local = np.arange(target.n) if probe.neurons is None else probe.neurons
+        recorded = nest.NodeCollection(np.sort(nodes[target][local]).tolist())
     if probe.kind in ("spikes", "filtered"):
         if target.kind == "source" and plan[target] == "spike_generator":
             return None

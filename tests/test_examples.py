@@ -106,7 +106,10 @@ QUICK_OUTPUTS = {
     "residual_mlp": {"residual_gradient_norms.png", "residual_learning_curves.png", "residual_summary.txt"},
     "round_trip": {"rate_curves.png", "accuracy.png", "accuracy_time.png", "diagnostics.png", "summary.md"},
     "short_presentations": {"short_presentations.png", "short_presentations.md"},
+    "nest_backend": {"nest_counts.png", "nest_cuba.png"},
 }
+# Examples that need an optional extra, and the module it brings.
+NEEDS = {"nest_backend": "nest"}
 
 
 def test_every_example_has_a_quick_form_that_is_tested():
@@ -118,6 +121,8 @@ def test_every_example_has_a_quick_form_that_is_tested():
 
 @pytest.mark.parametrize("name", sorted(QUICK_OUTPUTS))
 def test_every_example_runs_in_its_quick_form(name, tmp_path, monkeypatch):
+    if name in NEEDS and importlib.util.find_spec(NEEDS[name]) is None:
+        pytest.skip(f"examples/{name}.py needs {NEEDS[name]} (its extra is not installed)")
     module = _load_example(name)
     monkeypatch.setattr(sys, "argv", [f"{name}.py", str(tmp_path), "--quick"])
     assert module.main() in (None, 0)
