@@ -375,7 +375,7 @@ class SpikingClassifier:
     def _run_batch(self, X, t_end, t_settle, record_every, rng):
         network, _, hidden = self._build(X, rng)
         spike_probes = [network.probe(p, "spikes") for p in hidden]
-        filtered = (network.probe(hidden[-1], "filtered", every=record_every, synapse=self.synapse)
+        filtered = (network.probe(hidden[-1], "filtered", record_every=record_every, synapse=self.synapse)
                     if self.readout_kind == "filtered" else None)
         try:
             result = network.run(t_end)
