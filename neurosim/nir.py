@@ -9,38 +9,36 @@ network exported and imported runs spike for spike like the original. A ratenet
 nir is imported only when a conversion runs; install it with the ``nir`` extra:
 ``pip install "neurosim-ratenet[nir]"``.
 
-Units and the mapping
----------------------
-NIR describes each node by a continuous-time equation and records no units. neurosim writes and
-reads **seconds** (``time_unit=1.0``; a graph whose times are in milliseconds is read with
-``time_unit=1e-3``) and **dimensionless voltages**, threshold 1 and reset 0: the normalized model
-of every LIF population, ``tau_m dv/dt = v_in - v`` (a population with
-:class:`~neurosim.PhysicalLIFParameters` is written through its normalized equivalent,
-``v = (V - V_reset) / (V_th - V_reset)``; its voltages in mV are not in the graph). A spike is a
-Dirac impulse of unit area in the graph's time unit. NIR's nodes and what neurosim makes of them:
+**Units and the mapping.** NIR describes each node by a continuous-time equation and records no
+units. neurosim writes and reads **seconds** (``time_unit=1.0``; a graph whose times are in
+milliseconds is read with ``time_unit=1e-3``) and **dimensionless voltages**, threshold 1 and reset
+0: the normalized model of every LIF population, ``tau_m dv/dt = v_in - v`` (a population with
+:class:`~neurosim.PhysicalLIFParameters` is written through its normalized equivalent, ``v = (V -
+V_reset) / (V_th - V_reset)``; its voltages in mV are not in the graph). A spike is a Dirac impulse
+of unit area in the graph's time unit. NIR's nodes and what neurosim makes of them:
 
-====================  ===========================================  =====================================
-NIR node              its equation (NIR)                           neurosim
-====================  ===========================================  =====================================
-``Input``             data fed to the graph                        a spike source (``inputs=`` gives its
-                                                                   spike trains), or a constant vector
-                                                                   ``x`` (an external current)
-``Linear``/``Affine`` ``y = W x (+ b)``                            the weights of a connection
-                                                                   (``W[post, pre]``); an Affine's ``b``
-                                                                   straight into a neuron is a bias
-``Delay``             ``y(t) = x(t - tau)``                        the connection's delay (s)
-``LI``                ``tau dv/dt = (v_leak - v) + r I``           a synapse stage: ``v_leak = 0``, ``r``
-                                                                   a gain; a chain of ``n + 1`` equal
-                                                                   stages is ``PSC(tau, order=n)``
-``LIF``               ``tau dv/dt = (v_leak - v) + r I``,          LIF neurons; a spike straight into it
-                      spike at ``v_threshold``, reset ``v_reset``  (no synapse) is a ``Delta`` synapse
-``CubaLIF``           ``tau_syn dI/dt = -I + w_in S``,             LIF neurons whose every input passes
-                      ``tau_mem dv/dt = (v_leak - v) + r I``       one more stage ``tau_syn``: an
-                                                                   exponential ``PSC(tau_syn)``
-``IF``                ``dv/dt = r I``, spike and reset as LIF      IF neurons (``add_if``, reset to 0)
-``Scale``             ``y = s x``                                  folded into the weights
-``Output``            the graph's result                           the population (and readout) it reads
-====================  ===========================================  =====================================
+======================  ===========================================  =====================================
+NIR node                its equation (NIR)                           neurosim
+======================  ===========================================  =====================================
+``Input``               data fed to the graph                        a spike source (``inputs=`` gives its
+                                                                     spike trains), or a constant vector
+                                                                     ``x`` (an external current)
+``Linear``/``Affine``   ``y = W x (+ b)``                            the weights of a connection
+                                                                     (``W[post, pre]``); an Affine's ``b``
+                                                                     straight into a neuron is a bias
+``Delay``               ``y(t) = x(t - tau)``                        the connection's delay (s)
+``LI``                  ``tau dv/dt = (v_leak - v) + r I``           a synapse stage: ``v_leak = 0``, ``r``
+                                                                     a gain; a chain of ``n + 1`` equal
+                                                                     stages is ``PSC(tau, order=n)``
+``LIF``                 ``tau dv/dt = (v_leak - v) + r I``,          LIF neurons; a spike straight into it
+                        spike at ``v_threshold``, reset ``v_reset``  (no synapse) is a ``Delta`` synapse
+``CubaLIF``             ``tau_syn dI/dt = -I + w_in S``,             LIF neurons whose every input passes
+                        ``tau_mem dv/dt = (v_leak - v) + r I``       one more stage ``tau_syn``: an
+                                                                     exponential ``PSC(tau_syn)``
+``IF``                  ``dv/dt = r I``, spike and reset as LIF      IF neurons (``add_if``, reset to 0)
+``Scale``               ``y = s x``                                  folded into the weights
+``Output``              the graph's result                           the population (and readout) it reads
+======================  ===========================================  =====================================
 
 In numbers, for a node with span ``v_threshold - v_reset`` and time unit ``u`` (s): an LIF node is
 ``tau_m = u tau`` and bias ``(v_leak - v_reset) / span``; a weight ``W`` into it through a synapse
@@ -181,9 +179,9 @@ def to_nir(network: SpikingNetwork, *, outputs=None, analog_inputs=None, refract
         raise TypeError(f"network must be a neurosim.SpikingNetwork, got {type(network).__name__}")
     refractory = check_choice("refractory", refractory, REFRACTORY_CHOICES)
     unit = check_positive("time_unit", time_unit)
-    analog = _check_analog_inputs(network, analog_inputs)
-    analog_targets = {population for population, _, _ in analog.values()}
     names = _node_names(network.populations)
+    analog = _check_analog_inputs(network, analog_inputs, names)
+    analog_targets = {population for population, _, _ in analog.values()}
     outputs = _check_outputs(network, outputs, names)
     nodes, edges, targets = {}, [], {}
     for index, population in enumerate(network.populations):
@@ -239,7 +237,7 @@ def _node_names(populations) -> dict:
     return names
 
 
-def _check_analog_inputs(network, analog_inputs) -> dict:
+def _check_analog_inputs(network, analog_inputs, names) -> dict:
     if analog_inputs is None:
         return {}
     if not isinstance(analog_inputs, dict):
@@ -256,6 +254,8 @@ def _check_analog_inputs(network, analog_inputs) -> dict:
         if weights.shape[0] != population.n or bias.shape != (population.n,):
             raise ValueError(f"analog_inputs[{name!r}]: W must have shape ({population.n}, n_in) and b "
                              f"shape ({population.n},), got {weights.shape} and {bias.shape}")
+        if str(name) in names.values():
+            raise ValueError(f"analog_inputs: the name {name!r} is already a population's node")
         checked[str(name)] = (population, weights, bias)
     return checked
 
