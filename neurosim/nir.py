@@ -247,7 +247,7 @@ def _check_analog_inputs(network, analog_inputs, names) -> dict:
         if not (isinstance(value, tuple) and len(value) == 3):
             raise TypeError(f"analog_inputs[{name!r}] must be a tuple (population, W, b)")
         population, weights, bias = value
-        if population not in network.populations or population.kind not in ("lif", "if"):
+        if population not in network.populations or population.kind == "source":
             raise ValueError(f"analog_inputs[{name!r}] must name an LIF or IF population of the network")
         weights = as_finite_array(f"analog_inputs[{name!r}] W", weights, ndim=2)
         bias = as_finite_array(f"analog_inputs[{name!r}] b", bias, ndim=1)
