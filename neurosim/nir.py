@@ -182,7 +182,6 @@ def to_nir(network: SpikingNetwork, *, outputs=None, analog_inputs=None, refract
     names = _node_names(network.populations)
     analog = _check_analog_inputs(network, analog_inputs, names)
     analog_targets = {population for population, _, _ in analog.values()}
-    outputs = _check_outputs(network, outputs, names)
     nodes, edges, targets = {}, [], {}
     for index, population in enumerate(network.populations):
         metadata = {META_POPULATION: index}
@@ -196,6 +195,7 @@ def to_nir(network: SpikingNetwork, *, outputs=None, analog_inputs=None, refract
         nodes[target.name] = _neuron_node(nir, target, refractory, unit, network.n_trials,
                                           population in analog_targets, metadata)
         targets[population] = target
+    outputs = _check_outputs(network, outputs, names)
     for index, connection in enumerate(network.connections):
         _write_connection(nir, nodes, edges, index, connection, targets[connection.post], names,
                           network.dt, unit)
