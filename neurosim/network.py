@@ -137,6 +137,32 @@ class Connection:
     # One delay (steps, int32) per stored synapse, aligned with indices; None for one delay for all.
     synapse_delays: np.ndarray | None = None
 
+    def synapses(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Every stored synapse as ``(post, pre, weight, delay_steps)``, in the kernel's units.
+
+        Returns
+        -------
+        post, pre : ndarray of int64, shape (n_synapses,)
+            Postsynaptic and presynaptic neuron of each synapse (indices into ``post`` and ``pre``),
+            ordered by presynaptic neuron. A dense connection lists every pair, zeros included.
+        weight : ndarray of float64, shape (n_synapses,)
+            The weight as the kernel uses it: normalized units (a charge into LIF and IF neurons,
+            a jump for delta synapses) after any physical population's conversion.
+        delay_steps : ndarray of int64, shape (n_synapses,)
+            The delay of each synapse in steps (>= 1).
+        """
+        if self.storage == "dense":
+            pre, post = np.divmod(np.arange(self.n_synapses, dtype=np.int64), self.post.n)
+            weight = np.array(self.dense_t, dtype=np.float64)
+        else:
+            pre = np.repeat(np.arange(self.pre.n, dtype=np.int64), np.diff(self.pointers))
+            post = self.indices.astype(np.int64)
+            weight = (np.full(self.n_synapses, self.uniform_weight) if self.weights_t is None
+                      else np.array(self.weights_t, dtype=np.float64))
+        delay = (np.full(self.n_synapses, self.delay_steps, dtype=np.int64) if self.synapse_delays is None
+                 else self.synapse_delays.astype(np.int64))
+        return post, pre, weight, delay
+
     @property
     def nbytes(self) -> int:
         """Bytes of the stored weights, indices and delays."""
