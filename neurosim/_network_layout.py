@@ -263,7 +263,8 @@ class _Plan:
         self.synapse_size = offset
         self.n_events = max(1, self.n_neurons + self.n_if)     # an IF neuron may emit two events a step
         self.flag_size = 8 * ((self.n_quiet + 7) // 8)
-        self.samples = [(n_steps + q.every - 1) // q.every if q.kind != "spikes" else 0 for q in net.probes]
+        self.samples = [(n_steps + q.record_every - 1) // q.record_every if q.kind != "spikes" else 0
+                        for q in net.probes]
         self.probe_sizes = [self.trials * q.n * m for q, m in zip(net.probes, self.samples, strict=True)]
         self.recorded = {q.target for q in net.probes if q.kind == "spikes" and q.target not in
                          self.python_sources}
@@ -334,8 +335,8 @@ def _check_memory(net, plan):
         m = plan.samples[q.index]
         check_allocation("probe", 8.0 * size,
                          f"record fewer neurons (probe(..., neurons=...)), keep fewer samples "
-                         f"(probe(..., every={math.ceil(8.0 * size * q.every / _limit())})), or run a "
-                         f"shorter t_end",
+                         f"(probe(..., record_every={math.ceil(8.0 * size * q.record_every / _limit())})), "
+                         f"or run a shorter t_end",
                          what=f"the {q.kind} probe of {q.target.label!r} ({net.n_trials} trial(s) x {q.n} "
                               f"neurons x {m} samples over {t_end:g} s)")
     total = sum(8.0 * s for s in plan.probe_sizes) + plan.state_bytes() \
@@ -643,7 +644,7 @@ def _probes(net, plan):
         local = np.arange(q.target.n) if q.neurons is None else q.neurons
         row = table[k]
         row[kernels.Q_KIND] = kind_code[q.kind]
-        row[kernels.Q_EVERY] = q.every
+        row[kernels.Q_EVERY] = q.record_every
         row[kernels.Q_N] = q.n
         row[kernels.Q_UNIT_OFFSET] = n_units
         row[kernels.Q_EVENTS] = _events_kind(plan, q.target)
@@ -824,7 +825,7 @@ def _results(net, plan, record, windows, t_end):
         if units is not None and units.physical and q.kind in ("voltage", "current"):
             block = _physical(block, units, local, q.kind)
         records[q] = block[0] if plan.trials == 1 else block
-        times[q] = np.arange(m) * q.every * net.dt
+        times[q] = np.arange(m) * q.record_every * net.dt
     return records, times
 
 

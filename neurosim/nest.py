@@ -344,19 +344,9 @@ def _source_model(population, net) -> str:
 
 
 def _synapses(connection):
-    """A connection's nonzero synapses: pre and post indices (int64), weights (the kernel's units)
-    and delays (steps), each of shape (n_synapses,)."""
-    c = connection
-    if c.storage == "dense":
-        flat = c.dense_t
-        nonzero = np.flatnonzero(flat)
-        pre, post = np.divmod(nonzero, c.post.n)
-        return pre, post, flat[nonzero], np.full(nonzero.size, c.delay_steps, dtype=np.int64)
-    pre = np.repeat(np.arange(c.pre.n, dtype=np.int64), np.diff(c.pointers))
-    post = c.indices.astype(np.int64)
-    weights = c.weights_t if c.storage == "sparse" else np.full(post.size, c.uniform_weight)
-    steps = (c.synapse_delays.astype(np.int64) if c.synapse_delays is not None
-             else np.full(post.size, c.delay_steps, dtype=np.int64))
+    """A connection's nonzero synapses (``Connection.synapses``, zero weights left out: they do
+    nothing): pre and post indices (int64), weights (the kernel's units) and delays (steps)."""
+    post, pre, weights, steps = connection.synapses()
     keep = weights != 0
     if np.all(keep):
         return pre, post, weights, steps
@@ -524,10 +514,10 @@ def _check_memory(net, plan, n_steps):
                               "handed to NEST")
     for q in net.probes:
         if q.kind in ("voltage", "current"):
-            m = (n_steps + q.every - 1) // q.every
+            m = (n_steps + q.record_every - 1) // q.record_every
             size = (16.0 + 8.0 * len(_recordables(q, plan))) * q.n * m
             check_allocation("probe", size, "record fewer neurons (probe(..., neurons=...)), keep fewer "
-                             "samples (probe(..., every=...)), or run a shorter t_end",
+                             "samples (probe(..., record_every=...)), or run a shorter t_end",
                              what=f"NEST's {q.kind} record of {q.target.label!r} ({q.n} neurons x {m} "
                                   "samples)")
 
@@ -712,7 +702,7 @@ def _recorder(nest, probe, nodes, cells, plan, dt):
     if not variables:
         return None
     meter = nest.Create("multimeter", params={"record_from": variables,
-                                              "interval": probe.every * dt * _MS_PER_S})
+                                              "interval": probe.record_every * dt * _MS_PER_S})
     nest.Connect(meter, recorded)
     return meter
 
@@ -777,14 +767,14 @@ def _record(probe, events, nodes, inputs, n_steps, dt):
                                              local.size, t_end)
         if probe.kind == "spikes":
             return trains, None
-        filtered = filter_spikes(trains, dt, probe.synapse, t_end=t_end)[:, ::probe.every]
-        return filtered, np.arange(filtered.shape[1]) * probe.every * dt
-    m = (n_steps + probe.every - 1) // probe.every
-    samples = np.arange(m) * probe.every
+        filtered = filter_spikes(trains, dt, probe.synapse, t_end=t_end)[:, ::probe.record_every]
+        return filtered, np.arange(filtered.shape[1]) * probe.record_every * dt
+    m = (n_steps + probe.record_every - 1) // probe.record_every
+    samples = np.arange(m) * probe.record_every
     values = np.zeros((local.size, m))
     if events is not None:
         rows = _rows(events["senders"], nodes[target][local])
-        columns = np.rint(events["times"] / (probe.every * dt * _MS_PER_S)).astype(np.int64)
+        columns = np.rint(events["times"] / (probe.record_every * dt * _MS_PER_S)).astype(np.int64)
         keep = (columns >= 1) & (columns < m)
         variables = [name for name in events if name not in ("senders", "times")]
         values[rows[keep], columns[keep]] = sum(events[name][keep] for name in variables)

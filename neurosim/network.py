@@ -139,6 +139,32 @@ class Connection:
     # One delay (steps, int32) per stored synapse, aligned with indices; None for one delay for all.
     synapse_delays: np.ndarray | None = None
 
+    def synapses(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Every stored synapse as ``(post, pre, weight, delay_steps)``, in the kernel's units.
+
+        Returns
+        -------
+        post, pre : ndarray of int64, shape (n_synapses,)
+            Postsynaptic and presynaptic neuron of each synapse (indices into ``post`` and ``pre``),
+            ordered by presynaptic neuron. A dense connection lists every pair, zeros included.
+        weight : ndarray of float64, shape (n_synapses,)
+            The weight as the kernel uses it: normalized units (a charge into LIF and IF neurons,
+            a jump for delta synapses) after any physical population's conversion.
+        delay_steps : ndarray of int64, shape (n_synapses,)
+            The delay of each synapse in steps (>= 1).
+        """
+        if self.storage == "dense":
+            pre, post = np.divmod(np.arange(self.n_synapses, dtype=np.int64), self.post.n)
+            weight = np.array(self.dense_t, dtype=np.float64)
+        else:
+            pre = np.repeat(np.arange(self.pre.n, dtype=np.int64), np.diff(self.pointers))
+            post = self.indices.astype(np.int64)
+            weight = (np.full(self.n_synapses, self.uniform_weight) if self.weights_t is None
+                      else np.array(self.weights_t, dtype=np.float64))
+        delay = (np.full(self.n_synapses, self.delay_steps, dtype=np.int64) if self.synapse_delays is None
+                 else self.synapse_delays.astype(np.int64))
+        return post, pre, weight, delay
+
     @property
     def nbytes(self) -> int:
         """Bytes of the stored weights, indices and delays."""
@@ -160,14 +186,15 @@ class Probe:
     kind : str
     neurons : ndarray of int64 or None
         The recorded neurons (indices into the population, in the order given), None for all.
-    every : int
+    record_every : int
+        Decimation of a trace: every ``record_every``-th step is kept.
     synapse : PSC or None
         The kernel of a "filtered" probe.
     """
 
     target: Population
     kind: str
-    every: int
+    record_every: int
     synapse: PSC | None
     index: int
     neurons: np.ndarray | None = field(default=None, repr=False)
@@ -185,7 +212,7 @@ class Probe:
         n_steps = max(1, int(round(t_end / dt)))
         if self.kind == "spikes":
             return 0
-        return 8 * n_trials * self.n * ((n_steps + self.every - 1) // self.every)
+        return 8 * n_trials * self.n * ((n_steps + self.record_every - 1) // self.record_every)
 
 
 #: Bytes per recorded spike (an int32 neuron index and a float64 time).
@@ -504,7 +531,7 @@ class SpikingNetwork:
         self.connections.append(connection)
         return connection
 
-    def probe(self, target: Population, kind: str = "spikes", *, neurons=None, every: int = 1,
+    def probe(self, target: Population, kind: str = "spikes", *, neurons=None, record_every: int = 1,
               synapse: PSC | None = None) -> Probe:
         """Record ``kind`` from ``target``: "spikes", "voltage", "filtered" or "current".
 
@@ -517,21 +544,22 @@ class SpikingNetwork:
         neurons : slice or array_like of int, optional
             Record these neurons of ``target`` only (indices in ``[0, target.n)``, no repeats; the
             record's rows follow their order). Default: all.
-        every : int
-            Keep every ``every``-th step of a trace (decimation).
+        record_every : int
+            Keep every ``record_every``-th step of a trace (decimation, as in
+            :func:`~neurosim.simulate_lif` and :func:`~neurosim.simulate_hh`).
         synapse : PSC, optional
             The kernel of a "filtered" probe; default ``PSC()`` (exponential, 5 ms, exact). Only
             for "filtered".
 
         Notes
         -----
-        A trace probe holds ``8 * n_trials * n * ceil(n_steps / every)`` bytes; a spike probe
+        A trace probe holds ``8 * n_trials * n * ceil(n_steps / record_every)`` bytes; a spike probe
         ``SPIKE_RECORD_BYTES`` (12) per spike. :meth:`run` refuses a probe past
         :data:`neurosim.validation.MAX_ALLOCATION_BYTES` before it allocates anything.
         """
         self._check_member("target", target)
         kind = check_choice("kind", kind, PROBE_KINDS)
-        every = check_positive_int("every", every)
+        record_every = check_positive_int("record_every", record_every)
         if target.kind == "source" and kind in ("voltage", "current"):
             raise ValueError(f"a spike source has no {kind}; probe 'spikes' or 'filtered'")
         if kind == "filtered":
@@ -542,7 +570,7 @@ class SpikingNetwork:
             synapse.check_step(self.dt)
         elif synapse is not None:
             raise ValueError(f"synapse= is for 'filtered' probes only, not {kind!r}")
-        probe = Probe(target, kind, every, synapse, index=len(self.probes),
+        probe = Probe(target, kind, record_every, synapse, index=len(self.probes),
                       neurons=_probe_neurons(neurons, target.n))
         self.probes.append(probe)
         return probe

@@ -45,7 +45,7 @@ from .gradcheck import GradientCheck, check_gradients, numerical_gradients
 from .graph import Graph
 from .image_plots import plot_features, plot_reconstructions, plot_samples
 from .io import Checkpoint, NetworkFileError, load, load_checkpoint, register_layer
-from .layers import Dense, Layer
+from .layers import Dense, Layer, WeightLayer
 from .losses import (
     MSE,
     BinaryCrossEntropy,
@@ -142,6 +142,7 @@ __all__ = [
     "StepDecay",
     "Tanh",
     "Threshold",
+    "WeightLayer",
     "WeightPenalty",
     "activation_names",
     "check_gradients",

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .gradcheck import check_gradients
+from .layers import WeightLayer
 from .losses import MSE, BinaryCrossEntropy, L1Error, Loss, SoftmaxCrossEntropy, SparsemaxLoss
-from .network import WEIGHT_LAYERS, Network
+from .network import Network
 from .optimizers import Adam, Optimizer, get_optimizer
 from .regularization import Dropout
 from .validation import check_positive, check_positive_int
@@ -187,7 +188,7 @@ def float64_copy(net: Network, seed=0) -> Network:
     every weight (nothing is re-initialised) and sharing no array with ``net``."""
     layers = copy.deepcopy(net.layers)
     for layer in layers:
-        if isinstance(layer, WEIGHT_LAYERS):
+        if isinstance(layer, WeightLayer):
             layer.weights_given = True
     return Network(layers, loss=copy.deepcopy(net.loss), seed=seed, dtype=np.float64, init=net.init)
 

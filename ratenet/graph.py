@@ -48,10 +48,10 @@ import numpy as np
 
 from ._loop import exclusive
 from .activations import Activation
-from .layers import INITIALIZATIONS, Dense, Layer, Scratch
+from .layers import INITIALIZATIONS, Dense, Layer, Scratch, WeightLayer
 from .losses import Loss, get_loss
 from .merge import Merge
-from .model import PREDICT_CHUNK, WEIGHT_LAYERS, Model, is_following_layer, prepare_layers
+from .model import PREDICT_CHUNK, Model, is_following_layer, prepare_layers
 from .validation import check_choice, check_dtype, check_samples
 
 # How a node runs: an element-wise activation through the graph's own buffers (as a Network runs
@@ -300,13 +300,13 @@ class Graph(Model):
         if not any(layer.parameters() for layer in self.layers):
             raise ValueError("the graph has no layer with parameters (Dense, Maxout, BatchNorm...): "
                              "there is nothing to train")
-        self.dense_layers = [layer for layer in self.layers if isinstance(layer, WEIGHT_LAYERS)]
+        self.dense_layers = [layer for layer in self.layers if isinstance(layer, WeightLayer)]
         self.init = init
         self.seed = seed
         self.history = None
         self._build_plan()
         for position, layer in enumerate(self.layers):
-            if isinstance(layer, WEIGHT_LAYERS):  # dE/dx of the data is never needed
+            if isinstance(layer, WeightLayer):  # dE/dx of the data is never needed
                 layer.compute_input_gradient = self._needs_gradient[self._sources[position][0]]
         prepare_layers(self.layers, self._following(), dtype=self.dtype, init=init,
                        rng=np.random.default_rng(seed))

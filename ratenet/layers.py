@@ -140,7 +140,51 @@ class Scratch:
         return id(array) in self._owned
 
 
-class Dense(Layer):
+class WeightLayer(Layer):
+    """Base of the layers with weights ``W`` and biases ``b`` that map ``n_in`` features to
+    ``n_out`` units (:class:`Dense`, :class:`~ratenet.Maxout`): their parameters, gradients
+    ``dW``, ``db`` and initialisation. A network lists them as its ``dense_layers``; weight
+    penalties, gradient norms and checks go through them."""
+
+    n_in: int
+    n_out: int
+
+    def initialize(self, rng: np.random.Generator, init: str = "glorot") -> None:
+        """Draw the weights and zero the biases.
+
+        ``"glorot"``: U[-a, a], a = sqrt(6 / (n_in + n_out)) (Glorot & Bengio 2010; the course
+        notes' default). ``"he"``: U[-a, a], a = sqrt(6 / n_in), variance 2 / n_in (He et al. 2015),
+        for ReLU. ``"symmetric"``: every weight equal to the Glorot bound a / 2; such a layer never
+        breaks symmetry (all units receive the same gradient) and a warning says so. Every array of
+        ``W`` is drawn alike (a Maxout layer's pieces are each initialised as a Dense layer).
+        """
+        check_choice("init", init, INITIALIZATIONS)
+        if init == "symmetric":
+            warnings.warn("symmetric initialisation: every unit of the layer starts equal and gets "
+                          "the same gradient, so backprop never breaks the symmetry (use it only to "
+                          "show why random initialisation is needed)", stacklevel=3)
+            self.W.fill(0.5 * math.sqrt(6.0 / (self.n_in + self.n_out)))
+        else:
+            bound = math.sqrt(6.0 / (self.n_in + self.n_out if init == "glorot" else self.n_in))
+            self.W[...] = rng.uniform(-bound, bound, size=self.W.shape)
+        self.b.fill(0)
+
+    def parameters(self) -> list[np.ndarray]:
+        return [self.W, self.b]
+
+    def parameter_names(self) -> list[str]:
+        return ["W", "b"]
+
+    def gradients(self) -> list[np.ndarray]:
+        return [self.dW, self.db]
+
+    def output_width(self, width: int) -> int:
+        if width != self.n_in:
+            raise ValueError(f"{self!r} takes {self.n_in} features (n_in), got {width}")
+        return self.n_out
+
+
+class Dense(WeightLayer):
     """Fully connected layer, ``Z = X @ W.T + b``.
 
     Parameters
@@ -219,29 +263,6 @@ class Dense(Layer):
                 raise ValueError("bias must be finite")
             self.b[...] = bias
 
-    def initialize(self, rng: np.random.Generator, init: str = "glorot") -> None:
-        """Draw the weights and zero the biases.
-
-        ``"glorot"``: U[-a, a], a = sqrt(6 / (n_in + n_out)) (Glorot & Bengio 2010; the notes'
-        default). ``"he"``: U[-a, a], a = sqrt(6 / n_in), variance 2 / n_in (He et al. 2015), for
-        ReLU. ``"symmetric"``: every weight equal to the Glorot bound a / 2; such a layer never
-        breaks symmetry (all units receive the same gradient) and a warning says so.
-        """
-        check_choice("init", init, INITIALIZATIONS)
-        if init == "glorot":
-            bound = math.sqrt(6.0 / (self.n_in + self.n_out))
-        elif init == "he":
-            bound = math.sqrt(6.0 / self.n_in)
-        else:
-            warnings.warn("symmetric initialisation: every unit of the layer starts equal and gets "
-                          "the same gradient, so backprop never breaks the symmetry (use it only to "
-                          "show why random initialisation is needed)", stacklevel=3)
-            self.W.fill(0.5 * math.sqrt(6.0 / (self.n_in + self.n_out)))
-            self.b.fill(0)
-            return
-        self.W[...] = rng.uniform(-bound, bound, size=self.W.shape)
-        self.b.fill(0)
-
     def astype(self, dtype) -> None:
         """Convert the layer's parameters (and buffers) to ``dtype`` in place of the old arrays."""
         dtype = check_dtype(dtype)
@@ -317,20 +338,6 @@ class Dense(Layer):
         _, grad_input = self._buffers_for(self._input.shape[0])
         gemm(1.0, grad_output, self.W, 0.0, grad_input)
         return grad_input
-
-    def parameters(self) -> list[np.ndarray]:
-        return [self.W, self.b]
-
-    def parameter_names(self) -> list[str]:
-        return ["W", "b"]
-
-    def gradients(self) -> list[np.ndarray]:
-        return [self.dW, self.db]
-
-    def output_width(self, width: int) -> int:
-        if width != self.n_in:
-            raise ValueError(f"{self!r} takes {self.n_in} features (n_in), got {width}")
-        return self.n_out
 
     def config(self) -> dict:
         config = {"n_in": self.n_in, "n_out": self.n_out, "init": self.init,

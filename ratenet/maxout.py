@@ -14,16 +14,13 @@ pieces.
 
 from __future__ import annotations
 
-import math
-import warnings
-
 import numpy as np
 
-from .layers import INITIALIZATIONS, Layer, Scratch
+from .layers import INITIALIZATIONS, Scratch, WeightLayer
 from .validation import check_choice, check_dtype, check_nonnegative, check_positive_int
 
 
-class Maxout(Layer):
+class Maxout(WeightLayer):
     """Fully connected maxout layer: ``h = max_p (X @ W[p].T + b[p])`` over k pieces.
 
     Parameters
@@ -113,26 +110,6 @@ class Maxout(Layer):
         if bias is not None:
             self.b[...] = bias
 
-    def initialize(self, rng: np.random.Generator, init: str = "glorot") -> None:
-        """Draw every piece's weights as a Dense(n_in, n_out) layer's and zero the biases.
-
-        ``"glorot"``: U[-a, a], a = sqrt(6 / (n_in + n_out)) (Glorot & Bengio 2010), so each piece's
-        pre-activation has the variance a Dense layer's would. ``"he"``: a = sqrt(6 / n_in).
-        ``"symmetric"``: every weight equal, with a warning: then all pieces are the same function
-        and the max never switches between them.
-        """
-        check_choice("init", init, INITIALIZATIONS)
-        if init == "symmetric":
-            warnings.warn("symmetric initialisation: every unit and every piece starts equal, so backprop "
-                          "never breaks the symmetry (use it only to show why random initialisation is "
-                          "needed)", stacklevel=3)
-            self.W.fill(0.5 * math.sqrt(6.0 / (self.n_in + self.n_out)))
-        else:
-            fan = self.n_in + self.n_out if init == "glorot" else self.n_in
-            bound = math.sqrt(6.0 / fan)
-            self.W[...] = rng.uniform(-bound, bound, size=self.W.shape)
-        self.b.fill(0)
-
     def astype(self, dtype) -> None:
         """Convert the layer's parameters to ``dtype`` in place of the old arrays."""
         dtype = check_dtype(dtype)
@@ -212,20 +189,6 @@ class Maxout(Layer):
         """Index of the winning piece of every unit in the last forward pass, shape (n_samples,
         n_out) (a copy); None before the first forward pass."""
         return None if self._winners is None else self._winners.copy()
-
-    def parameters(self) -> list[np.ndarray]:
-        return [self.W, self.b]
-
-    def parameter_names(self) -> list[str]:
-        return ["W", "b"]
-
-    def gradients(self) -> list[np.ndarray]:
-        return [self.dW, self.db]
-
-    def output_width(self, width: int) -> int:
-        if width != self.n_in:
-            raise ValueError(f"{self!r} takes {self.n_in} features (n_in), got {width}")
-        return self.n_out
 
     @classmethod
     def array_shapes(cls, config: dict) -> dict:

@@ -15,14 +15,9 @@ from __future__ import annotations
 import numpy as np
 
 from .activations import Activation
-from .layers import Dense, Layer
-from .maxout import Maxout
+from .layers import Dense, Layer, WeightLayer
 from .optimizers import Optimizer
 from .regularization import WeightPenalty
-
-#: Layers with weights W and biases b that a model initialises and lists in ``dense_layers``
-#: (gradient norms and weight penalties go over them).
-WEIGHT_LAYERS = (Dense, Maxout)
 
 #: Rows per chunk when predicting: large enough for efficient matrix products, small enough to
 #: keep the buffers in cache-friendly sizes.
@@ -190,7 +185,7 @@ def prepare_layers(layers: list[Layer], following: list[Layer | None], *, dtype,
     (:func:`default_init`) of a weight layer that names none, when ``init`` is None.
     """
     for layer, after in zip(layers, following, strict=True):
-        if isinstance(layer, WEIGHT_LAYERS):
+        if isinstance(layer, WeightLayer):
             layer.astype(dtype)
             if not layer.weights_given:
                 layer.initialize(rng, layer.init or init or default_init(after))
@@ -206,4 +201,4 @@ def prepare_layers(layers: list[Layer], following: list[Layer | None], *, dtype,
 def is_following_layer(layer: Layer) -> bool:
     """True for the layers that decide a weight layer's default initialisation (activations and
     weight layers); the others (BatchNorm, Dropout, sums) are looked past."""
-    return isinstance(layer, (*WEIGHT_LAYERS, Activation))
+    return isinstance(layer, WeightLayer | Activation)

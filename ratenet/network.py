@@ -22,11 +22,11 @@ import numpy as np
 
 from ._loop import exclusive
 from .activations import Activation, get_activation
-from .layers import INITIALIZATIONS, Dense, Layer, Scratch
+from .layers import INITIALIZATIONS, Dense, Layer, Scratch, WeightLayer
 from .losses import MSE, BinaryCrossEntropy, Loss, SoftmaxCrossEntropy, get_loss
 from .maxout import Maxout
 from .merge import Merge
-from .model import PREDICT_CHUNK, WEIGHT_LAYERS, Model, is_following_layer, prepare_layers
+from .model import PREDICT_CHUNK, Model, is_following_layer, prepare_layers
 from .regularization import population_statistics
 from .validation import check_choice, check_dtype, check_positive_int, check_samples
 
@@ -76,12 +76,12 @@ class Network(Model):
         self.init = init
         self.seed = seed
         self.dense_layers: list[Dense | Maxout] = [layer for layer in layers
-                                                   if isinstance(layer, WEIGHT_LAYERS)]
+                                                   if isinstance(layer, WeightLayer)]
         if not self.dense_layers:
             raise ValueError("layers must include at least one Dense (or Maxout) layer")
         previous = None
         for layer in layers:
-            if isinstance(layer, WEIGHT_LAYERS):
+            if isinstance(layer, WeightLayer):
                 if previous is not None and layer.n_in != previous.n_out:
                     raise ValueError(f"{layer!r} follows {previous!r}: n_in={layer.n_in} must equal "
                                      f"the previous layer's n_out={previous.n_out}")
@@ -93,7 +93,7 @@ class Network(Model):
         self.n_inputs = self.dense_layers[0].n_in
         self.n_outputs = self.dense_layers[-1].n_out
         for index, layer in enumerate(layers):
-            if isinstance(layer, WEIGHT_LAYERS):
+            if isinstance(layer, WeightLayer):
                 layer.compute_input_gradient = index > 0
         # the activation or weight layer after each layer, looking past BatchNorm/Dropout
         following = [next((other for other in layers[index + 1:] if is_following_layer(other)), None)

@@ -309,29 +309,91 @@ class SpikingClassifier:
         first = self.layers[0]
         # The first layer's input for each sample (its mean input when the pixels arrive as spikes).
         first_input = first.twin.input_of(X @ first.weights.T + first.bias)
+        def initial(layer, constant_input):
+            return self._initial(layer, X.shape[0], constant_input, rng)
+
+        source, hidden = self._populate(network, first_input if self.input == "current" else None, initial,
+                                        first_input, rates=X * self.input_rate)
+        return network, source, hidden
+
+    def _populate(self, network: SpikingNetwork, first_current, initial, first_input, rates,
+                  source_label: str = "input (Poisson)"):
+        """Add the input source (``input="spikes"``), the hidden populations and their connections
+        to ``network``; ``initial(layer, constant_input)`` gives each layer's initial voltages."""
+        first = self.layers[0]
         source = None
         if self.input == "current":
-            previous = first.twin.add_population(network, first.n, bias=0.0, current=first_input,
-                                                 v_init=self._initial(first, X.shape[0], first_input, rng),
-                                                 label=_label(first))
+            previous = first.twin.add_population(network, first.n, bias=0.0, current=first_current,
+                                                 v_init=initial(first, first_input), label=_label(first))
         else:
-            source = network.add_spike_source(rates=X * self.input_rate, label="input (Poisson)")
+            source = network.add_spike_source(rates=rates, label=source_label)
             previous = first.twin.add_population(network, first.n, bias=first.twin.input_of(first.bias),
-                                                 v_init=self._initial(first, X.shape[0], first_input, rng),
-                                                 label=_label(first))
+                                                 v_init=initial(first, first_input), label=_label(first))
             network.connect(source, previous,
                             first.twin.gain * first.weights / (self.input_rate * self.charge_per_spike),
                             synapse=self.synapse)
         hidden = [previous]
         for before, layer in zip(self.layers[:-1], self.layers[1:], strict=True):
             population = layer.twin.add_population(network, layer.n, bias=layer.twin.input_of(layer.bias),
-                                                   v_init=self._initial(layer, X.shape[0], None, rng),
-                                                   label=_label(layer))
+                                                   v_init=initial(layer, None), label=_label(layer))
             weights = layer.twin.gain * before.twin.amplitude / self.charge_per_spike * layer.weights
             network.connect(previous, population, weights, synapse=self.synapse)
             hidden.append(population)
             previous = population
-        return network, source, hidden
+        return source, hidden
+
+    def to_nir(self, *, refractory: str = "refuse", time_unit: float = 1.0):
+        """This spiking twin as a NIR graph (the Neuromorphic Intermediate Representation), through
+        :func:`neurosim.nir.to_nir`, whose module docs give the mapping and its units.
+
+        The graph reads a sample from its ``Input`` node ``"input"``: as a constant vector
+        (``input="current"``: ``Affine(g W_1, g b_1 + c)`` straight into the first layer's neurons)
+        or as spike trains at ``input_rate`` Hz per unit (``input="spikes"``). Every hidden layer is
+        a node of LIF neurons (``CubaLIF`` for the exponential synapse, ``LIF`` with ``LI`` synapse
+        stages for a higher order) or of IF neurons (ReLU layers), joined by ``Linear`` nodes of
+        the weights the twin simulates (:func:`charge_per_spike` included, so that the graph runs
+        at ``dt`` as the twin does). The ``Output`` node ``"output"`` is ``Affine(W_L A, b_L)`` of
+        the last layer's spike trains: its mean over a presentation is the logits (the twin's
+        counts readout). Neurons start at rest: a graph has no initial state.
+
+        Parameters
+        ----------
+        refractory : {"refuse", "metadata"}
+            NIR's neurons have no refractory period: refuse a twin with ``tau_ref > 0`` (train
+            with ``LIFRate(tau_ref=0)``), or keep it in the nodes' metadata, which only neurosim
+            reads back.
+        time_unit : float
+            Seconds per time unit of the graph (1e-3 writes milliseconds).
+
+        Returns
+        -------
+        nir.NIRGraph
+            Import it back with ``neurosim.nir.from_nir(graph, inputs={"input": x})`` (``x`` a sample,
+            or spike trains).
+
+        Raises
+        ------
+        ValueError
+            Naming the layer NIR cannot express: Hodgkin-Huxley or noisy LIF neurons, a refractory
+            period, an output activation (NIR has no sigmoid or softmax node).
+        """
+        from neurosim.nir import to_nir
+
+        if self.output.activation is not None:
+            raise ValueError(f"the network ends with the output activation {self.output.activation!r}, "
+                             "which NIR cannot express (it has no such node): export a network whose "
+                             "output layer is Dense (logits)")
+        network = SpikingNetwork(dt=self.dt)
+        first = self.layers[0]
+        source, hidden = self._populate(network, None, lambda layer, constant: None, None,
+                                        rates=np.zeros(self.n_inputs), source_label="input")
+        last = self.layers[-1]
+        outputs = {"output": (hidden[-1], self.output.weights * last.twin.amplitude, self.output.bias)}
+        if source is not None:
+            return to_nir(network, outputs=outputs, refractory=refractory, time_unit=time_unit)
+        analog = {"input": (hidden[0], first.twin.gain * first.weights, first.twin.input_of(first.bias))}
+        return to_nir(network, outputs=outputs, analog_inputs=analog, refractory=refractory,
+                      time_unit=time_unit)
 
     def _initial(self, layer: SpikingLayer, n_trials: int, constant_input, rng) -> np.ndarray | None:
         """Initial voltages (n_trials, n) of a layer (``constant_input``: its input when known,
@@ -375,7 +437,7 @@ class SpikingClassifier:
     def _run_batch(self, X, t_end, t_settle, record_every, rng):
         network, _, hidden = self._build(X, rng)
         spike_probes = [network.probe(p, "spikes") for p in hidden]
-        filtered = (network.probe(hidden[-1], "filtered", every=record_every, synapse=self.synapse)
+        filtered = (network.probe(hidden[-1], "filtered", record_every=record_every, synapse=self.synapse)
                     if self.readout_kind == "filtered" else None)
         try:
             result = network.run(t_end)

@@ -143,6 +143,8 @@ def test_readme_tour_runs_as_written(tmp_path, monkeypatch):
     have_nest = importlib.util.find_spec("nest") is not None
     if not have_nest:                                               # the nest extra is not installed
         blocks = [block for block in blocks if 'backend="nest"' not in block]
+    has_nir = importlib.util.find_spec("nir") is not None         # the nir extra (in the test extra)
+    blocks = [block for block in blocks if has_nir or "neurosim.nir" not in block]
     assert len(blocks) >= 8
     monkeypatch.chdir(tmp_path)                                         # net.save("digits.npz")
     scope: dict = {}
@@ -166,6 +168,11 @@ def test_readme_tour_runs_as_written(tmp_path, monkeypatch):
     assert (tmp_path / "digits.npz").exists()
     assert len(scope["search"].rows) == 8 and scope["search"].best_score > 0.9
     assert scope["grid"].best_score_ > 0.9                              # ratenet.sklearn
+    if has_nir:                                                         # through a NIR file and back
+        np.testing.assert_array_equal(scope["imported_out"][scope["imported_spikes"]].counts(),
+                                      scope["small_out"][scope["small_spikes"]].counts())
+        assert scope["small_out"][scope["small_spikes"]].n_spikes > 50
+        assert set(scope["twin"].populations) == {"hidden_1_LIF"}
     np.testing.assert_allclose(scope["back"].times[0], scope["result"][scope["spikes"]].times[0],
                                rtol=1e-14)                              # through neo and back
     simulated = scope["noisy"].spikes.rates(t_start=0.2).mean()

@@ -319,7 +319,7 @@ def test_currents_and_voltages_of_a_probe_subset_match_neurosim(synapse):
     cells = net.add_lif(20, params, bias=rng.uniform(0.05, 0.1, 20), v_init=rng.uniform(-70, -60, 20))
     net.connect(source, cells, rng.uniform(0, 0.16, (20, 40)), synapse=synapse, delay=3e-4)   # pC
     subset = [7, 2, 11]
-    voltage = net.probe(cells, "voltage", neurons=subset, every=3)
+    voltage = net.probe(cells, "voltage", neurons=subset, record_every=3)
     current = net.probe(cells, "current", neurons=subset)
     ours, on_nest = net.run(0.3), net.run(0.3, backend="nest")
     assert on_nest[current].shape == ours[current].shape == (3, 3000)
@@ -352,7 +352,8 @@ def test_a_time_varying_current_is_applied_over_the_same_steps():
 def test_filtered_probes_and_source_spikes_are_neurosims():
     net, _, _ = _feed_forward(ns.PSC(0.005), t_end=0.2)
     source = net.populations[0]
-    filtered = net.probe(source, "filtered", neurons=slice(0, 10), synapse=ns.PSC(0.004, order=1), every=2)
+    filtered = net.probe(source, "filtered", neurons=slice(0, 10), synapse=ns.PSC(0.004, order=1),
+                         record_every=2)
     given = net.probe(source, "spikes", neurons=[5, 1])
     ours, on_nest = net.run(0.2), net.run(0.2, backend="nest")
     np.testing.assert_allclose(on_nest[filtered], ours[filtered], rtol=1e-9, atol=1e-9)

@@ -97,7 +97,7 @@ def test_poisson_source_rate_and_regular_source_times():
 def test_voltage_probe_is_decimated_and_matches_the_exponential_approach():
     net = SpikingNetwork(dt=1e-4)
     population = net.add_lif(1, current=np.array([0.8]), tau_m=0.02)
-    voltage = net.probe(population, "voltage", every=10)
+    voltage = net.probe(population, "voltage", record_every=10)
     result = net.run(t_end=0.1)
     t = result.times(voltage)
     assert t.shape == (100,) and np.isclose(t[1], 1e-3)
@@ -148,7 +148,7 @@ def test_unconnected_hh_population_reproduces_simulate_hh():
     net = SpikingNetwork(dt=1e-5)
     population = net.add_hh(currents.size, current=currents)
     spikes = net.probe(population, "spikes")
-    voltage = net.probe(population, "voltage", every=10)
+    voltage = net.probe(population, "voltage", record_every=10)
     result = net.run(t_end=0.1)
     assert reference.spikes.n_spikes > 10
     for ours, theirs in zip(result[spikes].times, reference.spikes.times, strict=True):

@@ -164,7 +164,7 @@ def test_noisy_lif_membrane_variance_and_rate():
     net = SpikingNetwork(dt=1e-4, seed=3)
     free = net.add_lif(400, noise=0.2)
     firing = net.add_lif(400, current=np.full(400, 0.9), noise=0.2)
-    voltage, spikes = net.probe(free, "voltage", every=10), net.probe(firing, "spikes")
+    voltage, spikes = net.probe(free, "voltage", record_every=10), net.probe(firing, "spikes")
     result = net.run(2.0)
     samples = result[voltage][:, 10:]
     assert samples.var() == pytest.approx(0.2**2 / 2, rel=0.06)

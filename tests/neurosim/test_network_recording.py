@@ -72,7 +72,7 @@ def test_memory_estimate_is_within_10_percent_of_what_the_run_allocates():
     population = net.add_lif(2000, current=np.linspace(0.5, 2.0, 2000), label="cells")
     net.connect(source, population, connectivity.fixed_indegree(100, 2000, 10, weights=0.01, seed=0))
     net.probe(population, "voltage")
-    net.probe(population, "filtered", neurons=slice(0, 500), every=4)
+    net.probe(population, "filtered", neurons=slice(0, 500), record_every=4)
     estimate = net.memory_estimate(2.0)
     assert estimate["probe 0 (voltage of cells)"] == 8 * 2000 * 2000
     assert estimate["probe 1 (filtered of cells)"] == 8 * 500 * 500
