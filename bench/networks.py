@@ -210,7 +210,9 @@ def _serve(build, run_once, n_neurons: int, answers=None) -> None:
             return
 
 
-def _neurosim_network(work: str):
+def neurosim_network(work: str):
+    """The work's network in neurosim: ``(network, spike probe, n_neurons)`` (bench/nest_bridge.py
+    runs it through the NEST bridge)."""
     import numpy as np
 
     import neurosim as ns
@@ -247,7 +249,7 @@ def _neurosim_network(work: str):
 
 def _neurosim_worker(work: str) -> None:
     def build():
-        return _neurosim_network(work)
+        return neurosim_network(work)
 
     def run_once(state):
         net, probe, _ = state
@@ -348,6 +350,46 @@ def _brian2_standalone_build(work: str, directory: str) -> None:
             **statistics_of(monitor.i[:], monitor.t[:] / b2.second, n, T_END)})
 
 
+def nest_build(nest, work: str, threads: int):
+    """The work's network written in NEST by hand (a fresh kernel): ``(cells, spike recorder, first
+    global id)``. CUBA: ``iaf_psc_exp``, weights as current amplitudes ``w C_m / tau_m``; Brunel:
+    ``iaf_psc_delta`` and one ``poisson_generator`` (independent trains per target)."""
+    import numpy as np
+
+    nest.ResetKernel()
+    nest.SetKernelStatus({"resolution": DT * 1e3, "local_num_threads": threads, "rng_seed": SEED})
+    if work == "cuba":
+        (exc_pre, exc_post), (inh_pre, inh_post), v_init = cuba_layout()
+        c_m = 250.0                                                # pF: weight (pA) = w (mV) C_m / tau_m
+        cells = nest.Create("iaf_psc_exp", CUBA_N, params={
+            "C_m": c_m, "tau_m": CUBA_TAU_M, "tau_syn_ex": CUBA_TAU_E, "tau_syn_in": CUBA_TAU_I,
+            "t_ref": CUBA_TAU_REF, "E_L": CUBA_E_L, "V_th": CUBA_V_T, "V_reset": CUBA_V_R, "I_e": 0.0})
+        cells.V_m = v_init
+        first = cells[0].global_id
+        for pre, post, w in ((exc_pre, exc_post, CUBA_W_E), (inh_pre, inh_post, CUBA_W_I)):
+            nest.Connect(pre + first, post + first, "one_to_one",
+                         {"weight": np.full(pre.size, w * c_m / CUBA_TAU_M),
+                          "delay": np.full(pre.size, DT * 1e3)})
+    else:
+        (exc_pre, exc_post), (inh_pre, inh_post), v_init, c_e = brunel_layout()
+        n = BRUNEL_N_E + BRUNEL_N_I
+        cells = nest.Create("iaf_psc_delta", n, params={
+            "C_m": 250.0, "tau_m": BRUNEL_TAU_M, "t_ref": BRUNEL_TAU_REF, "E_L": 0.0,
+            "V_th": BRUNEL_THETA, "V_reset": BRUNEL_V_R, "I_e": 0.0})
+        cells.V_m = v_init
+        first = cells[0].global_id
+        for pre, post, w in ((exc_pre, exc_post, BRUNEL_J), (inh_pre, inh_post, -BRUNEL_G * BRUNEL_J)):
+            nest.Connect(pre + first, post + first, "one_to_one",
+                         {"weight": np.full(pre.size, w), "delay": np.full(pre.size, BRUNEL_DELAY)})
+        nu_threshold = BRUNEL_THETA / (BRUNEL_J * c_e * BRUNEL_TAU_M)
+        rate = BRUNEL_ETA * nu_threshold * c_e * 1000.0                     # Hz, per target
+        noise = nest.Create("poisson_generator", params={"rate": rate})
+        nest.Connect(noise, cells, "all_to_all", {"weight": BRUNEL_J, "delay": BRUNEL_DELAY})
+    recorder = nest.Create("spike_recorder")
+    nest.Connect(cells, recorder)
+    return cells, recorder, first
+
+
 def _nest_worker(work: str, threads: int) -> None:
     # NEST writes its banner and messages to standard output: the answers get a copy of the
     # original stream, and standard output becomes standard error.
@@ -360,39 +402,7 @@ def _nest_worker(work: str, threads: int) -> None:
     nest.verbosity = nest.VerbosityLevel.ERROR
 
     def build():
-        nest.ResetKernel()
-        nest.SetKernelStatus({"resolution": DT * 1e3, "local_num_threads": threads, "rng_seed": SEED})
-        if work == "cuba":
-            (exc_pre, exc_post), (inh_pre, inh_post), v_init = cuba_layout()
-            c_m = 250.0                                                # pF: weight (pA) = w (mV) C_m / tau_m
-            cells = nest.Create("iaf_psc_exp", CUBA_N, params={
-                "C_m": c_m, "tau_m": CUBA_TAU_M, "tau_syn_ex": CUBA_TAU_E, "tau_syn_in": CUBA_TAU_I,
-                "t_ref": CUBA_TAU_REF, "E_L": CUBA_E_L, "V_th": CUBA_V_T, "V_reset": CUBA_V_R, "I_e": 0.0})
-            cells.V_m = v_init
-            first = cells[0].global_id
-            for pre, post, w in ((exc_pre, exc_post, CUBA_W_E), (inh_pre, inh_post, CUBA_W_I)):
-                nest.Connect(pre + first, post + first, "one_to_one",
-                             {"weight": np.full(pre.size, w * c_m / CUBA_TAU_M),
-                              "delay": np.full(pre.size, DT * 1e3)})
-            n = CUBA_N
-        else:
-            (exc_pre, exc_post), (inh_pre, inh_post), v_init, c_e = brunel_layout()
-            n = BRUNEL_N_E + BRUNEL_N_I
-            cells = nest.Create("iaf_psc_delta", n, params={
-                "C_m": 250.0, "tau_m": BRUNEL_TAU_M, "t_ref": BRUNEL_TAU_REF, "E_L": 0.0,
-                "V_th": BRUNEL_THETA, "V_reset": BRUNEL_V_R, "I_e": 0.0})
-            cells.V_m = v_init
-            first = cells[0].global_id
-            for pre, post, w in ((exc_pre, exc_post, BRUNEL_J), (inh_pre, inh_post, -BRUNEL_G * BRUNEL_J)):
-                nest.Connect(pre + first, post + first, "one_to_one",
-                             {"weight": np.full(pre.size, w), "delay": np.full(pre.size, BRUNEL_DELAY)})
-            nu_threshold = BRUNEL_THETA / (BRUNEL_J * c_e * BRUNEL_TAU_M)
-            rate = BRUNEL_ETA * nu_threshold * c_e * 1000.0                     # Hz, per target
-            noise = nest.Create("poisson_generator", params={"rate": rate})
-            nest.Connect(noise, cells, "all_to_all", {"weight": BRUNEL_J, "delay": BRUNEL_DELAY})
-        recorder = nest.Create("spike_recorder")
-        nest.Connect(cells, recorder)
-        return cells, recorder, first
+        return nest_build(nest, work, threads)
 
     def run_once(state):
         cells, recorder, first = state

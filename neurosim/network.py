@@ -75,6 +75,8 @@ from .validation import (
 PROBE_KINDS = ("spikes", "voltage", "filtered", "current")
 SOURCE_KINDS = ("poisson", "regular")
 IF_RESETS = ("subtract", "zero")
+#: Where :meth:`SpikingNetwork.run` simulates: neurosim's kernels, or the NEST simulator (neurosim.nest).
+BACKENDS = ("neurosim", "nest")
 #: The synapse of connect() when none is given: exponential, 5 ms, exact decay.
 DEFAULT_SYNAPSE = PSC()
 
@@ -589,7 +591,8 @@ class SpikingNetwork:
         n_steps = layout.n_steps_of(t_end, self.dt)
         return layout.memory_estimate(self, n_steps)
 
-    def run(self, t_end: float, *, progress: bool | None = None) -> NetworkResult:
+    def run(self, t_end: float, *, progress: bool | None = None, backend: str = "neurosim",
+            nest_threads: int | None = None) -> NetworkResult:
         """Simulate ``[0, t_end)`` and return what the probes recorded.
 
         Parameters
@@ -599,22 +602,42 @@ class SpikingNetwork:
         progress : bool, optional
             A tqdm bar over simulated time; default: only when stderr is a terminal. The bar says
             so when the first run of the process loads or compiles the Numba kernels (seconds the
-            first time on a machine, then cached).
+            first time on a machine, then cached). With ``backend="nest"``: NEST's own progress line.
+        backend : {"neurosim", "nest"}
+            ``"nest"`` builds the network in the NEST 3 simulator and runs it there, on its threads
+            and MPI processes, returning the same result (:mod:`neurosim.nest` says what maps to
+            what, the differences, what is refused and how to launch a script under MPI; install
+            the ``nest`` extra). NEST's random seed (Poisson sources, noise) is drawn from the
+            network's generator.
+        nest_threads : int, optional
+            NEST's threads per process (``local_num_threads``), default 1; ``backend="nest"`` only.
 
         Raises
         ------
         ValueError
             When a probe, the spike record or the whole run would exceed the memory limit
-            (:data:`neurosim.validation.MAX_ALLOCATION_BYTES`), or a delay is longer than the run.
+            (:data:`neurosim.validation.MAX_ALLOCATION_BYTES`), or a delay is longer than the run;
+            with ``backend="nest"``, when the network uses a feature NEST cannot express (the
+            message names it).
         FloatingPointError
             When the state becomes non-finite (weights or currents too large) or an HH
             population's integration diverges (dt too large for the model).
         """
+        backend = check_choice("backend", backend, BACKENDS)
         n_steps = layout.n_steps_of(t_end, self.dt)
         if progress is None:
             progress = bool(getattr(sys.stderr, "isatty", lambda: False)())
         elif not isinstance(progress, bool | np.bool_):
             raise TypeError(f"progress must be a bool or None, got {type(progress).__name__}")
+        if backend == "nest":
+            from . import nest as nest_backend
+
+            threads = 1 if nest_threads is None else check_positive_int("nest_threads", nest_threads)
+            nest_backend.nest_models(self)          # refuses what NEST cannot express, before any draw
+            seed = int(self._rng.integers(1, 2**31 - 1))
+            return nest_backend.run(self, t_end, threads=threads, seed=seed, progress=bool(progress))
+        if nest_threads is not None:
+            raise ValueError("nest_threads is for backend='nest' only")
         return layout.simulate(self, n_steps, bool(progress))
 
     # -- helpers -----------------------------------------------------------------------------

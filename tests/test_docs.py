@@ -55,7 +55,7 @@ def test_every_public_name_is_in_the_api_reference(package):
 
 def test_the_bridges_are_in_the_reference():
     rst = apigen.pages()["api/bridges.rst"]
-    for module_name in ("ratenet.sklearn", "neurosim.neo", "neurosim.nir"):
+    for module_name in ("ratenet.sklearn", "neurosim.neo", "neurosim.nir", "neurosim.nest"):
         module = importlib.import_module(module_name)
         for name in module.__all__:
             assert re.search(rf"^   {name}$", rst, re.MULTILINE), f"{module_name}.{name}"

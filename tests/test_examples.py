@@ -106,7 +106,10 @@ QUICK_OUTPUTS = {
     "residual_mlp": {"residual_gradient_norms.png", "residual_learning_curves.png", "residual_summary.txt"},
     "round_trip": {"rate_curves.png", "accuracy.png", "accuracy_time.png", "diagnostics.png", "summary.md"},
     "short_presentations": {"short_presentations.png", "short_presentations.md"},
+    "nest_backend": {"nest_counts.png", "nest_cuba.png"},
 }
+# Examples that need an optional extra, and the module it brings.
+NEEDS = {"nest_backend": "nest"}
 
 
 def test_every_example_has_a_quick_form_that_is_tested():
@@ -118,6 +121,8 @@ def test_every_example_has_a_quick_form_that_is_tested():
 
 @pytest.mark.parametrize("name", sorted(QUICK_OUTPUTS))
 def test_every_example_runs_in_its_quick_form(name, tmp_path, monkeypatch):
+    if name in NEEDS and importlib.util.find_spec(NEEDS[name]) is None:
+        pytest.skip(f"examples/{name}.py needs {NEEDS[name]} (its extra is not installed)")
     module = _load_example(name)
     monkeypatch.setattr(sys, "argv", [f"{name}.py", str(tmp_path), "--quick"])
     assert module.main() in (None, 0)
@@ -131,9 +136,13 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 def test_readme_tour_runs_as_written(tmp_path, monkeypatch):
     """Every Python block of the README, in order, as one script (but the one that needs a Dask
-    or Ray cluster). Checks that the tour's results are sensible."""
+    or Ray cluster, and the NEST one where NEST is not installed). Checks that the tour's results
+    are sensible."""
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
     blocks = [block for block in blocks if "parallel_backend" not in block]     # needs a cluster
+    have_nest = importlib.util.find_spec("nest") is not None
+    if not have_nest:                                               # the nest extra is not installed
+        blocks = [block for block in blocks if 'backend="nest"' not in block]
     has_nir = importlib.util.find_spec("nir") is not None         # the nir extra (in the test extra)
     blocks = [block for block in blocks if has_nir or "neurosim.nir" not in block]
     assert len(blocks) >= 8
@@ -146,6 +155,10 @@ def test_readme_tour_runs_as_written(tmp_path, monkeypatch):
     assert np.all(scope["out"][scope["hh_spikes"]].rates() > 20.0)
     brunel_rate = scope["brunel_out"][scope["raster"]].rates(t_start=0.1).mean()
     assert brunel_rate == pytest.approx(75.3, rel=0.1)              # Brunel's mean field for this size
+    if have_nest:                                                   # the same network on NEST
+        nest_rate = scope["on_nest"][scope["raster"]].rates(t_start=0.1).mean()
+        assert nest_rate == pytest.approx(brunel_rate, rel=0.1)
+        assert scope["on_nest"][scope["trace"]].shape == (2, 300)
     assert scope["net"].score(scope["X_test"], scope["y_test"]) > 0.95
     assert scope["snet"].score(scope["X_test"], scope["y_test"], t_end=0.2) > 0.9
     assert scope["deep"].score(scope["X_test"], scope["y_test"]) > 0.6

@@ -1,10 +1,11 @@
 """Write the API reference and the gallery of the documentation from the code itself.
 
 The reference lists every name of ``neurosim.__all__`` and ``ratenet.__all__`` (and of the optional
-bridges ``ratenet.sklearn``, ``neurosim.neo`` and ``neurosim.nir``), grouped by the module that
-defines it, so a name added to a package's ``__all__`` appears in the documentation without editing
-it. The gallery has one page per script in ``examples/``: its docstring, the figures it wrote
-(committed under ``docs/gallery/<script>/``, the main demo's under ``docs/demo/``) and its source.
+bridges ``ratenet.sklearn``, ``neurosim.neo``, ``neurosim.nir`` and ``neurosim.nest``), grouped by
+the module that defines it, so a name added to a package's ``__all__`` appears in the documentation
+without editing it. The gallery has one page per script in ``examples/``: its docstring, the figures
+it wrote (committed under ``docs/gallery/<script>/``, the main demo's under ``docs/demo/``) and its
+source.
 
 ``conf.py`` calls :func:`write_pages` at the start of every build; the pages it writes are not
 committed (see ``.gitignore``). This module needs no Sphinx, so the tests can check what it writes.
@@ -23,7 +24,8 @@ ROOT = SOURCE.parents[1]
 EXAMPLES = ROOT / "examples"
 PACKAGES = ("neurosim", "ratenet")
 #: Optional modules documented on the bridges page, with the extra that installs what they need.
-BRIDGES = {"ratenet.sklearn": "sklearn", "neurosim.neo": "neo", "neurosim.nir": "nir"}
+BRIDGES = {"ratenet.sklearn": "sklearn", "neurosim.neo": "neo", "neurosim.nir": "nir",
+           "neurosim.nest": "nest"}
 #: Where each example's committed figures are (relative to the repository); default docs/gallery/<name>.
 FIGURE_FOLDERS = {"compare_lif_sigmoid": "docs/demo"}
 #: The order of the gallery: the main demo first, then the neurons, then the rate networks.
