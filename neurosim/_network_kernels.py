@@ -351,8 +351,9 @@ def _hh_advance(k, v_now, current_i, dt, gates, hh_params):
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
-def _lif_free_pass(first, n, v, free_at, current, extra, all_currents, constant, constants, decay, decays,
-                   t_now, t_next, flags, jumps, synapse_a, offset_a, decay_a, synapse_b, offset_b, decay_b):
+def _lif_free_pass(trial, first, n, v, free_at, current, extra, all_currents, constant, constants, decay,
+                   decays, t_now, t_next, flags, jumps, jump_offset, synapse_a, offset_a, decay_a, synapse_b,
+                   offset_b, decay_b):
     """The common cases of :func:`lif_step` for the ``n`` neurons of one LIF population from neuron
     ``first`` on, in one vectorised pass that also computes their input: refractory for the whole
     step, or free and still below threshold at its end. Flags the others (a spike, or a refractory
@@ -364,20 +365,21 @@ def _lif_free_pass(first, n, v, free_at, current, extra, all_currents, constant,
     countdown of the time left would be written back at every step. The end time's rounding, about
     1e-16 of the time, stays far below a step.)
 
-    The input is ``constant`` (bias and constant current; per neuron in ``constants`` when that is
-    not None), plus ``current`` when ``extra`` (other synapses, a time-varying input, prepared by
-    :func:`_input_currents`), plus up to two fused exponential synapses: the ``synapse_a`` and
-    ``synapse_b`` arrays from ``offset_a``, ``offset_b`` on (the population's stages in the synapse
-    state), decayed here by ``decay_a``, ``decay_b`` after their inputs of the step arrived (see
-    ``G_FUSED``). The input is written to ``current`` for the flagged neurons, which
-    :func:`_lif_events` steps, and for all when ``all_currents`` (a current probe reads it): storing
-    every neuron's input made CUBA's pass 15% slower. The membrane decays by ``decay`` (per neuron in
-    ``decays`` when that is not None).
+    The input is ``constant`` (bias and constant current; per neuron in row ``trial`` of
+    ``constants`` when that is not None), plus ``current`` when ``extra`` (other synapses, a
+    time-varying input, prepared by :func:`_input_currents`), plus up to two fused exponential
+    synapses: the ``synapse_a`` and ``synapse_b`` arrays from ``offset_a``, ``offset_b`` on (the
+    population's stages in the synapse state), decayed here by ``decay_a``, ``decay_b`` after their
+    inputs of the step arrived (see ``G_FUSED``). The input is written to ``current`` for the
+    flagged neurons, which :func:`_lif_events` steps, and for all when ``all_currents`` (a current
+    probe reads it): storing every neuron's input made CUBA's pass 15% slower. The membrane decays
+    by ``decay`` (per neuron in ``decays`` when that is not None).
 
-    ``jumps`` (the delta inputs of the step, cleared here), ``constants``, ``decays`` and the synapses
-    may be None: Numba then compiles the pass without them (a shared constant is a register, not a
-    load per neuron). Per neuron and step the pass reads and writes ``v`` and the fused synapses,
-    reads ``free_at`` and writes a flag: about 57 bytes for two synapses.
+    ``jumps`` (the delta inputs of the step, from ``jump_offset`` on in row ``trial``; cleared here),
+    ``constants``, ``decays`` and the synapses may be None: Numba then compiles the pass without
+    them (a shared constant is a register, not a load per neuron). Per neuron and step the pass
+    reads and writes ``v`` and the fused synapses, reads ``free_at`` and writes a flag: about 57
+    bytes with two synapses.
 
     (Unsigned indices: Numba adds no negative-index wrap-around to them, so LLVM vectorises the loop
     without a view of each array, which would cost two atomic reference counts per array and step.
@@ -385,10 +387,11 @@ def _lif_free_pass(first, n, v, free_at, current, extra, all_currents, constant,
     is a masked store.)
     """
     finite = True
-    start, start_a, start_b = np.uint64(first), np.uint64(offset_a), np.uint64(offset_b)
+    row, start, start_jumps = np.uint64(trial), np.uint64(first), np.uint64(jump_offset + first)
+    start_a, start_b = np.uint64(offset_a), np.uint64(offset_b)
     for k in range(np.uint64(n)):
         i = start + k
-        current_i = constant if constants is None else constants[i]
+        current_i = constant if constants is None else constants[row, i]
         if extra:
             current_i += current[i]
         if synapse_a is not None:
@@ -402,8 +405,8 @@ def _lif_free_pass(first, n, v, free_at, current, extra, all_currents, constant,
         end = free_at[i]
         v_now = v[i]
         if jumps is not None:
-            v_now += jumps[i] * (end <= t_now)      # a jump during the refractory period is lost
-            jumps[i] = 0.0
+            v_now += jumps[row, start_jumps + k] * (end <= t_now)    # lost during the refractory period
+            jumps[row, start_jumps + k] = 0.0
         decay_i = decay if decays is None else decays[i]
         v_end = current_i + (v_now - current_i) * decay_i
         finite &= abs(v_end) < np.inf
@@ -417,38 +420,41 @@ def _lif_free_pass(first, n, v, free_at, current, extra, all_currents, constant,
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _lif_populations_pass(tables_0, tables_1, tables_2, syn, v, free_at, current, constants, decays, t_now,
-                          t_next, flags, jumps):
+def _lif_populations_pass(tables_0, tables_1, tables_2, trial, syn, v, free_at, current, constants, decays,
+                          jumps, jump_offset, t_now, t_next, flags):
     """:func:`_lif_free_pass` for every population of LIF neurons without noise. ``tables_k`` holds
     the populations with ``k`` fused synapses (int table, see ``F_*``; float table, see ``FP_*``), or
-    is None when there is none: the pass is compiled for the kinds a network has. ``constants`` and
-    ``decays`` are None when each population's constant input and membrane decay is one number (in
-    its float table), ``jumps`` when no delta synapse reaches them. Returns False when non-finite.
+    is None when there is none: the pass is compiled for the kinds a network has. ``constants``
+    (n_trials, n_neurons) and ``decays`` (n_lif,) are None when each population's constant input and
+    membrane decay is one number (in its float table), ``jumps`` (the synapse state of every trial)
+    when no delta synapse reaches them. Returns False when non-finite. (Each of these is passed down
+    as it came, never chosen in a branch: Numba compiles both sides of a test of an array against
+    None.)
     (:func:`_lif_free_pass` is inlined: a call would count the references to its array arguments.)"""
     finite = True
     if tables_0 is not None:
         ints, floats = tables_0
         for f in range(ints.shape[0]):
-            finite &= _lif_free_pass(ints[f, F_FIRST], ints[f, F_N], v, free_at, current,
+            finite &= _lif_free_pass(trial, ints[f, F_FIRST], ints[f, F_N], v, free_at, current,
                                      ints[f, F_EXTRA] != 0, ints[f, F_ALL_CURRENTS] != 0,
                                      floats[f, FP_CONSTANT], constants, floats[f, FP_DECAY], decays, t_now,
-                                     t_next, flags, jumps,
+                                     t_next, flags, jumps, jump_offset,
                                      None, 0, 0.0, None, 0, 0.0)
     if tables_1 is not None:
         ints, floats = tables_1
         for f in range(ints.shape[0]):
-            finite &= _lif_free_pass(ints[f, F_FIRST], ints[f, F_N], v, free_at, current,
+            finite &= _lif_free_pass(trial, ints[f, F_FIRST], ints[f, F_N], v, free_at, current,
                                      ints[f, F_EXTRA] != 0, ints[f, F_ALL_CURRENTS] != 0,
                                      floats[f, FP_CONSTANT], constants, floats[f, FP_DECAY], decays, t_now,
-                                     t_next, flags, jumps,
+                                     t_next, flags, jumps, jump_offset,
                                      syn, ints[f, F_STATE_A], floats[f, FP_DECAY_A], None, 0, 0.0)
     if tables_2 is not None:
         ints, floats = tables_2
         for f in range(ints.shape[0]):
-            finite &= _lif_free_pass(ints[f, F_FIRST], ints[f, F_N], v, free_at, current,
+            finite &= _lif_free_pass(trial, ints[f, F_FIRST], ints[f, F_N], v, free_at, current,
                                      ints[f, F_EXTRA] != 0, ints[f, F_ALL_CURRENTS] != 0,
                                      floats[f, FP_CONSTANT], constants, floats[f, FP_DECAY], decays, t_now,
-                                     t_next, flags, jumps,
+                                     t_next, flags, jumps, jump_offset,
                                      syn, ints[f, F_STATE_A], floats[f, FP_DECAY_A],
                                      syn, ints[f, F_STATE_B], floats[f, FP_DECAY_B])
     return finite
@@ -852,10 +858,11 @@ def run_steps(stop, worker, n_workers, model, connections, probes, state, output
     ``lif_tables_k`` are the LIF populations without noise that have ``k`` fused synapses (see
     ``F_*``); ``lif_constants`` (n_trials, n_neurons) and ``lif_decays`` (n_lif,) are the per-neuron
     constant inputs and membrane decays, None when each population has one of each (its tables hold
-    it). A trial that cannot go on sets its status (record full, diverged, non-finite) and keeps its
-    position.
+    it); ``lif_jumps`` is the synapse state (n_trials, ...) when delta synapses reach those
+    populations (the jumps are in it from ``jump_offset``), None otherwise. A trial that cannot go on
+    sets its status (record full, diverged, non-finite) and keeps its position.
     """
-    dt, n_steps, n_lif, jump_offset, lif, _, _, current_const, _, record_unit, n_quiet, _, _ = model
+    dt, n_steps, n_lif, jump_offset, lif, _, _, current_const, _, record_unit, n_quiet, _ = model
     lif_tau_m, lif_tau_ref, lif_decay = lif
     c_table, c_floats, g_table, g_propagators, copy_ranges, zero_ranges, _, _, _ = connections
     q_table, probe_units, _ = probes
@@ -893,9 +900,6 @@ def run_steps(stop, worker, n_workers, model, connections, probes, state, output
         flags = flags_all[trial]
         flag_words = flags.view(np.uint64)
         constant = current_const[trial]
-        constants = None
-        if lif_constants is not None:
-            constants = lif_constants[trial]
         if window is not None:
             window_first, window_start, window_unit, window_count = window
             window_units, window_counts = window_unit[trial], window_count[trial]
@@ -969,12 +973,9 @@ def run_steps(stop, worker, n_workers, model, connections, probes, state, output
             t_now, t_next = step * dt, (step + 1) * dt
             n_events = 0
             if n_quiet > 0:
-                if lif_jumps is None:
-                    finite = _lif_populations_pass(lif_tables_0, lif_tables_1, lif_tables_2, syn, v, free_at,
-                                                   current, constants, lif_decays, t_now, t_next, flags, None)
-                else:
-                    finite = _lif_populations_pass(lif_tables_0, lif_tables_1, lif_tables_2, syn, v, free_at,
-                                                   current, constants, lif_decays, t_now, t_next, flags, jump)
+                finite = _lif_populations_pass(lif_tables_0, lif_tables_1, lif_tables_2, trial, syn, v,
+                                               free_at, current, lif_constants, lif_decays, lif_jumps,
+                                               jump_offset, t_now, t_next, flags)
                 if not finite:
                     counter[T_STATUS] = STATUS_NON_FINITE
                     break

@@ -51,8 +51,8 @@ _WINDOW_EVENTS = 2**22
 _FIRST_RECORD_RATE = 50.0
 _FIRST_RECORD_MIN = 4096
 _FIRST_RECORD_MAX = 2**22
-# Given to the kernel for a part a network has (delta synapses onto LIF neurons without noise, fused
-# synapses in their pass), None otherwise: Numba then compiles the kernel without that part.
+# Given to the kernel for a part a network has (synapses that decay apart from the LIF passes), None
+# otherwise: Numba then compiles the kernel without that part.
 _MARKER = np.zeros(0)
 # An exponential synapse whose decay per step is at least this is fused (see G_FUSED in the kernels):
 # its inputs are divided by the decay, so it may not be tiny.
@@ -382,8 +382,9 @@ def simulate(net, n_steps, progress):
         window, poisson = sources
         arguments = (model, connections, probes, state, record, model[5], model[6], state[4], model[8],
                      window, poisson, state[12], probes[2], connections[6], connections[7], connections[8],
-                     model[11], model[12], record[0] if record[0].size else None, *lif_passes["tables"],
-                     lif_passes["constants"], lif_passes["decays"], cascades)
+                     model[11], state[5] if plan.jumps_into_quiet else None,
+                     record[0] if record[0].size else None, *lif_passes["tables"], lif_passes["constants"],
+                     lif_passes["decays"], cascades)
         if pool is None:
             kernels.run_steps(stop, 0, 1, *arguments)
         else:
@@ -527,7 +528,7 @@ def _model(net, plan):
     return (net.dt, plan.n_steps, plan.n_lif, plan.jump_offset,
             (tau_m, _per_neuron(lif, lambda p: p.params["tau_ref"]), decay), if_neurons,
             hh_params if hh else None, current_const, current_time if plan.time_varying else None,
-            record_unit, plan.n_quiet, noise, _MARKER if plan.jumps_into_quiet else None)
+            record_unit, plan.n_quiet, noise)
 
 
 def _hh_row(population):
