@@ -41,8 +41,18 @@ event list) or whose state became non-finite (``status``). A step's events are a
 (event-driven), each a row of dense weights or its synapses of sparse ones. (A dense product
 ``x @ W.T`` through BLAS when many neurons fire in a step was measured 2.4x slower than the rows
 on one thread and 17x slower with OpenBLAS's threads, 1,000 x 1,000, 317 spikes a step: it went.)
-The hot loops index slices from 0 so that LLVM vectorises them (an index ``base + i`` would have to
-be checked for negative wrap-around, which blocks vectorisation: 3x slower here).
+
+Speed. The LIF neurons without noise are stepped by one vectorised pass per population that
+computes their input, decays their fused synapses and integrates the common cases, reading and
+writing about 57 bytes per neuron with two synapses (as few as Brian2's fused update; a
+neuron's refractory period is held as the time it ends, which the pass only reads); the few
+neurons it flags are stepped one by one. The hot loops index the state arrays with unsigned
+integers from offsets: Numba checks a signed index for negative wrap-around, which blocks
+vectorisation (3x slower), and a view of each array instead costs two atomic reference counts
+per array and step. For the same reason the functions called at every step call no other compiled
+function (their callees are inlined, see ``_lif_step_inlined``): Numba counts the references to
+every array a function receives, and prunes those counts only in leaves (they took 10% of CUBA's
+run time).
 
 Trials (independent copies of the network with their own inputs, e.g. one per sample to classify)
 run one after the other, or on several threads (the kernel releases the GIL; each thread takes every
@@ -70,6 +80,13 @@ STATUS_RUNNING, STATUS_RECORD_FULL, STATUS_HH_DIVERGED, STATUS_NON_FINITE, STATU
 MAX_SPIKES_PER_STEP = 2**31
 # Poisson counts above this mean are drawn as sums of counts of this mean (exp(-mean) stays normal).
 POISSON_PIECE = 30.0
+
+# Reference counts. Numba counts the references to every array a compiled function receives (two
+# atomic operations per array and call) and prunes the counts only in functions that call no other
+# compiled function. The functions called at every step are therefore leaves: what they call is
+# inlined into them (``inline="always"``), lif_step through this second dispatcher of its code
+# (inlined at every call, so never compiled, or cached, on its own).
+_lif_step_inlined = numba.njit(inline="always")(lif_step.py_func)
 
 
 # -- random numbers: xoshiro256+ per trial, so that trials on any threads give the same result ------
@@ -117,7 +134,7 @@ def _draw_poisson(rng, units, table_row, n_pieces, tables, lengths, drawn_unit, 
     return n_drawn
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", inline="always")
 def _poisson_tail(u, cumulative, length):
     """The count of a uniform ``u`` beyond a cumulative table's last entry: the terms continue as
     ``p(k) = p(k-1) mean / k``, the mean recovered from the table's first two entries."""
@@ -173,81 +190,85 @@ def _cumulative_poisson(mean: float) -> np.ndarray:
 
 # -- synapses ------------------------------------------------------------------------------------
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", inline="always")
 def _propagate(state, offset, n_stages, n_units, propagator):
     """Free evolution of ``n_units`` cascades stored stage-major at ``state[offset:]``."""
     if n_stages == 1:
         decay = propagator[0]
-        units = state[offset:offset + n_units]
-        for unit in range(n_units):
-            units[unit] *= decay
+        for i in range(np.uint64(offset), np.uint64(offset + n_units)):
+            state[i] *= decay
         return
     for stage in range(n_stages - 1, -1, -1):
-        base = offset + stage * n_units
-        for unit in range(n_units):
+        base = np.uint64(offset + stage * n_units)
+        for unit in range(np.uint64(n_units)):
             total = propagator[0] * state[base + unit]
             for m in range(1, stage + 1):
-                total += propagator[m] * state[base - m * n_units + unit]
+                total += propagator[m] * state[base - np.uint64(m * n_units) + unit]
             state[base + unit] = total
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", inline="always")
 def _deliver_rows(state, base, n_post, dense_weights, row_offset, pre_first, n_pre, scale,
                   unit, count, first, stop):
     """Dense ``W.T``: for each event in ``[first, stop)`` from the pre range, add ``scale * count``
     times its row to ``state[base:base + n_post]``."""
-    target = state[base:base + n_post]
+    target = np.uint64(base)
     for e in range(first, stop):
         j = unit[e] - pre_first
         if j < 0 or j >= n_pre:
             continue
         amount = scale * count[e]
-        row = row_offset + j * n_post
-        weights = dense_weights[row:row + n_post]
-        for i in range(n_post):
-            target[i] += amount * weights[i]
+        row = np.uint64(row_offset + j * n_post)
+        for i in range(np.uint64(n_post)):
+            state[target + i] += amount * dense_weights[row + i]
 
 
-@numba.njit(cache=True, error_model="numpy")
-def _deliver_sparse(state, base, n_post, pointers, indices, weights, uniform_weight, pre_first,
-                    n_pre, scale, unit, count, first, stop):
-    """CSR ``W.T`` (``pointers`` (n_pre + 1,) into ``indices``, ``weights``; ``weights`` empty when
-    every synapse has ``uniform_weight``): each event adds its outgoing synapses' weights."""
-    target = state[base:base + n_post]
-    uniform_weights = weights.size == 0
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _deliver_sparse(state, base, sparse, offsets, uniform, uniform_weight, pre_first, n_pre, scale, unit,
+                    count, first, stop):
+    """CSR ``W.T`` of one connection: its pointers (n_pre + 1,), post indices and weights start at
+    ``offsets`` (ints) in the packed ``sparse`` arrays (pointers, indices, weights); when ``uniform``,
+    every synapse has ``uniform_weight`` and none is stored. Each event adds its
+    outgoing synapses' weights to ``state[base + index]``."""
+    pointers, indices, weights = sparse
+    p0, i0, w0 = np.uint64(offsets[0]), np.uint64(offsets[1]), np.uint64(offsets[2])
+    target = np.uint64(base)
     for e in range(first, stop):
         j = unit[e] - pre_first
         if j < 0 or j >= n_pre:
             continue
         amount = scale * count[e]
-        start, end = pointers[j], pointers[j + 1]
-        if uniform_weights:
+        start, end = np.uint64(pointers[p0 + np.uint64(j)]), np.uint64(pointers[p0 + np.uint64(j + 1)])
+        if uniform:
             added = amount * uniform_weight
             for s in range(start, end):
-                target[indices[s]] += added
+                state[target + np.uint64(indices[i0 + s])] += added
         else:
             for s in range(start, end):
-                target[indices[s]] += amount * weights[s]
+                state[target + np.uint64(indices[i0 + s])] += amount * weights[w0 + s]
 
 
-@numba.njit(cache=True, error_model="numpy")
-def _deliver_sparse_delays(state, ring_base, n_post, n_slots, step, pointers, indices, weights,
-                           uniform_weight, delays, pre_first, n_pre, scale, unit, count, first, stop):
-    """CSR ``W.T`` with one delay (steps, in ``[1, n_slots]``) per synapse: an event at ``step``
-    adds each synapse's weight to ring slot ``(step + delay - 1) mod n_slots``."""
-    uniform_weights = weights.size == 0
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _deliver_sparse_delays(state, ring_base, n_post, n_slots, step, sparse, offsets, uniform, uniform_weight,
+                           delays, pre_first, n_pre, scale, unit, count, first, stop):
+    """:func:`_deliver_sparse` with one delay (steps, in ``[1, n_slots]``) per synapse, in ``delays``
+    from ``offsets[3]`` on (aligned with the indices): an event at ``step`` adds each synapse's weight
+    to ring slot ``(step + delay - 1) mod n_slots``."""
+    pointers, indices, weights = sparse
+    p0, i0, w0 = np.uint64(offsets[0]), np.uint64(offsets[1]), np.uint64(offsets[2])
+    d0 = np.uint64(offsets[3])
     current = (step - 1) % n_slots
     for e in range(first, stop):
         j = unit[e] - pre_first
         if j < 0 or j >= n_pre:
             continue
         amount = scale * count[e]
-        for s in range(pointers[j], pointers[j + 1]):
-            slot = current + delays[s]
+        for s in range(np.uint64(pointers[p0 + np.uint64(j)]), np.uint64(pointers[p0 + np.uint64(j + 1)])):
+            slot = current + delays[d0 + s]
             if slot >= n_slots:
                 slot -= n_slots
-            weight = uniform_weight if uniform_weights else weights[s]
-            state[ring_base + slot * n_post + indices[s]] += amount * weight
+            weight = uniform_weight if uniform else weights[w0 + s]
+            state[np.uint64(ring_base + slot * n_post) + np.uint64(indices[i0 + s])] += amount * weight
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -329,99 +350,117 @@ def _hh_advance(k, v_now, current_i, dt, gates, hh_params):
     return v_next, 0, 0.0
 
 
-@numba.njit(cache=True, error_model="numpy")
-def _lif_free_pass(v, refractory, current, constant, extra, decay, dt, flagged, jumps, synapse_a, decay_a,
-                   synapse_b, decay_b):
-    """The common cases of :func:`lif_step` for the neurons of one LIF population, in one
-    vectorised pass that also computes their input: refractory for the whole step, or free and
-    still below threshold at its end. Flags the others (a spike, or a refractory period ending
-    inside the step), leaving their ``v`` as it was (plus a jump that arrived while free). Returns
-    False when a voltage or input is not finite.
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _lif_free_pass(trial, first, n, v, free_at, current, extra, all_currents, constant, constants, decay,
+                   decays, t_now, t_next, flags, jumps, jump_offset, synapse_a, offset_a, decay_a, synapse_b,
+                   offset_b, decay_b):
+    """The common cases of :func:`lif_step` for the ``n`` neurons of one LIF population from neuron
+    ``first`` on, in one vectorised pass that also computes their input: refractory for the whole
+    step, or free and still below threshold at its end. Flags the others (a spike, or a refractory
+    period ending inside the step), leaving their ``v`` as it was (plus a jump that arrived while
+    free). Returns False when a voltage or input is not finite.
 
-    The input is ``constant`` (bias and constant current), plus ``current`` when ``extra`` (other
-    synapses, a time-varying input, prepared by :func:`_input_currents`), plus up to two fused
-    exponential synapses ``synapse_a``, ``synapse_b``, decayed here by ``decay_a``, ``decay_b``
-    (their inputs of the step already arrived, see ``G_FUSED``); it is written to ``current``.
-    ``jumps`` (the delta inputs of the step, cleared here) and the synapses may be None: Numba then
-    compiles the pass without them, and one pass reads and writes each array once.
+    A neuron is refractory until ``free_at`` (s): for the whole step ``[t_now, t_next)`` when
+    ``free_at >= t_next``, free when ``free_at <= t_now``. (The pass reads the end time only; a
+    countdown of the time left would be written back at every step. The end time's rounding, about
+    1e-16 of the time, stays far below a step.)
 
-    (Locals and bitwise operators keep the loop free of branches, so that it vectorises.)
+    The input is ``constant`` (bias and constant current; per neuron in row ``trial`` of
+    ``constants`` when that is not None), plus ``current`` when ``extra`` (other synapses, a
+    time-varying input, prepared by :func:`_input_currents`), plus up to two fused exponential
+    synapses: the ``synapse_a`` and ``synapse_b`` arrays from ``offset_a``, ``offset_b`` on (the
+    population's stages in the synapse state), decayed here by ``decay_a``, ``decay_b`` after their
+    inputs of the step arrived (see ``G_FUSED``). The input is written to ``current`` for the
+    flagged neurons, which :func:`_lif_events` steps, and for all when ``all_currents`` (a current
+    probe reads it): storing every neuron's input made CUBA's pass 15% slower. The membrane decays
+    by ``decay`` (per neuron in ``decays`` when that is not None).
+
+    ``jumps`` (the delta inputs of the step, from ``jump_offset`` on in row ``trial``; cleared here),
+    ``constants``, ``decays`` and the synapses may be None: Numba then compiles the pass without
+    them (a shared constant is a register, not a load per neuron). Per neuron and step the pass
+    reads and writes ``v`` and the fused synapses, reads ``free_at`` and writes a flag: about 57
+    bytes with two synapses.
+
+    (Unsigned indices: Numba adds no negative-index wrap-around to them, so LLVM vectorises the loop
+    without a view of each array, which would cost two atomic reference counts per array and step.
+    Locals and bitwise operators keep the loop free of branches; the conditional store of the input
+    is a masked store.)
     """
     finite = True
-    for i in range(v.shape[0]):
-        current_i = constant[i]
+    row, start, start_jumps = np.uint64(trial), np.uint64(first), np.uint64(jump_offset + first)
+    start_a, start_b = np.uint64(offset_a), np.uint64(offset_b)
+    for k in range(np.uint64(n)):
+        i = start + k
+        current_i = constant if constants is None else constants[row, i]
         if extra:
             current_i += current[i]
         if synapse_a is not None:
-            value = synapse_a[i] * decay_a
-            synapse_a[i] = value
+            value = synapse_a[start_a + k] * decay_a
+            synapse_a[start_a + k] = value
             current_i += value
         if synapse_b is not None:
-            value = synapse_b[i] * decay_b
-            synapse_b[i] = value
+            value = synapse_b[start_b + k] * decay_b
+            synapse_b[start_b + k] = value
             current_i += value
-        current[i] = current_i
-        left = refractory[i]
+        end = free_at[i]
         v_now = v[i]
         if jumps is not None:
-            v_now += jumps[i] * (left <= 0.0)      # a jump during the refractory period is lost
-            jumps[i] = 0.0
-        held = left >= dt
-        v_end = current_i + (v_now - current_i) * decay[i]
+            v_now += jumps[row, start_jumps + k] * (end <= t_now)    # lost during the refractory period
+            jumps[row, start_jumps + k] = 0.0
+        decay_i = decay if decays is None else decays[i]
+        v_end = current_i + (v_now - current_i) * decay_i
         finite &= abs(v_end) < np.inf
-        other = (left < dt) & ((left > 0.0) | (v_end >= 1.0) | (v_now >= 1.0))
-        flagged[i] = other
+        held = end >= t_next
+        other = (end < t_next) & ((end > t_now) | (v_end >= 1.0) | (v_now >= 1.0))
+        flags[i] = other
+        if other | all_currents:
+            current[i] = current_i
         v[i] = 0.0 if held else (v_now if other else v_end)
-        refractory[i] = left - dt if held else left
     return finite
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _lif_populations_pass(populations, groups, propagators, syn, v, refractory, current, constant, decay,
-                          dt, flags, jumps, fused_counts):
-    """:func:`_lif_free_pass` for every population of LIF neurons without noise (rows of the
-    population table, see ``F_*``), each with its 0, 1 or 2 fused synapses; ``jumps`` is None when
-    no delta synapse reaches them. Returns False when non-finite."""
+def _lif_populations_pass(tables_0, tables_1, tables_2, trial, syn, v, free_at, current, constants, decays,
+                          jumps, jump_offset, t_now, t_next, flags):
+    """:func:`_lif_free_pass` for every population of LIF neurons without noise. ``tables_k`` holds
+    the populations with ``k`` fused synapses (int table, see ``F_*``; float table, see ``FP_*``), or
+    is None when there is none: the pass is compiled for the kinds a network has. ``constants``
+    (n_trials, n_neurons) and ``decays`` (n_lif,) are None when each population's constant input and
+    membrane decay is one number (in its float table), ``jumps`` (the synapse state of every trial)
+    when no delta synapse reaches them. Returns False when non-finite. (Each of these is passed down
+    as it came, never chosen in a branch: Numba compiles both sides of a test of an array against
+    None.)
+    (:func:`_lif_free_pass` is inlined: a call would count the references to its array arguments.)"""
     finite = True
-    for f in range(populations.shape[0]):
-        first, n = populations[f, F_FIRST], populations[f, F_N]
-        part = slice(first, first + n)
-        extra = populations[f, F_EXTRA] != 0
-        a, b = populations[f, F_GROUP_A], populations[f, F_GROUP_B]
-        jumps_part = None
-        if jumps is not None:
-            jumps_part = jumps[part]
-        if fused_counts is None:                  # no population has a fused synapse
-            finite &= _lif_free_pass(v[part], refractory[part], current[part], constant[part], extra,
-                                     decay[part], dt, flags[part], jumps_part, None, 0.0, None, 0.0)
-        elif a < 0:
-            finite &= _lif_free_pass(v[part], refractory[part], current[part], constant[part], extra,
-                                     decay[part], dt, flags[part], jumps_part, None, 0.0, None, 0.0)
-        elif b < 0:
-            state_a = syn[groups[a, G_STATE_OFFSET]:groups[a, G_STATE_OFFSET] + n]
-            finite &= _lif_free_pass(v[part], refractory[part], current[part], constant[part], extra,
-                                     decay[part], dt, flags[part], jumps_part, state_a, propagators[a, 0],
-                                     None, 0.0)
-        else:
-            state_a = syn[groups[a, G_STATE_OFFSET]:groups[a, G_STATE_OFFSET] + n]
-            state_b = syn[groups[b, G_STATE_OFFSET]:groups[b, G_STATE_OFFSET] + n]
-            finite &= _lif_free_pass(v[part], refractory[part], current[part], constant[part], extra,
-                                     decay[part], dt, flags[part], jumps_part, state_a, propagators[a, 0],
-                                     state_b, propagators[b, 0])
+    if tables_0 is not None:
+        ints, floats = tables_0
+        for f in range(ints.shape[0]):
+            finite &= _lif_free_pass(trial, ints[f, F_FIRST], ints[f, F_N], v, free_at, current,
+                                     ints[f, F_EXTRA] != 0, ints[f, F_ALL_CURRENTS] != 0,
+                                     floats[f, FP_CONSTANT], constants, floats[f, FP_DECAY], decays, t_now,
+                                     t_next, flags, jumps, jump_offset,
+                                     None, 0, 0.0, None, 0, 0.0)
+    if tables_1 is not None:
+        ints, floats = tables_1
+        for f in range(ints.shape[0]):
+            finite &= _lif_free_pass(trial, ints[f, F_FIRST], ints[f, F_N], v, free_at, current,
+                                     ints[f, F_EXTRA] != 0, ints[f, F_ALL_CURRENTS] != 0,
+                                     floats[f, FP_CONSTANT], constants, floats[f, FP_DECAY], decays, t_now,
+                                     t_next, flags, jumps, jump_offset,
+                                     syn, ints[f, F_STATE_A], floats[f, FP_DECAY_A], None, 0, 0.0)
+    if tables_2 is not None:
+        ints, floats = tables_2
+        for f in range(ints.shape[0]):
+            finite &= _lif_free_pass(trial, ints[f, F_FIRST], ints[f, F_N], v, free_at, current,
+                                     ints[f, F_EXTRA] != 0, ints[f, F_ALL_CURRENTS] != 0,
+                                     floats[f, FP_CONSTANT], constants, floats[f, FP_DECAY], decays, t_now,
+                                     t_next, flags, jumps, jump_offset,
+                                     syn, ints[f, F_STATE_A], floats[f, FP_DECAY_A],
+                                     syn, ints[f, F_STATE_B], floats[f, FP_DECAY_B])
     return finite
 
 
-@numba.njit(cache=True, error_model="numpy")
-def _add_event(events_unit, events_count, events_first, events_period, n_events, unit, count, first,
-               period):
-    events_unit[n_events] = unit
-    events_count[n_events] = count
-    events_first[n_events] = first
-    events_period[n_events] = period
-    return n_events + 1
-
-
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", inline="always")
 def _hashed_uniform(a, b, c):
     """A double in [0, 1) that depends only on the three integers (splitmix64 of their mix): spike
     times of kernel-drawn Poisson counts, chosen without touching the generator's stream, so that
@@ -447,10 +486,10 @@ def _flush_spikes(trial, record_unit, unit, count, first, period, n_events, draw
         if record_unit[unit[e]]:
             needed += count[e]
     if drawn is not None:
-        drawn_unit, drawn_count = drawn[0][trial], drawn[1][trial]
+        drawn_unit, drawn_count = drawn
         for e in range(n_drawn):
-            if record_unit[drawn_unit[e]]:
-                needed += drawn_count[e]
+            if record_unit[drawn_unit[trial, e]]:
+                needed += drawn_count[trial, e]
     if needed == 0:
         return True
     n = record_count[trial]
@@ -464,13 +503,14 @@ def _flush_spikes(trial, record_unit, unit, count, first, period, n_events, draw
             record_time[trial, n] = first[e] + j * period[e]
             n += 1
     if drawn is not None:
-        drawn_unit, drawn_count = drawn[0][trial], drawn[1][trial]
+        drawn_unit, drawn_count = drawn
         for e in range(n_drawn):
-            if not record_unit[drawn_unit[e]]:
+            unit_e = drawn_unit[trial, e]
+            if not record_unit[unit_e]:
                 continue
-            for j in range(drawn_count[e]):
-                record_neuron[trial, n] = drawn_unit[e]
-                record_time[trial, n] = (drawn_step - _hashed_uniform(drawn_unit[e], drawn_step, j)) * dt
+            for j in range(drawn_count[trial, e]):
+                record_neuron[trial, n] = unit_e
+                record_time[trial, n] = (drawn_step - _hashed_uniform(unit_e, drawn_step, j)) * dt
                 n += 1
     record_count[trial] = n
     return True
@@ -495,11 +535,18 @@ N_CONNECTION_COLUMNS = 17
 (G_POST_FIRST, G_N_POST, G_N_STAGES, G_STATE_OFFSET, G_INPUT_OFFSET, G_N_SLOTS, G_RING_OFFSET, G_FUSED,
  G_IN_PASS) = range(9)
 N_GROUP_COLUMNS = 9
-# Columns of the table of LIF populations without noise (int64 (F, N_POPULATION_COLUMNS)): first
-# neuron, size, its fused groups A and B (-1: none), and whether other inputs (more synapses, a
-# time-varying current) are prepared in ``current`` first.
-F_FIRST, F_N, F_GROUP_A, F_GROUP_B, F_EXTRA = range(5)
-N_POPULATION_COLUMNS = 5
+# The LIF populations without noise, in three pairs of tables by their number of fused groups (0, 1
+# or 2; see _lif_populations_pass). Int columns (int64 (F, N_POPULATION_COLUMNS)): first neuron, size,
+# whether other inputs (more synapses, a time-varying current) are prepared in ``current`` first,
+# whether every neuron's input is kept in ``current`` (for a current probe), and the synapse-state
+# offsets of the fused groups A and B (0 when absent). Float columns (float64
+# (F, N_POPULATION_FLOATS)): the constant input and the membrane's decay over a step (when they are
+# one number for the population; see ``constants`` and ``decays`` in run_steps), and the decays of
+# groups A and B.
+F_FIRST, F_N, F_EXTRA, F_ALL_CURRENTS, F_STATE_A, F_STATE_B = range(6)
+N_POPULATION_COLUMNS = 6
+FP_CONSTANT, FP_DECAY, FP_DECAY_A, FP_DECAY_B = range(4)
+N_POPULATION_FLOATS = 4
 # Columns of the connection float table (float64 (C, 3)).
 CF_UNIFORM_WEIGHT, CF_SPIKE_INPUT = 0, 1
 # Columns of the probe table (int64 (Q, N_PROBE_COLUMNS)).
@@ -522,47 +569,39 @@ def _connections_arrive(step, events, table, floats, syn, dense_weights, sparse,
     ``delays`` (per synapse) are None when no connection needs them: Numba then leaves their code
     out of the compiled kernel.
     """
+    if last <= first:
+        return
     for c in range(table.shape[0]):
-        row = table[c]
-        if row[C_EVENTS] != events:
+        if table[c, C_EVENTS] != events:
             continue
-        n_post = row[C_N_POST]
-        n_slots = row[C_N_SLOTS]
-        base = row[C_INPUT_OFFSET]
+        n_post = table[c, C_N_POST]
+        n_slots = table[c, C_N_SLOTS]
+        base = table[c, C_INPUT_OFFSET]
         if n_slots > 1:
-            base = row[C_RING_OFFSET] + ((step + row[C_DELAY] - 1) % n_slots) * n_post
+            base = table[c, C_RING_OFFSET] + ((step + table[c, C_DELAY] - 1) % n_slots) * n_post
         scale = floats[c, CF_SPIKE_INPUT]
-        if last > first:
-            if row[C_STORAGE] == STORE_DENSE:
-                if dense_weights is not None:
-                    _deliver_rows(syn, base, n_post, dense_weights, row[C_DENSE_OFFSET], row[C_PRE_FIRST],
-                                  row[C_N_PRE], scale, unit, count, first, last)
-            elif sparse is not None:
-                pointers, indices, weights = sparse
-                p0 = row[C_POINTER_OFFSET]
-                n_synapses = row[C_N_SYNAPSES]
-                i0 = row[C_INDEX_OFFSET]
-                w0 = row[C_WEIGHT_OFFSET]
-                synapse_weights = weights[w0:w0 + n_synapses] if row[C_STORAGE] == STORE_SPARSE \
-                    else weights[0:0]
-                row_pointers = pointers[p0:p0 + row[C_N_PRE] + 1]
-                synapse_posts = indices[i0:i0 + n_synapses]
-                if delays is not None and row[C_PER_SYNAPSE_DELAY]:
-                    d0 = row[C_DELAY_OFFSET]
-                    _deliver_sparse_delays(syn, row[C_RING_OFFSET], n_post, n_slots, step, row_pointers,
-                                           synapse_posts, synapse_weights, floats[c, CF_UNIFORM_WEIGHT],
-                                           delays[d0:d0 + n_synapses], row[C_PRE_FIRST], row[C_N_PRE],
-                                           scale, unit, count, first, last)
-                else:
-                    _deliver_sparse(syn, base, n_post, row_pointers, synapse_posts, synapse_weights,
-                                    floats[c, CF_UNIFORM_WEIGHT], row[C_PRE_FIRST], row[C_N_PRE], scale,
-                                    unit, count, first, last)
+        storage = table[c, C_STORAGE]
+        if storage == STORE_DENSE:
+            if dense_weights is not None:
+                _deliver_rows(syn, base, n_post, dense_weights, table[c, C_DENSE_OFFSET],
+                              table[c, C_PRE_FIRST], table[c, C_N_PRE], scale, unit, count, first, last)
+        elif sparse is not None:
+            offsets = (table[c, C_POINTER_OFFSET], table[c, C_INDEX_OFFSET], table[c, C_WEIGHT_OFFSET],
+                       table[c, C_DELAY_OFFSET])
+            uniform = storage == STORE_SPARSE_UNIFORM
+            if delays is not None and table[c, C_PER_SYNAPSE_DELAY]:
+                _deliver_sparse_delays(syn, table[c, C_RING_OFFSET], n_post, n_slots, step, sparse, offsets,
+                                       uniform, floats[c, CF_UNIFORM_WEIGHT], delays, table[c, C_PRE_FIRST],
+                                       table[c, C_N_PRE], scale, unit, count, first, last)
+            else:
+                _deliver_sparse(syn, base, sparse, offsets, uniform, floats[c, CF_UNIFORM_WEIGHT],
+                                table[c, C_PRE_FIRST], table[c, C_N_PRE], scale, unit, count, first, last)
 
 
 @numba.njit(cache=True, error_model="numpy")
 def _synapses_decay(groups, propagators, syn):
     """The free evolution over one step of every PSC synapse group that is not fused (see
-    ``G_FUSED``; the fused ones decay in :func:`_input_currents`)."""
+    ``G_FUSED``; the fused ones decay in :func:`_input_currents` or in an LIF pass)."""
     for g in range(groups.shape[0]):
         if groups[g, G_N_STAGES] > 0 and not groups[g, G_FUSED]:
             _propagate(syn, groups[g, G_STATE_OFFSET], groups[g, G_N_STAGES], groups[g, G_N_POST],
@@ -570,21 +609,20 @@ def _synapses_decay(groups, propagators, syn):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _filters_arrive(events, table, spike_input, propagators, lookup_table, syn, unit, count, first, last):
+def _filters_arrive(events, table, spike_input, propagators, lookup, syn, unit, count, first, last):
     """Every filtered probe of a target whose events are of kind ``events``: its cascades decay
     and the target's events of the step arrive."""
     for q in range(table.shape[0]):
-        row = table[q]
-        if row[Q_KIND] != PROBE_FILTERED or row[Q_EVENTS] != events:
+        if table[q, Q_KIND] != PROBE_FILTERED or table[q, Q_EVENTS] != events:
             continue
-        base = row[Q_STATE_OFFSET]
-        _propagate(syn, base, row[Q_N_STAGES], row[Q_N], propagators[q])
-        target_n = row[Q_TARGET_N]
-        lookup = lookup_table[row[Q_LOOKUP_OFFSET]:row[Q_LOOKUP_OFFSET] + target_n]
+        base = table[q, Q_STATE_OFFSET]
+        _propagate(syn, base, table[q, Q_N_STAGES], table[q, Q_N], propagators[q])
+        target_first, target_n, lookup_offset = table[q, Q_TARGET_FIRST], table[q, Q_TARGET_N], \
+            table[q, Q_LOOKUP_OFFSET]
         for e in range(first, last):
-            j = unit[e] - row[Q_TARGET_FIRST]
-            if 0 <= j < target_n and lookup[j] >= 0:
-                syn[base + lookup[j]] += spike_input[q] * count[e]
+            j = unit[e] - target_first
+            if 0 <= j < target_n and lookup[lookup_offset + j] >= 0:
+                syn[base + lookup[lookup_offset + j]] += spike_input[q] * count[e]
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -601,36 +639,32 @@ def _input_currents(step, current, constant, current_time, copy_ranges, zero_ran
         n_slots = groups[g, G_N_SLOTS]
         if n_slots > 1:
             n_post = groups[g, G_N_POST]
-            slot_base = groups[g, G_RING_OFFSET] + (step % n_slots) * n_post
-            slot = syn[slot_base:slot_base + n_post]
-            target = syn[groups[g, G_INPUT_OFFSET]:groups[g, G_INPUT_OFFSET] + n_post]
-            for i in range(n_post):
-                target[i] += slot[i]
-                slot[i] = 0.0
-    for ranges, copy in ((copy_ranges, True), (zero_ranges, False)):
-        for r in range(ranges.shape[0]):
-            first, count = ranges[r, 0], ranges[r, 1]
-            target = current[first:first + count]
-            source = constant[first:first + count]
-            for i in range(count):
-                target[i] = source[i] if copy else 0.0
+            slot = np.uint64(groups[g, G_RING_OFFSET] + (step % n_slots) * n_post)
+            target = np.uint64(groups[g, G_INPUT_OFFSET])
+            for i in range(np.uint64(n_post)):
+                syn[target + i] += syn[slot + i]
+                syn[slot + i] = 0.0
+    for r in range(copy_ranges.shape[0]):
+        for i in range(np.uint64(copy_ranges[r, 0]), np.uint64(copy_ranges[r, 0] + copy_ranges[r, 1])):
+            current[i] = constant[i]
+    for r in range(zero_ranges.shape[0]):
+        for i in range(np.uint64(zero_ranges[r, 0]), np.uint64(zero_ranges[r, 0] + zero_ranges[r, 1])):
+            current[i] = 0.0
     for g in range(groups.shape[0]):
-        row = groups[g]
-        if row[G_N_STAGES] == 0 or row[G_IN_PASS]:
+        if groups[g, G_N_STAGES] == 0 or groups[g, G_IN_PASS]:
             continue
-        n_post = row[G_N_POST]
-        last_stage = row[G_STATE_OFFSET] + (row[G_N_STAGES] - 1) * n_post
-        target = current[row[G_POST_FIRST]:row[G_POST_FIRST] + n_post]
-        synaptic = syn[last_stage:last_stage + n_post]
-        if row[G_FUSED]:
+        n_post = groups[g, G_N_POST]
+        target = np.uint64(groups[g, G_POST_FIRST])
+        synaptic = np.uint64(groups[g, G_STATE_OFFSET] + (groups[g, G_N_STAGES] - 1) * n_post)
+        if groups[g, G_FUSED]:
             decay = propagators[g, 0]
-            for i in range(n_post):
-                value = synaptic[i] * decay
-                synaptic[i] = value
-                target[i] += value
+            for i in range(np.uint64(n_post)):
+                value = syn[synaptic + i] * decay
+                syn[synaptic + i] = value
+                current[target + i] += value
         else:
-            for i in range(n_post):
-                target[i] += synaptic[i]
+            for i in range(np.uint64(n_post)):
+                current[target + i] += syn[synaptic + i]
     if current_time is not None:
         for i in range(current.shape[0]):
             current[i] += current_time[i, step]
@@ -642,61 +676,72 @@ def _record_traces(step, trial, table, probe_units, v, current, syn, probe_out, 
     (``currents`` False, before the neurons' update), or the input currents over the step
     (``currents`` True, once the LIF passes computed them)."""
     for q in range(table.shape[0]):
-        row = table[q]
-        kind = row[Q_KIND]
-        if kind == PROBE_SPIKES or step % row[Q_EVERY] != 0 or (kind == PROBE_CURRENT) != currents:
+        kind = table[q, Q_KIND]
+        if kind == PROBE_SPIKES or step % table[q, Q_EVERY] != 0 or (kind == PROBE_CURRENT) != currents:
             continue
-        sample = step // row[Q_EVERY]
-        n_samples = row[Q_N_SAMPLES]
-        n_probed = row[Q_N]
-        out = probe_out[row[Q_OUT_OFFSET] + trial * n_probed * n_samples:]
+        n_samples = table[q, Q_N_SAMPLES]
+        n_probed = table[q, Q_N]
+        # Sample step // every of probed neuron j is at out + j * n_samples.
+        out = table[q, Q_OUT_OFFSET] + trial * n_probed * n_samples + step // table[q, Q_EVERY]
         if kind == PROBE_FILTERED:
-            top = row[Q_STATE_OFFSET] + (row[Q_N_STAGES] - 1) * n_probed
+            top = table[q, Q_STATE_OFFSET] + (table[q, Q_N_STAGES] - 1) * n_probed
             for j in range(n_probed):
-                out[j * n_samples + sample] = syn[top + j]
+                probe_out[out + j * n_samples] = syn[top + j]
             continue
-        units = probe_units[row[Q_UNIT_OFFSET]:row[Q_UNIT_OFFSET] + n_probed]
+        units = table[q, Q_UNIT_OFFSET]
         values = v if kind == PROBE_VOLTAGE else current
         for j in range(n_probed):
-            out[j * n_samples + sample] = values[units[j]]
+            probe_out[out + j * n_samples] = values[probe_units[units + j]]
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _lif_events(t_now, dt, v, refractory, current, tau_m, tau_ref, decay, flag_bytes, events_unit,
+def _lif_events(t_now, t_next, dt, v, free_at, current, tau_m, tau_ref, decay, flags, flag_words, events_unit,
                 events_count, events_first, events_period):
     """The LIF neurons flagged by :func:`_lif_free_pass`, one by one with :func:`lif_step`; their
-    spikes become events. Returns the number of events, or -1 for a runaway neuron."""
-    n_lif = v.shape[0]
-    flagged = flag_bytes[:n_lif]
-    flag_words = flag_bytes.view(np.uint64)
+    spikes become events. Returns the number of events, or -1 for a runaway neuron.
+
+    ``flags`` (uint8, one per neuron, padded to whole cache lines of 64) is read through
+    ``flag_words``, its view as uint64: an OR of eight words tells whether any of 64 neurons is
+    flagged (few are in a step), then each word whether any of 8 is. ``free_at`` is turned into the
+    refractory time left that :func:`lif_step` takes, and back.
+    """
     n_events = 0
-    # The flags are read eight at a time: most words are zero.
-    for word in range(flag_words.size):
-        if flag_words[word] == 0:
+    n = free_at.shape[0]
+    for line in range(0, flag_words.shape[0], 8):
+        any_flag = flag_words[line]
+        for word in range(line + 1, line + 8):
+            any_flag |= flag_words[word]
+        if any_flag == 0:
             continue
-        for i in range(8 * word, min(8 * word + 8, n_lif)):
-            if not flagged[i]:
+        for word in range(line, line + 8):
+            if flag_words[word] == 0:
                 continue
-            # A jump that reached the threshold fires now; the rest of the step starts from the reset
-            # (its spikes, if any, come one period apart, the first one period on).
-            fired_now = refractory[i] <= 0.0 and v[i] >= 1.0
-            v_start = 0.0 if fired_now else v[i]
-            refractory_start = tau_ref[i] if fired_now else refractory[i]
-            v[i], refractory[i], n_fired, first_spike, period = lif_step(
-                v_start, refractory_start, current[i], dt, decay[i], tau_m[i], tau_ref[i])
-            if fired_now:
-                period = first_spike if n_fired > 0 else 0.0
-                n_fired += 1
-                first_spike = 0.0
-            if n_fired == 0:
-                continue
-            if n_fired >= MAX_SPIKES_PER_STEP or n_fired < 0:
-                return -1
-            events_unit[n_events] = i
-            events_count[n_events] = n_fired
-            events_first[n_events] = t_now + first_spike
-            events_period[n_events] = period
-            n_events += 1
+            for i in range(8 * word, min(8 * word + 8, n)):
+                if not flags[i]:
+                    continue
+                left = max(free_at[i] - t_now, 0.0)
+                # A jump that reached the threshold fires now; the rest of the step starts from the reset
+                # (its spikes, if any, come one period apart, the first one period on).
+                fired_now = left <= 0.0 and v[i] >= 1.0
+                v_start = 0.0 if fired_now else v[i]
+                left_start = tau_ref[i] if fired_now else left
+                v[i], left_after, n_fired, first_spike, period = _lif_step_inlined(
+                    v_start, left_start, current[i], dt, decay[i], tau_m[i], tau_ref[i])
+                if left_after > 0.0:
+                    free_at[i] = t_next + left_after
+                if fired_now:
+                    period = first_spike if n_fired > 0 else 0.0
+                    n_fired += 1
+                    first_spike = 0.0
+                if n_fired == 0:
+                    continue
+                if n_fired >= MAX_SPIKES_PER_STEP or n_fired < 0:
+                    return -1
+                events_unit[n_events] = i
+                events_count[n_events] = n_fired
+                events_first[n_events] = t_now + first_spike
+                events_period[n_events] = period
+                n_events += 1
     return n_events
 
 
@@ -800,7 +845,8 @@ def _hh_events(t_now, dt, first_unit, v, current, jump, gates, hh_params, events
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def run_steps(stop, worker, n_workers, model, connections, probes, state, outputs, if_neurons, hh_params,
               gates_all, current_time, window, poisson, drawn, filters, dense_weights, sparse, delays, noise,
-              lif_jumps, traces, fused_counts, cascades):
+              lif_jumps, traces, lif_tables_0, lif_tables_1, lif_tables_2, lif_constants, lif_decays,
+              cascades):
     """Advance trials ``worker, worker + n_workers, ...`` of a network to step ``stop``, one after the
     other. Releases the GIL: ``n_workers`` threads, one per ``worker`` in ``0 .. n_workers - 1``,
     share the trials (``0, 1`` for a single thread).
@@ -809,27 +855,38 @@ def run_steps(stop, worker, n_workers, model, connections, probes, state, output
     :mod:`neurosim._network_layout`, which documents each); ``state`` and ``outputs`` are updated in
     place. The parts a network may not have are arguments of their own, None when absent: Numba then
     leaves their code out of the compiled kernel (one function, so that its code is generated once).
-    A trial that cannot go on sets its status (record full, diverged, non-finite) and keeps its
-    position.
+    ``lif_tables_k`` are the LIF populations without noise that have ``k`` fused synapses (see
+    ``F_*``); ``lif_constants`` (n_trials, n_neurons) and ``lif_decays`` (n_lif,) are the per-neuron
+    constant inputs and membrane decays, None when each population has one of each (its tables hold
+    it); ``lif_jumps`` is the synapse state (n_trials, ...) when delta synapses reach those
+    populations (the jumps are in it from ``jump_offset``), None otherwise. A trial that cannot go on
+    sets its status (record full, diverged, non-finite) and keeps its position.
     """
-    dt, n_steps, n_lif, jump_offset, lif, _, _, current_const, _, record_unit, n_quiet, _, _ = model
+    dt, n_steps, n_lif, jump_offset, lif, _, _, current_const, _, record_unit, n_quiet, _ = model
     lif_tau_m, lif_tau_ref, lif_decay = lif
-    c_table, c_floats, g_table, g_propagators, populations, copy_ranges, zero_ranges, _, _, _ = connections
+    c_table, c_floats, g_table, g_propagators, copy_ranges, zero_ranges, _, _, _ = connections
     q_table, probe_units, _ = probes
-    (counters, v_all, refractory_all, _, synapses_all, current_all, flags_all,
+    (counters, v_all, free_at_all, refractory_all, _, synapses_all, current_all, flags_all,
      events_unit_all, events_count_all, events_first_all, events_period_all, _, rng_all, scratch_all) = state
     _, record_neuron, record_time, record_count = outputs
+    # (Constants are passed as typed values, never as literals: a literal argument would make Numba
+    # compile a specialisation per value.)
+    neurons_kind, sources_kind, poisson_kind = np.int64(EVENTS_NEURONS), np.int64(EVENTS_SOURCES), \
+        np.int64(EVENTS_POISSON)
+    zero = np.int64(0)
+    voltages_now, currents_now = zero != 0, zero == 0
+    n_if = 0
+    if if_neurons is not None:
+        n_if = if_neurons[0].shape[0]
+    n_noisy = n_lif - n_quiet
     for trial in range(worker, counters.shape[0], n_workers):
         if counters[trial, T_STATUS] != STATUS_RUNNING:
             continue
+        # Views taken once per call, never per step (each costs two atomic reference counts).
         counter = counters[trial]
         v = v_all[trial]
         n_neurons = v.shape[0]
-        n_if = 0
-        if if_neurons is not None:
-            n_if = if_neurons[0].shape[0]
-        n_lif_if = n_lif + n_if
-        refractory = refractory_all[trial]
+        free_at = free_at_all[trial]
         syn = synapses_all[trial]
         current = current_all[trial]
         events_unit = events_unit_all[trial]
@@ -837,21 +894,33 @@ def run_steps(stop, worker, n_workers, model, connections, probes, state, output
         events_first = events_first_all[trial]
         events_period = events_period_all[trial]
         jump = syn[jump_offset:jump_offset + n_neurons]
-        # (Constants are passed as typed values, never as literals: a literal argument would make Numba
-        # compile a specialisation per value.)
-        neurons_kind, sources_kind, poisson_kind = np.int64(EVENTS_NEURONS), np.int64(EVENTS_SOURCES), \
-            np.int64(EVENTS_POISSON)
-        zero = np.int64(0)
-        voltages_now, currents_now = zero != 0, zero == 0
-        # Views taken once per call, not per step (each costs two atomic reference counts).
         quiet = slice(0, n_quiet)
-        noisy = slice(n_quiet, n_lif)
-        integrate = slice(n_lif, n_lif_if)
-        hodgkin = slice(n_lif_if, n_neurons)
-        v_quiet, refractory_quiet, current_quiet = v[quiet], refractory[quiet], current[quiet]
+        v_quiet, current_quiet = v[quiet], current[quiet]
         tau_m_quiet, tau_ref_quiet, decay_quiet = lif_tau_m[quiet], lif_tau_ref[quiet], lif_decay[quiet]
         flags = flags_all[trial]
+        flag_words = flags.view(np.uint64)
         constant = current_const[trial]
+        if window is not None:
+            window_first, window_start, window_unit, window_count = window
+            window_units, window_counts = window_unit[trial], window_count[trial]
+        if poisson is not None:
+            poisson_unit, table_row, n_pieces, tables, lengths = poisson
+            rng, rows, pieces = rng_all[trial], table_row[trial], n_pieces[trial]
+            drawn_unit, drawn_count = drawn[0][trial], drawn[1][trial]
+        refractory = refractory_all[trial]         # time left: the noisy LIF neurons, then the IF ones
+        if noise is not None:
+            noisy = slice(n_quiet, n_lif)
+            noisy_v, noisy_current, noisy_jump = v[noisy], current[noisy], jump[noisy]
+            noisy_left = refractory[:n_noisy]
+            noisy_tau_m, noisy_tau_ref, noisy_decay = lif_tau_m[noisy], lif_tau_ref[noisy], lif_decay[noisy]
+            noise_sigma, noise_keys, noise_scratch = noise[0], noise[1][trial], scratch_all[trial]
+        if if_neurons is not None:
+            integrate = slice(n_lif, n_lif + n_if)
+            if_v, if_current, if_jump = v[integrate], current[integrate], jump[integrate]
+            if_left = refractory[n_noisy:n_noisy + n_if]
+        if hh_params is not None and gates_all is not None:
+            hodgkin = slice(n_lif + n_if, n_neurons)
+            hh_v, hh_current, hh_jump, gates = v[hodgkin], current[hodgkin], jump[hodgkin], gates_all[trial]
 
         step = counter[T_POSITION]
         while step < stop:
@@ -875,23 +944,20 @@ def run_steps(stop, worker, n_workers, model, connections, probes, state, output
                                 events_count, zero, n_spiked)
             # ... the source spikes generated in advance for a window of steps, ...
             if window is not None:
-                window_first, window_start, window_unit, window_count = window
                 first = window_start[trial, step - window_first]
                 last = window_start[trial, step - window_first + 1]
                 _connections_arrive(step, sources_kind, c_table, c_floats, syn, dense_weights, sparse, delays,
-                                    window_unit[trial], window_count[trial], first, last)
+                                    window_units, window_counts, first, last)
                 if filters is not None:
                     _filters_arrive(sources_kind, q_table, filters[0], filters[1], filters[2], syn,
-                                    window_unit[trial], window_count[trial], first, last)
+                                    window_units, window_counts, first, last)
             # ... and the counts of high-rate Poisson sources, drawn now (none at step 0: a spike is felt
             # at the first step time at or after it, and a process starting at 0 puts none at t <= 0).
             n_drawn = 0
             if poisson is not None:
-                poisson_unit, table_row, n_pieces, tables, lengths = poisson
-                drawn_unit, drawn_count = drawn[0][trial], drawn[1][trial]
                 if step > 0:
-                    n_drawn = _draw_poisson(rng_all[trial], poisson_unit, table_row[trial], n_pieces[trial],
-                                            tables, lengths, drawn_unit, drawn_count)
+                    n_drawn = _draw_poisson(rng, poisson_unit, rows, pieces, tables, lengths, drawn_unit,
+                                            drawn_count)
                 _connections_arrive(step, poisson_kind, c_table, c_floats, syn, dense_weights, sparse, delays,
                                     drawn_unit, drawn_count, zero, n_drawn)
                 if filters is not None:
@@ -904,33 +970,27 @@ def run_steps(stop, worker, n_workers, model, connections, probes, state, output
             if traces is not None:
                 _record_traces(step, trial, q_table, probe_units, v, current, syn, traces, voltages_now)
             # 4. neurons integrate over [t_k, t_k + dt); their spikes arrive at step k + 1 (+ delay).
-            t_now = step * dt
+            t_now, t_next = step * dt, (step + 1) * dt
             n_events = 0
             if n_quiet > 0:
-                if lif_jumps is None:
-                    finite = _lif_populations_pass(populations, g_table, g_propagators, syn, v, refractory,
-                                                   current, constant, lif_decay, dt, flags, None,
-                                                   fused_counts)
-                else:
-                    finite = _lif_populations_pass(populations, g_table, g_propagators, syn, v, refractory,
-                                                   current, constant, lif_decay, dt, flags, jump,
-                                                   fused_counts)
+                finite = _lif_populations_pass(lif_tables_0, lif_tables_1, lif_tables_2, trial, syn, v,
+                                               free_at, current, lif_constants, lif_decays, lif_jumps,
+                                               jump_offset, t_now, t_next, flags)
                 if not finite:
                     counter[T_STATUS] = STATUS_NON_FINITE
                     break
-                n_events = _lif_events(t_now, dt, v_quiet, refractory_quiet, current_quiet, tau_m_quiet,
-                                       tau_ref_quiet, decay_quiet, flags, events_unit, events_count,
-                                       events_first, events_period)
+                n_events = _lif_events(t_now, t_next, dt, v_quiet, free_at, current_quiet, tau_m_quiet,
+                                       tau_ref_quiet, decay_quiet, flags, flag_words, events_unit,
+                                       events_count, events_first, events_period)
             if noise is not None and n_events >= 0:
-                n_events = _noisy_lif_events(step, t_now, dt, n_quiet, v[noisy], refractory[noisy],
-                                             current[noisy], jump[noisy], lif_tau_m[noisy],
-                                             lif_tau_ref[noisy],
-                                             lif_decay[noisy], noise[0], noise[1][trial], scratch_all[trial],
-                                             events_unit, events_count, events_first, events_period, n_events)
+                n_events = _noisy_lif_events(step, t_now, dt, n_quiet, noisy_v, noisy_left, noisy_current,
+                                             noisy_jump, noisy_tau_m, noisy_tau_ref, noisy_decay,
+                                             noise_sigma, noise_keys, noise_scratch, events_unit,
+                                             events_count, events_first, events_period, n_events)
             if if_neurons is not None and n_events >= 0:
-                n_events = _if_events(t_now, dt, n_lif, v[integrate], refractory[integrate],
-                                      current[integrate], jump[integrate], if_neurons[0], if_neurons[1],
-                                      events_unit, events_count, events_first, events_period, n_events)
+                n_events = _if_events(t_now, dt, n_lif, if_v, if_left, if_current, if_jump, if_neurons[0],
+                                      if_neurons[1], events_unit, events_count, events_first, events_period,
+                                      n_events)
             if n_events == -1:
                 counter[T_STATUS] = STATUS_RUNAWAY
                 break
@@ -938,9 +998,8 @@ def run_steps(stop, worker, n_workers, model, connections, probes, state, output
                 counter[T_STATUS] = STATUS_NON_FINITE
                 break
             if hh_params is not None and gates_all is not None:
-                n_events = _hh_events(t_now, dt, n_lif_if, v[hodgkin], current[hodgkin], jump[hodgkin],
-                                      gates_all[trial], hh_params, events_unit, events_count, events_first,
-                                      events_period, n_events)
+                n_events = _hh_events(t_now, dt, n_lif + n_if, hh_v, hh_current, hh_jump, gates, hh_params,
+                                      events_unit, events_count, events_first, events_period, n_events)
                 if n_events < 0:
                     counter[T_STATUS] = STATUS_HH_DIVERGED
                     break

@@ -5,8 +5,9 @@ A run allocates, before its first step (:func:`memory_estimate` lists the same i
 
 - the model: per-neuron constants, the constant input of every trial (``n_trials x n_neurons``), a
   time-varying input (``n_neurons x n_steps``) if any population has one;
-- the state of every trial: voltages, refractory times, HH gates, synapse stages, delay rings,
-  delta jumps, filtered-probe stages, the step's input currents and event lists;
+- the state of every trial: voltages, refractory times (the end of the period for LIF neurons
+  without noise, the time left for the others), HH gates, synapse stages, delay rings, delta jumps,
+  filtered-probe stages, the step's input currents, the LIF pass's flags and the event lists;
 - source events, generated window by window (``_WINDOW_EVENTS`` events per window at most);
 - every trace probe's record, ``n_trials x n x n_samples`` float64, laid out probe by probe so that
   each record is a view of one buffer;
@@ -50,8 +51,8 @@ _WINDOW_EVENTS = 2**22
 _FIRST_RECORD_RATE = 50.0
 _FIRST_RECORD_MIN = 4096
 _FIRST_RECORD_MAX = 2**22
-# Given to the kernel for a part a network has (delta synapses onto LIF neurons without noise, fused
-# synapses in their pass), None otherwise: Numba then compiles the kernel without that part.
+# Given to the kernel for a part a network has (synapses that decay apart from the LIF passes), None
+# otherwise: Numba then compiles the kernel without that part.
 _MARKER = np.zeros(0)
 # An exponential synapse whose decay per step is at least this is fused (see G_FUSED in the kernels):
 # its inputs are divided by the decay, so it may not be tiny.
@@ -262,7 +263,7 @@ class _Plan:
             offset += (q.synapse.order + 1) * q.n if q.kind == "filtered" else 0
         self.synapse_size = offset
         self.n_events = max(1, self.n_neurons + self.n_if)     # an IF neuron may emit two events a step
-        self.flag_size = 8 * ((self.n_quiet + 7) // 8)
+        self.flag_size = 64 * ((self.n_quiet + 63) // 64)          # whole cache lines
         self.samples = [(n_steps + q.record_every - 1) // q.record_every if q.kind != "spikes" else 0
                         for q in net.probes]
         self.probe_sizes = [self.trials * q.n * m for q, m in zip(net.probes, self.samples, strict=True)]
@@ -363,7 +364,7 @@ def simulate(net, n_steps, progress):
     _check_memory(net, plan)
     t_end = n_steps * net.dt
     model = _model(net, plan)
-    connections = _connections(net, plan)
+    connections, lif_passes = _connections(net, plan, model)
     probes, probe_out = _probes(net, plan)
     state = _state(net, plan)
     capacity = plan.first_record
@@ -374,16 +375,17 @@ def simulate(net, n_steps, progress):
     pool = ThreadPoolExecutor(n_workers) if n_workers > 1 else None
 
     groups = connections[2]
-    fused = _MARKER if np.any(connections[4][:, kernels.F_GROUP_A] >= 0) else None
     cascades = _MARKER if np.any((groups[:, kernels.G_N_STAGES] > 0) & (groups[:, kernels.G_FUSED] == 0)) \
         else None
 
     def advance(stop):
         # (The parts a network may not have go as arguments of their own, None when absent.)
         window, poisson = sources
-        arguments = (model, connections, probes, state, record, model[5], model[6], state[3], model[8],
-                     window, poisson, state[11], probes[2], connections[7], connections[8], connections[9],
-                     model[11], model[12], record[0] if record[0].size else None, fused, cascades)
+        arguments = (model, connections, probes, state, record, model[5], model[6], state[4], model[8],
+                     window, poisson, state[12], probes[2], connections[6], connections[7], connections[8],
+                     model[11], state[5] if plan.jumps_into_quiet else None,
+                     record[0] if record[0].size else None, *lif_passes["tables"], lif_passes["constants"],
+                     lif_passes["decays"], cascades)
         if pool is None:
             kernels.run_steps(stop, 0, 1, *arguments)
         else:
@@ -527,7 +529,7 @@ def _model(net, plan):
     return (net.dt, plan.n_steps, plan.n_lif, plan.jump_offset,
             (tau_m, _per_neuron(lif, lambda p: p.params["tau_ref"]), decay), if_neurons,
             hh_params if hh else None, current_const, current_time if plan.time_varying else None,
-            record_unit, plan.n_quiet, noise, _MARKER if plan.jumps_into_quiet else None)
+            record_unit, plan.n_quiet, noise)
 
 
 def _hh_row(population):
@@ -558,9 +560,11 @@ def _propagator_rows(synapses, dt):
     return rows
 
 
-def _connections(net, plan):
-    """The connection table (int64 (C, N_CONNECTION_COLUMNS)), its float columns (float64 (C, 3)),
-    the synapses' propagators (float64 (C, S)) and the packed weights, indices and delays."""
+def _connections(net, plan, model):
+    """The connection table (int64 (C, N_CONNECTION_COLUMNS)), its float columns (float64 (C, 2)),
+    the synapse-group table and propagators (float64 (G, S)), the ranges of neurons whose input starts
+    from their constant or from 0, and the packed weights, indices and delays; and the LIF passes
+    (:func:`_lif_passes`)."""
     packed = _pack_connections(net)
     conns = net.connections
     storage_code = {"dense": kernels.STORE_DENSE, "sparse": kernels.STORE_SPARSE,
@@ -584,21 +588,9 @@ def _connections(net, plan):
         groups[g] = (plan.first[post], post.n, synapse.order + 1 if psc else 0, plan.state_offset[g],
                      plan.state_offset[g] if psc else plan.jump_offset + plan.first[post], n_slots,
                      plan.ring_offset[g], fused, False)
-    # The LIF populations without noise: their LIF pass computes their input, with up to two fused
-    # groups; anything else reaching them is prepared in `current` first ("extra").
-    populations = np.zeros((plan.n_quiet_populations, kernels.N_POPULATION_COLUMNS), dtype=np.int64)
-    quiet = plan.lif[:plan.n_quiet_populations]
-    for f, population in enumerate(quiet):
-        mine = [g for g, (post, _, _) in enumerate(plan.groups) if post is population]
-        fused = [g for g in mine if groups[g, kernels.G_FUSED]][:2]
-        groups[fused, kernels.G_IN_PASS] = True
-        others = [g for g in mine if g not in fused and groups[g, kernels.G_N_STAGES] > 0]
-        extra = bool(others) or plan.time_varying
-        populations[f] = (plan.first[population], population.n, *(fused + [-1, -1])[:2], extra)
+    lif_passes = _lif_passes(plan, groups, propagators, model, net.probes)
     copy_ranges = np.array([(plan.first[p], p.n) for p in [*plan.lif[plan.n_quiet_populations:], *plan.if_,
                                                             *plan.hh]], dtype=np.int64).reshape(-1, 2)
-    zero_ranges = np.array([(plan.first[p], p.n) for f, p in enumerate(quiet)
-                            if populations[f, kernels.F_EXTRA]], dtype=np.int64).reshape(-1, 2)
     for k, c in enumerate(conns):
         row = table[k]
         group = groups[plan.group_of[k]]
@@ -623,10 +615,49 @@ def _connections(net, plan):
     dense = any(c.storage == "dense" for c in conns)
     sparse = any(c.storage != "dense" for c in conns)
     delays = any(c.synapse_delays is not None for c in conns)
-    return (table, floats, groups, propagators, populations, copy_ranges, zero_ranges,
+    return (table, floats, groups, propagators, copy_ranges, lif_passes["zero_ranges"],
             packed["dense_t"] if dense else None,
             (packed["pointers"], packed["indices"], packed["weights_t"]) if sparse else None,
-            packed["synapse_delays"] if delays else None)
+            packed["synapse_delays"] if delays else None), lif_passes
+
+
+def _lif_passes(plan, groups, propagators, model, probes):
+    """What the LIF passes need (see ``_lif_populations_pass`` in the kernels): the tables of the
+    LIF populations without noise, by their number of fused synapse groups (None for a number no
+    population has); their per-neuron constant inputs (n_trials, n_neurons) and membrane decays,
+    None when each population has one of each (then held in its row); and the ranges of neurons
+    whose input is prepared from 0 (``zero_ranges``). Marks the groups the passes decay
+    (``G_IN_PASS``).
+
+    A population's pass computes its input with up to two fused groups; anything else reaching it
+    (more synapses, a time-varying current) is prepared in ``current`` first ("extra").
+    """
+    current_const, decay = model[7], model[4][2]
+    rows = ([], [], [])
+    uniform_constants = uniform_decays = True
+    zero_ranges = []
+    for population in plan.lif[:plan.n_quiet_populations]:
+        first, n = plan.first[population], population.n
+        mine = [g for g, (post, _, _) in enumerate(plan.groups) if post is population]
+        fused = [g for g in mine if groups[g, kernels.G_FUSED]][:2]
+        groups[fused, kernels.G_IN_PASS] = True
+        extra = plan.time_varying or any(g not in fused and groups[g, kernels.G_N_STAGES] > 0 for g in mine)
+        if extra:
+            zero_ranges.append((first, n))
+        constants, decays = current_const[:, first:first + n], decay[first:first + n]
+        uniform_constants &= bool(np.all(constants == constants[0, 0]))
+        uniform_decays &= bool(np.all(decays == decays[0]))
+        all_currents = any(q.kind == "current" and q.target is population for q in probes)
+        states = [groups[g, kernels.G_STATE_OFFSET] for g in fused] + [0, 0]
+        fused_decays = [propagators[g, 0] for g in fused] + [0.0, 0.0]
+        rows[len(fused)].append(((first, n, extra, all_currents, *states[:2]),
+                                 (constants[0, 0], decays[0], *fused_decays[:2])))
+    tables = [None if not kind else
+              (np.array([ints for ints, _ in kind], dtype=np.int64),
+               np.array([floats for _, floats in kind], dtype=np.float64)) for kind in rows]
+    return {"tables": tables, "zero_ranges": np.array(zero_ranges, dtype=np.int64).reshape(-1, 2),
+            "constants": None if uniform_constants else current_const,
+            "decays": None if uniform_decays else decay}
 
 
 def _probes(net, plan):
@@ -689,7 +720,8 @@ def _state(net, plan):
     return (
         counters,                                                # position, status, ... per trial
         v,
-        np.zeros((t, plan.n_lif + plan.n_if)),                   # refractory time left (s)
+        np.zeros((t, plan.n_quiet)),                             # LIF without noise: refractory until (s)
+        np.zeros((t, plan.n_lif - plan.n_quiet + plan.n_if)),    # noisy LIF, IF: refractory time left (s)
         gates,
         np.zeros((t, plan.synapse_size)),
         np.zeros((t, plan.n_neurons)),                           # the step's input currents
@@ -767,7 +799,9 @@ class _SourceWindows:
             units.append(neurons[deliver] + plan.first[p])
             steps.append(felt[deliver] - first)
         units, steps = np.concatenate(units), np.concatenate(steps)
-        order = np.argsort(steps, kind="stable")
+        # (Steps of a window shorter than 2**16 are sorted as uint16: numpy's stable sort is then a
+        # radix sort, linear in the events.)
+        order = np.argsort(steps.astype(np.uint16) if last - first <= 2**16 else steps, kind="stable")
         starts = np.zeros(last - first + 1, dtype=np.int64)
         np.cumsum(np.bincount(steps, minlength=last - first), out=starts[1:])
         return units[order], starts
