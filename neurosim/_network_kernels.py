@@ -17,7 +17,9 @@ Everything is flattened into arrays so that one compiled function runs any netwo
   spike costs its out-degree), with one weight per synapse or one for all ("uniform").
 - Synapses. A PSC synapse of order ``n`` is a cascade of ``n + 1`` first-order stages whose free
   evolution over a step is ``x_j <- sum_{m <= j} P[m] x_{j-m}`` (:meth:`neurosim.PSC.propagator`);
-  a spike adds ``w / tau_s`` to the first stage and the last stage is the current. A delta synapse
+  a spike adds ``w / tau_s`` to the first stage and the last stage is the current's value; the
+  current held over a step is its average over the step, ``sum_m A[m] x_{n-m}``
+  (:meth:`neurosim.PSC.step_average`), so that a spike delivers exactly its charge. A delta synapse
   has no state: a spike adds ``w`` to the neuron's "jump", applied to its voltage at the start of
   the step.
 - Delays. A connection whose delays are all one step delivers straight into the first stage (or
@@ -352,8 +354,8 @@ def _hh_advance(k, v_now, current_i, dt, gates, hh_params):
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
 def _lif_free_pass(trial, first, n, v, free_at, current, extra, all_currents, constant, constants, decay,
-                   decays, t_now, t_next, flags, jumps, jump_offset, synapse_a, offset_a, decay_a, synapse_b,
-                   offset_b, decay_b):
+                   decays, t_now, t_next, flags, jumps, jump_offset, synapse_a, offset_a, decay_a, gain_a,
+                   synapse_b, offset_b, decay_b, gain_b):
     """The common cases of :func:`lif_step` for the ``n`` neurons of one LIF population from neuron
     ``first`` on, in one vectorised pass that also computes their input: refractory for the whole
     step, or free and still below threshold at its end. Flags the others (a spike, or a refractory
@@ -370,7 +372,8 @@ def _lif_free_pass(trial, first, n, v, free_at, current, extra, all_currents, co
     time-varying input, prepared by :func:`_input_currents`), plus up to two fused exponential
     synapses: the ``synapse_a`` and ``synapse_b`` arrays from ``offset_a``, ``offset_b`` on (the
     population's stages in the synapse state), decayed here by ``decay_a``, ``decay_b`` after their
-    inputs of the step arrived (see ``G_FUSED``). The input is written to ``current`` for the
+    inputs of the step arrived (see ``G_FUSED``), whose currents over the step are their values
+    times ``gain_a``, ``gain_b`` (their step averages). The input is written to ``current`` for the
     flagged neurons, which :func:`_lif_events` steps, and for all when ``all_currents`` (a current
     probe reads it): storing every neuron's input made CUBA's pass 15% slower. The membrane decays
     by ``decay`` (per neuron in ``decays`` when that is not None).
@@ -397,11 +400,11 @@ def _lif_free_pass(trial, first, n, v, free_at, current, extra, all_currents, co
         if synapse_a is not None:
             value = synapse_a[start_a + k] * decay_a
             synapse_a[start_a + k] = value
-            current_i += value
+            current_i += value * gain_a
         if synapse_b is not None:
             value = synapse_b[start_b + k] * decay_b
             synapse_b[start_b + k] = value
-            current_i += value
+            current_i += value * gain_b
         end = free_at[i]
         v_now = v[i]
         if jumps is not None:
@@ -439,7 +442,7 @@ def _lif_populations_pass(tables_0, tables_1, tables_2, trial, syn, v, free_at, 
                                      ints[f, F_EXTRA] != 0, ints[f, F_ALL_CURRENTS] != 0,
                                      floats[f, FP_CONSTANT], constants, floats[f, FP_DECAY], decays, t_now,
                                      t_next, flags, jumps, jump_offset,
-                                     None, 0, 0.0, None, 0, 0.0)
+                                     None, 0, 0.0, 0.0, None, 0, 0.0, 0.0)
     if tables_1 is not None:
         ints, floats = tables_1
         for f in range(ints.shape[0]):
@@ -447,7 +450,8 @@ def _lif_populations_pass(tables_0, tables_1, tables_2, trial, syn, v, free_at, 
                                      ints[f, F_EXTRA] != 0, ints[f, F_ALL_CURRENTS] != 0,
                                      floats[f, FP_CONSTANT], constants, floats[f, FP_DECAY], decays, t_now,
                                      t_next, flags, jumps, jump_offset,
-                                     syn, ints[f, F_STATE_A], floats[f, FP_DECAY_A], None, 0, 0.0)
+                                     syn, ints[f, F_STATE_A], floats[f, FP_DECAY_A], floats[f, FP_GAIN_A],
+                                     None, 0, 0.0, 0.0)
     if tables_2 is not None:
         ints, floats = tables_2
         for f in range(ints.shape[0]):
@@ -455,8 +459,8 @@ def _lif_populations_pass(tables_0, tables_1, tables_2, trial, syn, v, free_at, 
                                      ints[f, F_EXTRA] != 0, ints[f, F_ALL_CURRENTS] != 0,
                                      floats[f, FP_CONSTANT], constants, floats[f, FP_DECAY], decays, t_now,
                                      t_next, flags, jumps, jump_offset,
-                                     syn, ints[f, F_STATE_A], floats[f, FP_DECAY_A],
-                                     syn, ints[f, F_STATE_B], floats[f, FP_DECAY_B])
+                                     syn, ints[f, F_STATE_A], floats[f, FP_DECAY_A], floats[f, FP_GAIN_A],
+                                     syn, ints[f, F_STATE_B], floats[f, FP_DECAY_B], floats[f, FP_GAIN_B])
     return finite
 
 
@@ -541,12 +545,12 @@ N_GROUP_COLUMNS = 9
 # whether every neuron's input is kept in ``current`` (for a current probe), and the synapse-state
 # offsets of the fused groups A and B (0 when absent). Float columns (float64
 # (F, N_POPULATION_FLOATS)): the constant input and the membrane's decay over a step (when they are
-# one number for the population; see ``constants`` and ``decays`` in run_steps), and the decays of
-# groups A and B.
+# one number for the population; see ``constants`` and ``decays`` in run_steps), the decays of
+# groups A and B and their step averages (the current held over the step per unit of synapse state).
 F_FIRST, F_N, F_EXTRA, F_ALL_CURRENTS, F_STATE_A, F_STATE_B = range(6)
 N_POPULATION_COLUMNS = 6
-FP_CONSTANT, FP_DECAY, FP_DECAY_A, FP_DECAY_B = range(4)
-N_POPULATION_FLOATS = 4
+FP_CONSTANT, FP_DECAY, FP_DECAY_A, FP_DECAY_B, FP_GAIN_A, FP_GAIN_B = range(6)
+N_POPULATION_FLOATS = 6
 # Columns of the connection float table (float64 (C, 3)).
 CF_UNIFORM_WEIGHT, CF_SPIKE_INPUT = 0, 1
 # Columns of the probe table (int64 (Q, N_PROBE_COLUMNS)).
@@ -627,9 +631,10 @@ def _filters_arrive(events, table, spike_input, propagators, lookup, syn, unit, 
 
 @numba.njit(cache=True, error_model="numpy")
 def _input_currents(step, current, constant, current_time, copy_ranges, zero_ranges, groups, propagators,
-                    syn):
-    """Each neuron's input over the step: constant (bias included), time-varying, synaptic; first,
-    every delay ring's slot of this step empties into its group's input.
+                    averages, syn):
+    """Each neuron's input over the step: constant (bias included), time-varying, synaptic (each
+    synapse's current averaged over the step, from ``averages``); first, every delay ring's slot of
+    this step empties into its group's input.
 
     The neurons of ``copy_ranges`` (int64 (R, 2): first neuron, count) start from their constant
     input; those of ``zero_ranges`` from 0 (LIF populations whose pass adds the constant, see
@@ -654,17 +659,24 @@ def _input_currents(step, current, constant, current_time, copy_ranges, zero_ran
         if groups[g, G_N_STAGES] == 0 or groups[g, G_IN_PASS]:
             continue
         n_post = groups[g, G_N_POST]
+        n_stages = groups[g, G_N_STAGES]
         target = np.uint64(groups[g, G_POST_FIRST])
-        synaptic = np.uint64(groups[g, G_STATE_OFFSET] + (groups[g, G_N_STAGES] - 1) * n_post)
+        synaptic = np.uint64(groups[g, G_STATE_OFFSET] + (n_stages - 1) * n_post)
         if groups[g, G_FUSED]:
-            decay = propagators[g, 0]
+            decay, gain = propagators[g, 0], averages[g, 0]
             for i in range(np.uint64(n_post)):
                 value = syn[synaptic + i] * decay
                 syn[synaptic + i] = value
-                current[target + i] += value
-        else:
+                current[target + i] += value * gain
+            continue
+        # The last stage x_n and the ones before it, x_{n-m} from `synaptic - m n_post` on.
+        for m in range(n_stages):
+            gain = averages[g, m]
+            if gain == 0.0:                      # (the Euler cascade's current is its last stage)
+                continue
+            stage = synaptic - np.uint64(m * n_post)
             for i in range(np.uint64(n_post)):
-                current[target + i] += syn[synaptic + i]
+                current[target + i] += gain * syn[stage + i]
     if current_time is not None:
         for i in range(current.shape[0]):
             current[i] += current_time[i, step]
@@ -864,7 +876,7 @@ def run_steps(stop, worker, n_workers, model, connections, probes, state, output
     """
     dt, n_steps, n_lif, jump_offset, lif, _, _, current_const, _, record_unit, n_quiet, _ = model
     lif_tau_m, lif_tau_ref, lif_decay = lif
-    c_table, c_floats, g_table, g_propagators, copy_ranges, zero_ranges, _, _, _ = connections
+    c_table, c_floats, g_table, g_propagators, g_averages, copy_ranges, zero_ranges, _, _, _ = connections
     q_table, probe_units, _ = probes
     (counters, v_all, free_at_all, refractory_all, _, synapses_all, current_all, flags_all,
      events_unit_all, events_count_all, events_first_all, events_period_all, _, rng_all, scratch_all) = state
@@ -966,7 +978,7 @@ def run_steps(stop, worker, n_workers, model, connections, probes, state, output
             counter[T_N_DRAWN] = n_drawn
             # 2. input currents, held constant over the step; 3. probes read the state at t_k.
             _input_currents(step, current, constant, current_time, copy_ranges, zero_ranges, g_table,
-                            g_propagators, syn)
+                            g_propagators, g_averages, syn)
             if traces is not None:
                 _record_traces(step, trial, q_table, probe_units, v, current, syn, traces, voltages_now)
             # 4. neurons integrate over [t_k, t_k + dt); their spikes arrive at step k + 1 (+ delay).

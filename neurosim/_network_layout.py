@@ -382,7 +382,7 @@ def simulate(net, n_steps, progress):
         # (The parts a network may not have go as arguments of their own, None when absent.)
         window, poisson = sources
         arguments = (model, connections, probes, state, record, model[5], model[6], state[4], model[8],
-                     window, poisson, state[12], probes[2], connections[6], connections[7], connections[8],
+                     window, poisson, state[12], probes[2], connections[7], connections[8], connections[9],
                      model[11], state[5] if plan.jumps_into_quiet else None,
                      record[0] if record[0].size else None, *lif_passes["tables"], lif_passes["constants"],
                      lif_passes["decays"], cascades)
@@ -551,18 +551,26 @@ def _propagator(synapse, dt):
     return synapse.propagator(dt)
 
 
-def _propagator_rows(synapses, dt):
+@functools.lru_cache(maxsize=256)
+def _step_average(synapse, dt):
+    return synapse.step_average(dt)
+
+
+def _synapse_rows(synapses, dt, row=_propagator):
+    """``row(synapse, dt)`` (its propagator, or its step average) of every PSC in ``synapses``, one
+    row each, padded with zeros (float64 (len(synapses), longest))."""
     width = max([s.order + 1 for s in synapses if isinstance(s, PSC)] + [1])
     rows = np.zeros((len(synapses), width))
     for k, s in enumerate(synapses):
         if isinstance(s, PSC):
-            rows[k, :s.order + 1] = _propagator(s, dt)
+            rows[k, :s.order + 1] = row(s, dt)
     return rows
 
 
 def _connections(net, plan, model):
     """The connection table (int64 (C, N_CONNECTION_COLUMNS)), its float columns (float64 (C, 2)),
-    the synapse-group table and propagators (float64 (G, S)), the ranges of neurons whose input starts
+    the synapse-group table, propagators and step averages (float64 (G, S) each, see
+    :meth:`neurosim.PSC.step_average`), the ranges of neurons whose input starts
     from their constant or from 0, and the packed weights, indices and delays; and the LIF passes
     (:func:`_lif_passes`)."""
     packed = _pack_connections(net)
@@ -581,14 +589,16 @@ def _connections(net, plan, model):
             part = getattr(c, name)
             offset += 0 if part is None else part.size
     groups = np.zeros((len(plan.groups), kernels.N_GROUP_COLUMNS), dtype=np.int64)
-    propagators = _propagator_rows([synapse for _, synapse, _ in plan.groups], net.dt)
+    synapses = [synapse for _, synapse, _ in plan.groups]
+    propagators = _synapse_rows(synapses, net.dt)
+    averages = _synapse_rows(synapses, net.dt, _step_average)
     for g, (post, synapse, n_slots) in enumerate(plan.groups):
         psc = isinstance(synapse, PSC)
         fused = psc and synapse.order == 0 and propagators[g, 0] >= _FUSED_DECAY
         groups[g] = (plan.first[post], post.n, synapse.order + 1 if psc else 0, plan.state_offset[g],
                      plan.state_offset[g] if psc else plan.jump_offset + plan.first[post], n_slots,
                      plan.ring_offset[g], fused, False)
-    lif_passes = _lif_passes(plan, groups, propagators, model, net.probes)
+    lif_passes = _lif_passes(plan, groups, propagators, averages, model, net.probes)
     copy_ranges = np.array([(plan.first[p], p.n) for p in [*plan.lif[plan.n_quiet_populations:], *plan.if_,
                                                             *plan.hh]], dtype=np.int64).reshape(-1, 2)
     for k, c in enumerate(conns):
@@ -615,13 +625,13 @@ def _connections(net, plan, model):
     dense = any(c.storage == "dense" for c in conns)
     sparse = any(c.storage != "dense" for c in conns)
     delays = any(c.synapse_delays is not None for c in conns)
-    return (table, floats, groups, propagators, copy_ranges, lif_passes["zero_ranges"],
+    return (table, floats, groups, propagators, averages, copy_ranges, lif_passes["zero_ranges"],
             packed["dense_t"] if dense else None,
             (packed["pointers"], packed["indices"], packed["weights_t"]) if sparse else None,
             packed["synapse_delays"] if delays else None), lif_passes
 
 
-def _lif_passes(plan, groups, propagators, model, probes):
+def _lif_passes(plan, groups, propagators, averages, model, probes):
     """What the LIF passes need (see ``_lif_populations_pass`` in the kernels): the tables of the
     LIF populations without noise, by their number of fused synapse groups (None for a number no
     population has); their per-neuron constant inputs (n_trials, n_neurons) and membrane decays,
@@ -650,8 +660,9 @@ def _lif_passes(plan, groups, propagators, model, probes):
         all_currents = any(q.kind == "current" and q.target is population for q in probes)
         states = [groups[g, kernels.G_STATE_OFFSET] for g in fused] + [0, 0]
         fused_decays = [propagators[g, 0] for g in fused] + [0.0, 0.0]
+        fused_gains = [averages[g, 0] for g in fused] + [0.0, 0.0]
         rows[len(fused)].append(((first, n, extra, all_currents, *states[:2]),
-                                 (constants[0, 0], decays[0], *fused_decays[:2])))
+                                 (constants[0, 0], decays[0], *fused_decays[:2], *fused_gains[:2])))
     tables = [None if not kind else
               (np.array([ints for ints, _ in kind], dtype=np.int64),
                np.array([floats for _, floats in kind], dtype=np.float64)) for kind in rows]
@@ -697,7 +708,7 @@ def _probes(net, plan):
     filters = None
     if lookups:
         filters = (np.array([1.0 / q.synapse.tau_s if q.kind == "filtered" else 0.0 for q in probes]),
-                   _propagator_rows([q.synapse if q.kind == "filtered" else Delta() for q in probes], net.dt),
+                   _synapse_rows([q.synapse if q.kind == "filtered" else Delta() for q in probes], net.dt),
                    np.concatenate(lookups))
     units = np.concatenate(units).astype(np.int64) if units else np.zeros(0, dtype=np.int64)
     return (table, units, filters), np.zeros(int(sum(plan.probe_sizes)))

@@ -32,7 +32,9 @@ dense or sparse weights, delays            ``Connect(..., "one_to_one")`` of the
                                            nothing)
 "spikes" probe                             ``spike_recorder`` (of the probed neurons only)
 "voltage", "current" probes                ``multimeter`` (``V_m``; ``I_syn_ex``, ``I_syn_in`` or
-                                           ``I_syn``, plus the known bias and input currents)
+                                           ``I_syn``, plus the known bias and input currents): NEST's
+                                           synaptic currents at the step times, not the step
+                                           averages neurosim's current probes hold (see "Timing")
 "filtered" probe                           the recorded spikes filtered by :func:`neurosim.filter_spikes`
 =========================================  ================================================================
 
@@ -60,10 +62,13 @@ is sent by its ``spike_generator`` at ``ceil(t / dt) dt``, as neurosim counts it
 ``t = 0`` at ``dt``, NEST's first step). NEST checks the threshold at the end of each step and
 counts the refractory period in whole steps from there, where neurosim solves the crossing time
 inside the step; NEST integrates the synaptic current exactly through the step, where neurosim
-holds each step's current over the step, so that an exponential PSC delivers ``1 + dt / (2 tau_s)``
-of its charge in neurosim (1 % at 0.1 ms and 5 ms; alpha PSCs, which start at 0, are not biased
-so). Spike times thus differ by less than a step, and rates by about 1 % at ``dt`` = 0.1 ms but
-10-20 % at 1 ms: compare the two at 0.1 ms. A time-varying current reaches NEST through a
+holds its average over the step (:meth:`neurosim.PSC.step_average`: both deliver each spike's
+charge exactly). A current probe run on NEST thus returns the synaptic current at the step times
+(the kernel sampled, as :func:`neurosim.filter_spikes`), where neurosim's returns the average over
+each step it holds (an exponential PSC's synaptic part is ``(1 - exp(-a)) / a`` times the sample,
+``a = dt / tau_s``). Spike times thus differ by less than a step, and rates by about 1 % at ``dt`` =
+0.1 ms but more at 1 ms, where the one-step delay and NEST's whole-step refractory period weigh:
+compare the two at 0.1 ms. A time-varying current reaches NEST through a
 ``step_current_generator`` (a device's current arrives one step after it is set), and through
 ``I_e`` for the first two steps: it is applied over the same steps as in neurosim. Recorded spike
 times are NEST's, the end of the step of the crossing; probed sources report their given times

@@ -4,8 +4,12 @@ through synapses with delays.
 Each neuron's input current is the weighted sum of its presynaptic neurons' PSC-filtered spike
 trains plus a bias, ``z = W x + b``: every step the synaptic currents decay, then each arriving
 spike adds ``w / tau_s`` (:class:`~neurosim.PSC` synapses of any order are cascades of first-order
-stages, as in :func:`neurosim.filter_spikes`). With a :class:`~neurosim.Delta` synapse a spike
-makes the membrane potential jump by ``w`` instead (Brunel 2000).
+stages, as in :func:`neurosim.filter_spikes`). The neurons integrate each step with their input
+held constant: a synapse's current over the step is its exact average over the step
+(:meth:`~neurosim.PSC.step_average`; the notes' Euler synapse holds its value), so that every
+spike delivers exactly its charge ``w``, as the continuous kernel does. With a
+:class:`~neurosim.Delta` synapse a spike makes the membrane potential jump by ``w`` instead
+(Brunel 2000).
 
 Weights are dense arrays or any ``scipy.sparse`` matrix of shape ``(post.n, pre.n)``
 (:mod:`neurosim.connectivity` builds the usual random ones). Sparse weights are stored per
@@ -540,7 +544,9 @@ class SpikingNetwork:
         target : Population
         kind : {"spikes", "voltage", "filtered", "current"}
             Spike times; voltage (see :class:`NetworkResult` for units); the population's spike
-            trains filtered by ``synapse``'s kernel (1/s); the neurons' total input current.
+            trains filtered by ``synapse``'s kernel (1/s, sampled at the step times, as
+            :func:`~neurosim.filter_spikes`); the neurons' total input current held over each
+            step (each synapse's average over the step, see :meth:`~neurosim.PSC.step_average`).
         neurons : slice or array_like of int, optional
             Record these neurons of ``target`` only (indices in ``[0, target.n)``, no repeats; the
             record's rows follow their order). Default: all.

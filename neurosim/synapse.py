@@ -116,6 +116,63 @@ class PSC:
             values[:] = np.exp(m * math.log(ratio) - ratio - np.array([math.lgamma(k + 1) for k in m]))
         return values
 
+    def step_average(self, dt: float) -> np.ndarray:
+        """The current a spiking network holds over a step, from the cascade's state at its start.
+
+        A network integrates its neurons with the input held constant over each step of ``dt``;
+        the current it holds is ``sum_m A[m] x_{order - m}`` with ``x_j`` the stages at the step's
+        start (see :meth:`propagator`), so that every spike delivers exactly its charge ``w``:
+
+        - exact: the kernel's current averaged over the step, ``A[m] = P(m + 1, a) / a`` with
+          ``a = dt / tau_s`` and ``P`` the regularized lower incomplete gamma function (order 0:
+          ``A = [(1 - exp(-a)) / a]``, 0.906 at dt = 1 ms, tau_s = 5 ms; holding the value at the
+          step's start instead would deliver ``a / (1 - exp(-a))`` = 1.10 of the charge);
+        - Euler (the notes): ``A = [1, 0, ...]``, the last stage's value, which the Euler cascade
+          already makes deliver the whole charge (``dt sum_k (1 - a)**k / tau_s = 1``).
+
+        Parameters
+        ----------
+        dt : float
+            Time step (s), > 0.
+
+        Returns
+        -------
+        ndarray of float64, shape (order + 1,)
+            ``A`` (dimensionless).
+        """
+        dt = check_positive("dt", dt)
+        values = np.zeros(self.order + 1)
+        if self.method == "euler":
+            values[0] = 1.0
+        else:
+            ratio = dt / self.tau_s
+            values[:] = special.gammainc(np.arange(1, self.order + 2), ratio) / ratio
+        return values
+
+    def sampled_area(self, dt: float) -> float:
+        """The area of the kernel sampled on a grid of step ``dt``: ``dt sum_k h(k dt)``.
+
+        A filtered spike train (:func:`filter_spikes`, a ``"filtered"`` probe) samples the kernel on
+        the grid, so its mean over a long window is ``rate * sampled_area``, not ``rate``: 1 for the
+        Euler synapse, ``a / (1 - exp(-a))`` for the exact exponential one (``a = dt / tau_s``; 1.10
+        at dt = 1 ms, tau_s = 5 ms), slightly under 1 for the exact alpha kernel. (A network's
+        neurons receive each spike's charge exactly, see :meth:`step_average`.)
+
+        Parameters
+        ----------
+        dt : float
+            Time step (s), > 0.
+
+        Returns
+        -------
+        float
+            The sampled area for a spike on a grid point (dimensionless).
+        """
+        dt = check_positive("dt", dt)
+        duration = self.tau_s * (self.order + 1) * 50          # the kernel's tail beyond: < e^-40
+        single = SpikeTrains([np.zeros(1)], t_end=max(duration, 2 * dt))
+        return float(filter_spikes(single, dt, synapse=self).sum() * dt)
+
 
 @dataclass(frozen=True)
 class Delta:

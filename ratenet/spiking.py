@@ -25,10 +25,11 @@ that its spike count over any window ``[0, t)`` is ``r t`` rounded to the neares
 unbiased but twice as variable). Deeper layers' neurons start spread uniformly between reset and
 threshold. With ``readout="counts"`` (the default) no synaptic filter delays the answer.
 
-Each synaptic current is held over a step at its value at the step's start, so a spike delivers
-:func:`charge_per_spike` (not exactly 1: 1.10 for an exact 5 ms exponential synapse at dt = 1 ms);
-the weights between layers are divided by it, so that every layer's mean input is the rate
-network's.
+The network delivers each spike's charge exactly (it holds each synaptic current's average over a
+step, :meth:`neurosim.PSC.step_average`), so every layer's mean input is the rate network's with
+the rate network's weights. A filtered readout samples the kernel on the grid instead, whose area
+is not exactly 1 (:meth:`neurosim.PSC.sampled_area`: 1.10 for an exact 5 ms exponential synapse at
+dt = 1 ms): it is divided by that area.
 
 Every sample is one *trial* of a single :class:`neurosim.SpikingNetwork` run, so a test set is
 simulated in one vectorised call (in batches whose memory is estimated first).
@@ -42,7 +43,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neurosim import PSC, Population, SpikeTrains, SpikingNetwork, filter_spikes
+from neurosim import PSC, Population, SpikingNetwork
 from neurosim.validation import time_steps
 
 from .conversion import Readout, SpikingLayer, spiking_layers
@@ -109,9 +110,9 @@ class SpikingClassifier:
         The synapse of every connection (and of the filtered readout).
     dt : float
         Simulation step (s).
-    charge_per_spike : float
-        What one spike delivers through ``synapse`` at ``dt`` (see :func:`charge_per_spike`); the
-        weights between layers are divided by it.
+    sampled_area : float
+        The area of ``synapse``'s kernel sampled at ``dt`` (:meth:`neurosim.PSC.sampled_area`), the
+        mean of a filtered spike train per spike: the filtered readout is divided by it.
     """
 
     def __init__(self, net: Network, *, synapse: PSC | None = None, dt: float | None = None,
@@ -129,7 +130,7 @@ class SpikingClassifier:
         for layer in self.layers:
             layer.twin.check_dt(self.dt, layer.name)
         self.synapse.check_step(self.dt)
-        self.charge_per_spike = charge_per_spike(self.synapse, self.dt)
+        self.sampled_area = self.synapse.sampled_area(self.dt)
         self.input = check_choice("input", input, INPUT_MODES)
         self.input_rate = check_positive("input_rate", input_rate)
         self.initial_state = check_choice("initial_state", initial_state, INITIAL_STATES)
@@ -278,7 +279,7 @@ class SpikingClassifier:
         if filtered.ndim < 2 or filtered.shape[-2] != n_hidden:
             raise ValueError(f"filtered must have shape (..., {n_hidden}, n_times) (the last hidden "
                              f"layer's filtered spike trains), got {filtered.shape}")
-        linear = self._linear_readout(filtered / self.charge_per_spike)
+        linear = self._linear_readout(filtered / self.sampled_area)
         return np.moveaxis(self._output(np.moveaxis(linear, -2, -1)), -1, -2)
 
     def _linear_readout(self, rates: np.ndarray) -> np.ndarray:
@@ -330,13 +331,13 @@ class SpikingClassifier:
             previous = first.twin.add_population(network, first.n, bias=first.twin.input_of(first.bias),
                                                  v_init=initial(first, first_input), label=_label(first))
             network.connect(source, previous,
-                            first.twin.gain * first.weights / (self.input_rate * self.charge_per_spike),
+                            first.twin.gain * first.weights / self.input_rate,
                             synapse=self.synapse)
         hidden = [previous]
         for before, layer in zip(self.layers[:-1], self.layers[1:], strict=True):
             population = layer.twin.add_population(network, layer.n, bias=layer.twin.input_of(layer.bias),
                                                    v_init=initial(layer, None), label=_label(layer))
-            weights = layer.twin.gain * before.twin.amplitude / self.charge_per_spike * layer.weights
+            weights = layer.twin.gain * before.twin.amplitude * layer.weights
             network.connect(previous, population, weights, synapse=self.synapse)
             hidden.append(population)
             previous = population
@@ -351,8 +352,7 @@ class SpikingClassifier:
         or as spike trains at ``input_rate`` Hz per unit (``input="spikes"``). Every hidden layer is
         a node of LIF neurons (``CubaLIF`` for the exponential synapse, ``LIF`` with ``LI`` synapse
         stages for a higher order) or of IF neurons (ReLU layers), joined by ``Linear`` nodes of
-        the weights the twin simulates (:func:`charge_per_spike` included, so that the graph runs
-        at ``dt`` as the twin does). The ``Output`` node ``"output"`` is ``Affine(W_L A, b_L)`` of
+        the weights the twin simulates. The ``Output`` node ``"output"`` is ``Affine(W_L A, b_L)`` of
         the last layer's spike trains: its mean over a presentation is the logits (the twin's
         counts readout). Neurons start at rest: a graph has no initial state.
 
@@ -455,7 +455,7 @@ class SpikingClassifier:
         if filtered is not None:
             times = result.times(filtered)
             filtered_rates = result[filtered].reshape(X.shape[0], hidden[-1].n, times.size)
-            trace = self._linear_readout(filtered_rates / self.charge_per_spike)
+            trace = self._linear_readout(filtered_rates / self.sampled_area)
         else:
             width = record_every * self.dt
             n_bins = (int(round(t_end / self.dt)) + record_every - 1) // record_every
@@ -637,34 +637,6 @@ def spiking_accuracy(net: Network, X, y, t_end: float = 0.2, **options) -> float
     run_keys = ("t_settle", "seed", "progress", "record_every")
     run = {key: options.pop(key) for key in run_keys if key in options}
     return to_spiking(net, **options).score(X, y, t_end, **run)
-
-
-def charge_per_spike(synapse: PSC, dt: float) -> float:
-    """The charge one spike delivers through ``synapse`` on a grid of step ``dt``, for a unit weight.
-
-    A spiking network holds each synaptic current over a step at its value at the step's start
-    (the kernel sampled on the grid, :func:`neurosim.filter_spikes`), so a spike delivers
-    ``dt * sum_k h_k``: 1 for the notes' Euler synapse, ``(dt / tau_s) / (1 - exp(-dt / tau_s))``
-    for the exact exponential one (1.10 at dt = 1 ms, tau_s = 5 ms), slightly under 1 for the alpha
-    kernel. Filtered spike trains average ``rate * charge_per_spike``, so a spiking twin divides its
-    weights between layers, and a filtered readout, by it: each layer then receives the rate
-    network's ``z`` on average.
-
-    Parameters
-    ----------
-    synapse : neurosim.PSC
-    dt : float
-        Time step (s).
-
-    Returns
-    -------
-    float
-        Charge per spike for a weight of 1 (dimensionless: the kernel's area on the grid).
-    """
-    dt = check_positive("dt", dt)
-    duration = synapse.tau_s * (synapse.order + 1) * 50            # the kernel's tail beyond: < e^-40
-    single = SpikeTrains([np.zeros(1)], t_end=max(duration, 2 * dt))
-    return float(filter_spikes(single, dt, synapse=synapse).sum() * dt)
 
 
 def _check_trained(net: Network, layers: list[SpikingLayer], output: Readout, allow_untrained: bool) -> None:

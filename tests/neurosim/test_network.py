@@ -8,23 +8,78 @@ import neurosim as ns
 from neurosim import PSC, SpikeTrains, SpikingNetwork, filter_spikes
 
 
+def _erlang_cdf(t, tau_s, order):
+    """The charge a unit-area kernel of order ``order`` has delivered ``t`` s after its spike: the
+    Erlang(order + 1) distribution function, 1 - exp(-x) sum_{j <= order} x**j / j!, x = t / tau_s."""
+    x = np.maximum(t, 0.0) / tau_s
+    term = total = np.ones_like(x)
+    for j in range(1, order + 1):
+        term = term * x / j
+        total = total + term
+    return np.where(t > 0, 1.0 - np.exp(-x) * total, 0.0)
+
+
+def _held_currents(trains, dt, synapse, t_end):
+    """What a network holds over each step [t_k, t_k + dt) for the spike trains through ``synapse``:
+    the exact kernel's average over the step (the Euler synapse: its value, as filter_spikes gives
+    it), each spike felt from the first grid point at or after it. Independent of the network's
+    arithmetic (the kernel's integral in closed form)."""
+    if synapse.method == "euler":
+        moved = SpikeTrains([np.ceil(np.round(t / dt, 9)) * dt for t in trains.times], t_end=t_end)
+        return filter_spikes(moved, dt=dt, synapse=synapse)
+    edges = np.arange(int(round(t_end / dt)) + 1) * dt
+    out = np.zeros((trains.n_neurons, edges.size - 1))
+    for i, times in enumerate(trains.times):
+        for t in times:
+            felt = np.ceil(np.round(t / dt, 9)) * dt
+            out[i] += np.diff(_erlang_cdf(edges - felt, synapse.tau_s, synapse.order)) / dt
+    return out
+
+
 @pytest.mark.parametrize("method", ["euler", "exact"])
 @pytest.mark.parametrize("order", [0, 1])
-def test_single_synapse_reproduces_filter_spikes_exactly(method, order):
-    # Spikes on the grid: the network and filter_spikes then describe the same arithmetic, so they
-    # must agree to rounding (1e-12 of the peak 1/tau_s = 200).
+def test_single_synapse_delivers_the_kernel_over_each_step(method, order):
+    # Spikes on the grid. The filtered probe samples the kernel as filter_spikes does (the same
+    # arithmetic: 1e-12 of the peak 1/tau_s = 200); the neuron's input over each step is the exact
+    # kernel's average over the step (Euler: its value), so every spike delivers its whole charge.
     trains = SpikeTrains([np.array([0.010, 0.012, 0.030, 0.031]), np.array([0.005])], t_end=0.1)
+    synapse = PSC(0.005, order, method)
     net = SpikingNetwork(dt=1e-3)
     source = net.add_spike_source(trains=trains)
     silent = net.add_lif(1, bias=-1e3)  # never fires: its input current is the synapse's output
-    net.connect(source, silent, weights=np.array([[0.5, 0.0]]), synapse=PSC(0.005, order, method))
+    net.connect(source, silent, weights=np.array([[0.5, 0.0]]), synapse=synapse)
     current = net.probe(silent, "current")
-    filtered = net.probe(source, "filtered", synapse=PSC(0.005, order, method))
+    filtered = net.probe(source, "filtered", synapse=synapse)
     result = net.run(t_end=0.1)
 
-    reference = filter_spikes(trains, dt=1e-3, synapse=PSC(0.005, order=order, method=method))
+    reference = filter_spikes(trains, dt=1e-3, synapse=synapse)
     np.testing.assert_allclose(result[filtered], reference, rtol=0, atol=1e-12 * 200)
-    np.testing.assert_allclose(result[current][0] + 1e3, 0.5 * reference[0], rtol=0, atol=1e-10)
+    held = _held_currents(trains, 1e-3, synapse, 0.1)
+    np.testing.assert_allclose(result[current][0] + 1e3, 0.5 * held[0], rtol=0, atol=1e-10)
+    if method == "exact":                  # the charge delivered within the window, exactly
+        delivered = (result[current][0] + 1e3).sum() * 1e-3
+        assert delivered == pytest.approx(0.5 * 4 * _erlang_cdf(np.array([0.1 - 0.031]), 0.005, order)[0],
+                                          rel=1e-3)
+
+
+@pytest.mark.parametrize("order", [0, 1, 4])
+@pytest.mark.parametrize("dt", [1e-3, 1e-4, 2e-2])
+def test_step_average_gives_every_spike_its_charge(order, dt):
+    # One spike through a unit weight: the current held over the steps, summed, is 1 (the kernel's
+    # area), for any ratio dt / tau_s; the coefficients are the closed-form averages of the stages.
+    synapse = PSC(0.004, order)
+    net = SpikingNetwork(dt=dt)
+    source = net.add_spike_source(trains=SpikeTrains([np.array([0.0])], t_end=2.0))
+    silent = net.add_lif(1, bias=-1e3)
+    net.connect(source, silent, weights=np.ones((1, 1)), synapse=synapse, delay=3 * dt)
+    current = net.probe(silent, "current")
+    delivered = (net.run(t_end=2.0)[current][0] + 1e3).sum() * dt
+    assert delivered == pytest.approx(1.0, abs=1e-9)
+    a = dt / 0.004
+    stage_averages = [(_erlang_cdf(np.array([dt]), 0.004, m)[0]) / a for m in range(order + 1)]
+    # (The closed form cancels for small dt / tau_s at high orders: 1e-13 absolute of a sum of 1.)
+    np.testing.assert_allclose(synapse.step_average(dt), stage_averages, rtol=1e-9, atol=1e-13)
+    assert PSC(0.004, order, "euler").step_average(1e-3).tolist() == [1.0] + [0.0] * order
 
 
 def test_synaptic_current_is_the_weighted_sum_of_filtered_presynaptic_trains():
@@ -39,10 +94,9 @@ def test_synaptic_current_is_the_weighted_sum_of_filtered_presynaptic_trains():
     spikes = net.probe(source, "spikes")
     current = net.probe(post, "current")
     result = net.run(t_end=0.5)
-    # A spike is felt at the first grid point at or after it: filter the trains moved there.
-    moved = SpikeTrains([np.ceil(np.round(t / 1e-3, 9)) * 1e-3 for t in result[spikes].times], t_end=0.5)
-    filtered = filter_spikes(moved, dt=1e-3, synapse=PSC(0.01, order=1))
-    np.testing.assert_allclose(result[current], weights @ filtered + bias[:, None], rtol=1e-12, atol=1e-9)
+    # A spike is felt at the first grid point at or after it.
+    held = _held_currents(result[spikes], 1e-3, PSC(0.01, order=1), 0.5)
+    np.testing.assert_allclose(result[current], weights @ held + bias[:, None], rtol=1e-12, atol=1e-9)
 
 
 @pytest.mark.parametrize("dt", [1e-3, 1e-4])
@@ -159,8 +213,8 @@ def test_unconnected_hh_population_reproduces_simulate_hh():
 
 @pytest.mark.parametrize("order", [0, 1])
 def test_hh_neuron_receives_the_synaptic_current_filter_spikes_predicts(order):
-    # Source spikes on the grid: the HH neuron's input current must be bias + w * filter_spikes of
-    # the train (same arithmetic; tolerance 1e-9 µA/cm² against currents of tens of µA/cm²). The
+    # Source spikes on the grid: the HH neuron's input current must be bias + w * the kernel's
+    # average over each step (tolerance 1e-9 µA/cm² against currents of tens of µA/cm²). The
     # weight (µA/cm² x s) is large enough for the PSCs to make the neuron fire.
     dt, tau_s, weight, bias = 1e-5, 0.002, 0.05, 2.0
     trains = SpikeTrains([np.array([0.005, 0.00502, 0.02, 0.021, 0.04])], t_end=0.06)
@@ -171,7 +225,7 @@ def test_hh_neuron_receives_the_synaptic_current_filter_spikes_predicts(order):
     current = net.probe(neuron, "current")
     spikes = net.probe(neuron, "spikes")
     result = net.run(t_end=0.06)
-    expected = bias + weight * filter_spikes(trains, dt=dt, synapse=PSC(tau_s, order=order))[0]
+    expected = bias + weight * _held_currents(trains, dt, PSC(tau_s, order=order), 0.06)[0]
     np.testing.assert_allclose(result[current][0], expected, rtol=0, atol=1e-9)
     assert result[spikes].n_spikes >= 1
 

@@ -23,7 +23,7 @@ def test_relu_layers_fire_at_their_normalised_activations():
     # Scale of a layer: the maximum of its positive activations on the data (percentile 100). Layer
     # 1's IF neurons get the constant input J = max_rate z / scale and fire at exactly J Hz: over a
     # 1.5 s window the count is off by less than one spike (1 / 1.5 s). Layer 2 integrates layer 1's
-    # filtered spikes, whose mean (after charge_per_spike) is the rate network's h: an IF neuron
+    # filtered spikes, whose mean (after the sampled area) is the rate network's h: an IF neuron
     # integrates exactly, so its count follows the mean input within two spikes (the start and the
     # synaptic filter's tail).
     net = _relu_net()
@@ -78,19 +78,23 @@ def test_a_trained_relu_network_keeps_its_accuracy_as_spikes(trained_relu_net):
     assert snet.score(X, y, t_end=0.2) >= rate_accuracy - 0.01
 
 
-def test_charge_per_spike_is_what_the_network_delivers():
+def test_a_spike_delivers_its_charge_and_filtered_trains_average_the_sampled_area():
     # One spike at t = 0 through a unit weight into a neuron's input: the network's current probe
-    # summed over the steps (times dt) is the charge the conversion divides by.
+    # summed over the steps (times dt) is the spike's charge, 1, for every synapse (the twin's
+    # weights need no correction); a filtered probe samples the kernel, whose area on the grid is
+    # what the filtered readout divides by.
     for synapse in (ns.PSC(0.005), ns.PSC(0.005, method="euler"), ns.PSC(0.003, order=1)):
         network = ns.SpikingNetwork(dt=1e-3)
         source = network.add_spike_source(trains=ns.SpikeTrains([np.zeros(1)], t_end=0.5))
         target = network.add_lif(1)
         network.connect(source, target, np.ones((1, 1)), synapse=synapse)
         current = network.probe(target, "current")
-        delivered = network.run(0.5)[current].sum() * 1e-3
-        assert rn.spiking.charge_per_spike(synapse, 1e-3) == pytest.approx(delivered, rel=1e-9)
+        filtered = network.probe(source, "filtered", synapse=synapse)
+        result = network.run(0.5)
+        assert result[current].sum() * 1e-3 == pytest.approx(1.0, rel=1e-12)
+        assert synapse.sampled_area(1e-3) == pytest.approx(result[filtered].sum() * 1e-3, rel=1e-9)
     ratio = 1e-3 / 0.005
-    assert rn.spiking.charge_per_spike(ns.PSC(0.005), 1e-3) == pytest.approx(ratio / -np.expm1(-ratio))
+    assert ns.PSC(0.005).sampled_area(1e-3) == pytest.approx(ratio / -np.expm1(-ratio), rel=1e-12)
 
 
 def test_relu_conversion_errors_name_what_to_give():
