@@ -2,11 +2,12 @@
 
 A spiking twin started at rest answers late: every neuron needs a whole interspike interval before
 its first spike, all of them in step, and a synaptic filter on the readout delays the answer by
-its time constant. ``to_spiking(initial_state="phase", readout="counts")`` (the defaults) starts
-each first-layer neuron at a random phase of the cycle its input drives (its stationary state)
-and reads the output layer from spike counts, which are then unbiased from t = 0. This example
-measures both against the old way (``initial_state="rest", readout="filtered"``) on soft-LIF
-networks, per seed:
+its time constant. ``to_spiking(initial_state="centered", readout="counts")`` (the defaults)
+starts each first-layer neuron halfway through the cycle its input drives, so that its spike count
+over any window from 0 is its rate times the window, rounded, and reads the output layer from spike
+counts; ``initial_state="phase"`` draws the phase at random instead (the stationary state: unbiased
+but twice as variable). This example measures both against the old way
+(``initial_state="rest", readout="filtered"``) on soft-LIF networks, per seed:
 
 * digits, 64-100-10, soft LIF with the default amplitude (rates of about 35 Hz) and with amplitude
   0.005 (the network learns rates about 1.5x higher: more spikes in a short window);
