@@ -73,8 +73,10 @@ def add_worker_options(parser: argparse.ArgumentParser, threads: bool = False) -
         parser.add_argument("--threads", type=int, help=argparse.SUPPRESS)
 
 
-def play_role(args: argparse.Namespace, t_end: float, neurosim_worker, brian2_network, **roles) -> None:
-    """Be the worker that ``args.worker`` names, for the work ``args.work[0]``.
+def play_role(args: argparse.Namespace, t_end: float, neurosim_worker, brian2_network, warm_up: float = 0.0,
+              **roles) -> None:
+    """Be the worker that ``args.worker`` names, for the work ``args.work[0]``; ``warm_up`` (s) is
+    Brian2 runtime's untimed run before each timed one (see :func:`serve_brian2_runtime`).
 
     ``neurosim``: ``neurosim_worker(work)`` (which calls :func:`serve`); ``brian2-runtime`` and
     ``brian2-standalone-build``: :func:`serve_brian2_runtime` and :func:`brian2_standalone_build`
@@ -85,7 +87,7 @@ def play_role(args: argparse.Namespace, t_end: float, neurosim_worker, brian2_ne
     if args.worker == "neurosim":
         neurosim_worker(work)
     elif args.worker == "brian2-runtime":
-        serve_brian2_runtime(lambda: brian2_network(work), t_end)
+        serve_brian2_runtime(lambda: brian2_network(work), t_end, warm_up)
     elif args.worker == "brian2-standalone-build":
         brian2_standalone_build(lambda: brian2_network(work), t_end, args.directory,
                                 getattr(args, "threads", None))
@@ -93,8 +95,10 @@ def play_role(args: argparse.Namespace, t_end: float, neurosim_worker, brian2_ne
         roles[args.worker]()
 
 
-def serve_brian2_runtime(build_network, t_end: float) -> None:
-    """Serve a Brian2 network in runtime mode (Cython code generation) for ``t_end`` seconds a run.
+def serve_brian2_runtime(build_network, t_end: float, warm_up: float = 0.0) -> None:
+    """Serve a Brian2 network in runtime mode (Cython code generation) for ``t_end`` seconds a run,
+    each after an untimed run of ``warm_up`` seconds when that is > 0 (a process that waited while
+    other tools ran is slower in its first tens of milliseconds on this VM; see bench/networks.py).
 
     ``build_network()`` returns ``(network, spike_monitor)``; it is called after the code
     generation target is set. The first call is the first ``Network.run`` (code generation and
@@ -111,6 +115,8 @@ def serve_brian2_runtime(build_network, t_end: float) -> None:
         return int(monitor.num_spikes)
 
     def run():
+        if warm_up > 0:
+            network.run(warm_up * b2.second)
         before = int(monitor.num_spikes)
         start = time.perf_counter()
         network.run(t_end * b2.second)   # continues from the current state: the same work again

@@ -37,16 +37,21 @@ spike by spike: CUBA rate within 15 %, CV within 0.1; Brunel rate within 15 %, C
 Memory: each worker's peak resident set (``ru_maxrss``) after the first run, beside the synapse
 arrays themselves (4-byte index + 8-byte weight per synapse).
 
-Runs alternate between the tools for ``--rounds`` rounds; medians and ratios are printed.
+Runs alternate between the tools for ``--rounds`` rounds; medians and ratios are printed. Each
+timed run of a tool that keeps its network in a process (neurosim, Brian2 runtime, NEST) follows an
+untimed warm-up run of ``WARM_UP`` s: on this 2-core VM the first run after a process has waited
+while the others ran is up to 50 ms slower (CUBA alone 38 ms, after 1 s asleep 80-110 ms, user CPU
+time, no page faults; a warm-up run brings it back, a busy loop does not), which a 1 s run of
+40 ms cannot hide. Brian2 standalone's loop is timed inside its binary, after its start-up.
 
-Figures (2 cores, the machine loaded by other work, load average 3-5, November 2026), seconds per
-simulated second, median of 5 runs (CUBA) and 2 runs (Brunel):
+Figures (2 cores, quiet machine, 30 November 2026), seconds per simulated second, median of 5 runs
+(CUBA, with the warm-up) and 3 runs (Brunel, without it: its runs of seconds do not need it):
 
 ==================  ===========  ===============  ==================  ==========  ==================
 work                neurosim     Brian2 runtime   Brian2 standalone   NEST 1 th.  NEST 2 threads
 ==================  ===========  ===============  ==================  ==========  ==================
-CUBA                0.071        0.52             0.077 (loop)        1.70        11.5 (2.7 to 44)
-Brunel AI           2.78         22.0             19.0 (loop)         26.0        9.3
+CUBA                0.038        0.43             0.076 (loop)        1.41        0.41
+Brunel AI           2.29         19.5             18.3 (loop)         22.0        8.8
 ==================  ===========  ===============  ==================  ==========  ==================
 
 Rates and CVs agree within the tolerances (CUBA 5.85 / 5.86 / 5.90 Hz, CV 0.53 everywhere; Brunel
@@ -90,6 +95,7 @@ from _workers import (
 )
 
 T_END = 1.0          # s simulated per run
+WARM_UP = 0.05       # s simulated, untimed, before each timed run (see the module notes)
 DT = 1e-4            # s
 SEED = 1
 TOOLS = ("neurosim", "brian2-runtime", "brian2-standalone", "nest-1", "nest-2")
@@ -185,19 +191,28 @@ def _peak_memory_mb() -> float:
 # Workers: each runs in its own process, reads commands on stdin and answers one JSON line each.
 # ----------------------------------------------------------------------------------------------
 
-def _serve(build, run_once, n_neurons: int, answers=None) -> None:
+def _serve(build, run_once, n_neurons: int, answers=None, warm_up=None) -> None:
     """Build (timed), then answer 'first' (the first run, with its statistics) and 'run', one JSON
-    line each on ``answers`` (default standard output)."""
+    line each on ``answers`` (default standard output). ``warm_up(state)`` runs untimed before each
+    'run' (see the module notes).
+
+    ``run_once(state)`` runs the simulation (timed: wall and process CPU time) and returns a function
+    that gives its spikes as (neurons, times) arrays, called after the timing (the statistics need
+    them; the tools' own spike records are inside the timing).
+    """
     start = time.perf_counter()
     state = build()
     build_s = time.perf_counter() - start
     for line in sys.stdin:
         command = line.strip()
         if command in ("first", "run"):
-            start = time.perf_counter()
-            neurons, times = run_once(state)
-            elapsed = time.perf_counter() - start
-            reply = {"run_s": elapsed, "spikes": int(len(neurons))}
+            if command == "run" and warm_up is not None:
+                warm_up(state)
+            start, cpu = time.perf_counter(), time.process_time()
+            events = run_once(state)
+            elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+            neurons, times = events()
+            reply = {"run_s": elapsed, "cpu_s": cpu, "spikes": int(len(neurons))}
             if command == "first":
                 reply.update(build_s=build_s, memory_mb=_peak_memory_mb(),
                              **statistics_of(neurons, times, n_neurons, T_END))
@@ -253,11 +268,13 @@ def _neurosim_worker(work: str) -> None:
 
     def run_once(state):
         net, probe, _ = state
-        trains = net.run(T_END, progress=False)[probe]
-        return trains.all_events()
+        return net.run(T_END, progress=False)[probe].all_events
+
+    def warm_up(state):
+        state[0].run(WARM_UP, progress=False)
 
     n = CUBA_N if work == "cuba" else BRUNEL_N_E + BRUNEL_N_I
-    _serve(build, run_once, n)
+    _serve(build, run_once, n, warm_up=warm_up)
 
 
 def _brian2_network(work: str):
@@ -323,10 +340,13 @@ def _brian2_runtime_worker(work: str) -> None:
         network.run(T_END * b2.second)
         # Times of this run only, relative to its start.
         start = float(network.t / b2.second) - T_END
-        return monitor.i[before:], monitor.t[before:] / b2.second - start
+        return lambda: (monitor.i[before:], monitor.t[before:] / b2.second - start)
+
+    def warm_up(state):
+        state[0].run(WARM_UP * b2.second)
 
     n = CUBA_N if work == "cuba" else BRUNEL_N_E + BRUNEL_N_I
-    _serve(build, run_once, n)
+    _serve(build, run_once, n, warm_up=warm_up)
 
 
 def _brian2_standalone_build(work: str, directory: str) -> None:
@@ -409,11 +429,17 @@ def _nest_worker(work: str, threads: int) -> None:
         recorder.n_events = 0
         start = nest.biological_time
         nest.Simulate(T_END * 1e3)
-        events = recorder.get("events")
-        return np.asarray(events["senders"]) - first, (np.asarray(events["times"]) - start) * 1e-3
+
+        def events():
+            spikes = recorder.get("events")
+            return np.asarray(spikes["senders"]) - first, (np.asarray(spikes["times"]) - start) * 1e-3
+        return events
+
+    def warm_up(state):
+        nest.Simulate(WARM_UP * 1e3)
 
     n = CUBA_N if work == "cuba" else BRUNEL_N_E + BRUNEL_N_I
-    _serve(build, run_once, n, answers)
+    _serve(build, run_once, n, answers, warm_up)
 
 
 def _scaling_worker(n_neurons: int) -> None:
@@ -478,17 +504,20 @@ def _bench(work: str, rounds: int, scratch: Path, tools: list[str]) -> dict:
                           OMP_NUM_THREADS="1")
         workers[tool] = Worker(__file__, tool, work, env)
         first = workers[tool].ask("first")
-        report[tool] = {**first, "first_s": first["run_s"], "runs": []}
+        report[tool] = {**first, "first_s": first["run_s"], "runs": [], "cpu": []}
     for _ in range(rounds):
         for tool in tools:
             if tool == "brian2-standalone":
                 report[tool]["runs"].append(brian2_standalone_rerun(report[tool]["directory"])["run_s"])
             else:
-                report[tool]["runs"].append(workers[tool].ask("run")["run_s"])
+                reply = workers[tool].ask("run")
+                report[tool]["runs"].append(reply["run_s"])
+                report[tool]["cpu"].append(reply["cpu_s"])
     for worker in workers.values():
         worker.close()
     for entry in report.values():
         entry["median_s"] = statistics.median(entry["runs"])
+        entry["median_cpu_s"] = statistics.median(entry["cpu"]) if entry.get("cpu") else float("nan")
     return report
 
 
@@ -496,17 +525,17 @@ def _print(work: str, report: dict) -> None:
     title = {"cuba": "CUBA: 4,000 LIF, p = 2 %, exp. current synapses",
              "brunel": "Brunel AI: 12,500 LIF, 12.5 M delta synapses, delay 1.5 ms, Poisson input"}[work]
     print(f"\n== {title}; {T_END:g} s per run at dt = {DT * 1e3:g} ms ==")
-    print(f"{'tool':<19}{'s per sim. s':>13}{'build (s)':>11}{'first (s)':>11}{'rate (Hz)':>11}{'ISI CV':>8}"
-          f"{'peak RSS (MB)':>15}   runs (s)")
+    print(f"{'tool':<19}{'s per sim. s':>13}{'CPU s':>8}{'build (s)':>11}{'first (s)':>11}{'rate (Hz)':>11}"
+          f"{'ISI CV':>8}{'peak RSS (MB)':>15}   runs (s)")
     for tool, entry in report.items():
         runs = " ".join(f"{run:.3g}" for run in entry["runs"])
-        print(f"{tool:<19}{entry['median_s'] / T_END:>13.3f}{entry['build_s']:>11.2f}"
-              f"{entry['first_s']:>11.2f}"
+        print(f"{tool:<19}{entry['median_s'] / T_END:>13.3f}{entry['median_cpu_s'] / T_END:>8.3f}"
+              f"{entry['build_s']:>11.2f}{entry['first_s']:>11.2f}"
               f"{entry['rate']:>11.2f}{entry['cv']:>8.2f}{entry['memory_mb']:>15.0f}   {runs}")
     if "brian2-standalone" in report:
         entry = report["brian2-standalone"]
         print(f"  brian2-standalone: C++ compile {entry['compile_s']:.1f} s; its runs are the simulation "
-              "loop alone")
+              "loop alone (wall time; its CPU time is not reported)")
     if "neurosim" in report:
         ours = report["neurosim"]
         rate_tolerance, cv_tolerance = TOLERANCE[work]
