@@ -40,9 +40,10 @@ arrays themselves (4-byte index + 8-byte weight per synapse).
 Runs alternate between the tools for ``--rounds`` rounds; medians and ratios are printed. Each
 timed run of a tool that keeps its network in a process (neurosim, Brian2 runtime, NEST) follows an
 untimed warm-up run of ``WARM_UP`` s: on this 2-core VM the first run after a process has waited
-while the others ran is up to 50 ms slower (CUBA alone 38 ms, after 1 s asleep 80-110 ms, user CPU
-time, no page faults; a warm-up run brings it back, a busy loop does not), which a 1 s run of
-40 ms cannot hide. Brian2 standalone's loop is timed inside its binary, after its start-up.
+while the others ran is tens of milliseconds slower (``bench/idle_penalty.py``: CUBA back to back
+34-38 ms, after 1 s asleep 57-110 ms, user CPU time, no page faults; a warm-up run brings it back,
+a busy loop only in part), which a 1 s run of 40 ms cannot hide. Brian2 standalone's loop is
+timed inside its binary, after its start-up.
 
 Figures (2 cores, quiet machine, 30 November 2026), seconds per simulated second, median of 5 runs
 (CUBA, with the warm-up) and 3 runs (Brunel, without it: its runs of seconds do not need it):
