@@ -353,7 +353,8 @@ class RateCurve:
     model : dict, optional
         The neuron whose curve this is, as :func:`rate_curve` records it: ``{"model": "hh", "dt": s,
         "method": ..., "threshold": mV, "params": {HHParameters fields}}`` or ``{"model": "lif",
-        "dt": s, "tau_m": s, "tau_ref": s}``. It lets a rate network trained on the curve be run as
+        "dt": s, "tau_m": s, "tau_ref": s}`` (plus ``"noise"``, sigma, when measured with noise;
+        an analytic curve has no ``"dt"``). It lets a rate network trained on the curve be run as
         that neuron (ratenet's spiking twins). JSON values only.
 
     Attributes
@@ -867,8 +868,12 @@ def _model_description(model: object, dt: float, method: str | None, model_param
             return None         # one curve cannot stand for neurons with different parameters
         description = {"model": "lif", "dt": dt, "tau_m": float(tau_m), "tau_ref": float(tau_ref)}
         noise = model_params.get("noise")
-        if noise is not None and np.ndim(noise) == 0 and float(noise) > 0:
-            description["noise"] = float(noise)
+        if noise is not None:
+            levels = np.unique(np.asarray(noise, dtype=np.float64))
+            if levels.size > 1:
+                return None     # one curve cannot stand for neurons with different noise
+            if levels[0] > 0:
+                description["noise"] = float(levels[0])
         return description
     if model == "hh":
         from dataclasses import asdict

@@ -25,6 +25,12 @@ def test_a_measured_curve_records_its_neuron_and_keeps_it_through_to_dict(hh_cur
     assert ns.rate_curve("lif", np.linspace(0, 4, 9), analytic=True).model["model"] == "lif"
     noisy = ns.rate_curve("lif", np.linspace(0, 4, 9), t_end=0.5, dt=1e-3, t_skip=0.1, noise=0.2, seed=1)
     assert noisy.model["noise"] == 0.2
+    # Noise given per input: one level is the neuron's noise; several levels are no one neuron.
+    inputs = np.linspace(0.5, 4, 8)
+    per_input = ns.rate_curve("lif", inputs, t_end=0.5, dt=1e-3, t_skip=0.1, noise=np.full(8, 0.2), seed=1)
+    assert per_input.model["noise"] == 0.2
+    assert ns.rate_curve("lif", inputs, t_end=0.5, dt=1e-3, t_skip=0.1, noise=np.linspace(0.1, 0.3, 8),
+                         seed=1).model is None
     net = rn.Network([rn.Dense(2, 3), rn.RateCurveActivation(noisy), rn.Dense(3, 2)],
                      loss="softmax_cross_entropy")
     assert rn.to_spiking(net, allow_untrained=True).layers[0].twin.noise == 0.2
