@@ -2,10 +2,11 @@
 
 On this project's 2-core VM a process that has waited (asleep, or while other processes ran) runs
 its next short simulation tens of milliseconds slower, in user CPU time and without page faults;
-a short run of the same network before it brings the speed back, a busy loop only in part. A bench that alternates tools gives every tool such a pause before each run, so
-``bench/networks.py`` and ``bench/spiking_network.py`` run an untimed ``WARM_UP`` of the network
-first. This script measures the effect on the CUBA network (``networks.neurosim_network``), one
-simulated second per run, in one process:
+a short run of the same network before it brings the speed back, a busy loop only in part. A
+bench that alternates tools gives every tool such a pause before each run, so ``bench/networks.py``
+and ``bench/spiking_network.py`` run an untimed ``WARM_UP`` of the network first. This script
+measures the effect on the CUBA network (``networks.neurosim_network``), one simulated second per
+run, in one process:
 
 * ``back to back``: runs one after the other;
 * ``after 1 s asleep``: each run after ``time.sleep(1)``;

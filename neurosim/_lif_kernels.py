@@ -13,11 +13,11 @@ step: after the first spike the neuron restarts from the reset, so further spike
 exact period ``tau_ref + tau_m ln(v_in / (v_in - 1))``. Hence, for an input that is constant over
 each step, the spike times are those of the continuous model up to rounding, at any ``dt``.
 
-Reuse. :func:`lif_step` advances one neuron by one step and is the building block of both kernels
-below; the spiking network simulator calls it for populations driven by synaptic currents.
-:func:`lif_noisy_step` is its counterpart with Gaussian white noise (see "Noise" below), shared in
-the same way by :func:`run_noisy` and the network. It takes
-and returns scalars only, so LLVM inlines it into the caller's loop. (Helpers that take arrays are
+Reuse. :func:`lif_step` advances one neuron by one step and is the building block of the
+noise-free kernels below; the spiking network simulator calls it for populations driven by
+synaptic currents. :func:`lif_noisy_step` is its counterpart with Gaussian white noise (see "Noise"
+below), shared in the same way by :func:`run_noisy` and the network. Both take
+and return scalars only, so LLVM inlines it into the caller's loop. (Helpers that take arrays are
 ``inline="always"``: a Numba call with array arguments costs ~100 ns, more than the spike itself.)
 
 Noise. With Gaussian white noise in Brunel's (2000) convention,
@@ -52,7 +52,7 @@ depends only on the seed, not on the number of threads, on how the run is split 
 (progress bars) or on which other neurons are simulated, and a rerun (to enlarge spike buffers)
 reproduces it exactly. Normal variates come from Marsaglia and Tsang's (2000) ziggurat in
 Doornik's (2005) form (128 layers): one 64-bit number gives a layer and a uniform, accepted at once
-99% of the time, where Box-Muller's log, sqrt and cos cost 10x more.
+97% of the time, where Box-Muller's log, sqrt and cos cost 10x more.
 """
 
 from __future__ import annotations

@@ -51,10 +51,11 @@ neuron's refractory period is held as the time it ends, which the pass only read
 neurons it flags are stepped one by one. The hot loops index the state arrays with unsigned
 integers from offsets: Numba checks a signed index for negative wrap-around, which blocks
 vectorisation (3x slower), and a view of each array instead costs two atomic reference counts
-per array and step. For the same reason the functions called at every step call no other compiled
-function (their callees are inlined, see ``_lif_step_inlined``): Numba counts the references to
-every array a function receives, and prunes those counts only in leaves (they took 10% of CUBA's
-run time).
+per array and step. For the same reason the LIF pass and the delivery and propagation helpers call
+no other compiled function (their callees are inlined, see ``_lif_step_inlined``): Numba counts the
+references to every array a function receives, and prunes those counts only in leaves (they took
+10% of CUBA's run time). The IF, noisy-LIF and HH steps (if_step, lif_noisy_step, _hh_advance) are
+ordinary calls.
 
 Trials (independent copies of the network with their own inputs, e.g. one per sample to classify)
 run one after the other, or on several threads (the kernel releases the GIL; each thread takes every
@@ -551,7 +552,7 @@ F_FIRST, F_N, F_EXTRA, F_ALL_CURRENTS, F_STATE_A, F_STATE_B = range(6)
 N_POPULATION_COLUMNS = 6
 FP_CONSTANT, FP_DECAY, FP_DECAY_A, FP_DECAY_B, FP_GAIN_A, FP_GAIN_B = range(6)
 N_POPULATION_FLOATS = 6
-# Columns of the connection float table (float64 (C, 3)).
+# Columns of the connection float table (float64 (C, 2)).
 CF_UNIFORM_WEIGHT, CF_SPIKE_INPUT = 0, 1
 # Columns of the probe table (int64 (Q, N_PROBE_COLUMNS)).
 (Q_KIND, Q_EVERY, Q_N, Q_UNIT_OFFSET, Q_EVENTS, Q_TARGET_FIRST, Q_TARGET_N, Q_LOOKUP_OFFSET, Q_N_STAGES,

@@ -899,9 +899,5 @@ def _spike_trains(probe, local, plan, windows, trial, record_neuron, record_time
         keep = neurons >= 0
         neurons, spike_times = neurons[keep], spike_times[keep]
     np.minimum(spike_times, t_end, out=spike_times)
-    # Grouped by neuron first with a radix sort (the events are in time order, so each neuron's stay
-    # sorted): from_events then finds them grouped, which its own stable sort does in linear time.
-    key = neurons.astype(np.uint16) if local.size <= 2**16 else neurons
-    order = np.argsort(key, kind="stable")
-    return SpikeTrains.from_events(neurons[order], spike_times[order], local.size, t_end)
+    return SpikeTrains.from_events(neurons, spike_times, local.size, t_end)
 

@@ -37,8 +37,6 @@ from .validation import check_allocation, check_positive_int
 
 __all__ = ["all_to_all", "fixed_indegree", "fixed_probability", "offset_columns", "one_to_one"]
 
-#: Bytes a synapse takes in a built matrix: an int32 column index and a float64 weight.
-BYTES_PER_SYNAPSE = 12
 # Peak bytes per synapse while a builder works (positions, rows and columns, weights, the matrix).
 _BUILD_BYTES_PER_SYNAPSE = 48
 

@@ -162,7 +162,8 @@ def simulate_hh(current: object, t_end: float, dt: float = 1e-5, *,
     ValueError, TypeError
         For an invalid argument, naming it.
     FloatingPointError
-        When the integration diverges (dt too large); the message gives the dt used and a stable one.
+        When the integration diverges: from a dt above the stable one, or from inputs or ``v_init``
+        far outside the model's range (the message says which, and what to change).
 
     Examples
     --------

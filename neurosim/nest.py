@@ -760,10 +760,9 @@ def _record(probe, events, nodes, inputs, n_steps, dt):
     local = np.arange(target.n) if probe.neurons is None else probe.neurons
     t_end = n_steps * dt
     if probe.kind in ("spikes", "filtered"):
-        if events is None:                          # a given or regular source: its own times
-            times = _source_times(target, n_steps, dt)
-            if probe.kind == "filtered":            # felt at the first step at or after each spike
-                times = [k * dt for k in _source_steps(target, n_steps, dt)]
+        if events is None:                          # a given or regular source: its own times, or for
+            times = (_source_times(target, n_steps, dt) if probe.kind == "spikes"      # a filtered probe
+                     else [k * dt for k in _source_steps(target, n_steps, dt)])     # the steps it is felt at
             trains = SpikeTrains([times[i] for i in local], t_end=t_end)
         else:
             within = events["times"] <= n_steps * dt * _MS_PER_S * (1 + 1e-12)     # not the extra run

@@ -208,16 +208,6 @@ class Probe:
         """Number of recorded neurons."""
         return self.target.n if self.neurons is None else int(self.neurons.size)
 
-    def nbytes(self, t_end: float, dt: float, n_trials: int = 1) -> int:
-        """Bytes of the record of a run of ``t_end`` seconds at ``dt``: exact for the traces
-        (float64 samples); for "spikes", :data:`SPIKE_RECORD_BYTES` per spike, and this returns
-        the record's first allocation (it grows with the spikes, each growth checked against
-        :data:`neurosim.validation.MAX_ALLOCATION_BYTES`)."""
-        n_steps = max(1, int(round(t_end / dt)))
-        if self.kind == "spikes":
-            return 0
-        return 8 * n_trials * self.n * ((n_steps + self.record_every - 1) // self.record_every)
-
 
 #: Bytes per recorded spike (an int32 neuron index and a float64 time).
 SPIKE_RECORD_BYTES = layout.SPIKE_RECORD_BYTES

@@ -381,9 +381,10 @@ def _write_connection(nir, nodes, edges, index, connection, target, names, dt, u
         edges.append((stage, stages[k + 1] if k + 1 < len(stages) else target.name))
     entry = stages[0] if stages else target.name
     steps = np.unique(delay)
+    check_allocation("weights", 8.0 * steps.size * n_post * n_pre, "export smaller populations (NIR's Linear "
+                     "node holds a dense matrix, one per delay)",
+                     what=f"{steps.size} dense {n_post} x {n_pre} weight matrices")
     for d in steps:
-        check_allocation("weights", 8.0 * n_post * n_pre, "export smaller populations (NIR's Linear node "
-                         "holds a dense matrix)", what=f"a dense {n_post} x {n_pre} weight matrix")
         matrix = np.zeros((n_post, n_pre))
         chosen = delay == d
         matrix[post[chosen], pre[chosen]] = weight[chosen]

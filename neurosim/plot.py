@@ -210,6 +210,8 @@ def filtered(trains: SpikeTrains, filtered_trains: object, dt: float, ax: Axes |
         ticks.
     """
     dt = check_positive("dt", dt)
+    if synapse is not None and not isinstance(synapse, PSC):
+        raise TypeError(f"synapse must be a neurosim.PSC, got {type(synapse).__name__}")
     values = as_finite_array("filtered_trains", filtered_trains, ndim=2)
     if values.shape[0] != trains.n_neurons:
         raise ValueError(f"filtered_trains must have one row per neuron of trains ({trains.n_neurons}), "
@@ -242,8 +244,6 @@ def filtered(trains: SpikeTrains, filtered_trains: object, dt: float, ax: Axes |
 
 
 def _kernel_inset(ax: Axes, synapse: PSC) -> Axes:
-    if not isinstance(synapse, PSC):
-        raise TypeError(f"synapse must be a neurosim.PSC, got {type(synapse).__name__}")
     tau_s, order = synapse.tau_s, synapse.order
     t = np.linspace(0.0, (order + 6) * tau_s, 400)
     inset = ax.inset_axes([0.70, 0.55, 0.28, 0.40])

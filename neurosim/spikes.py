@@ -170,8 +170,9 @@ class SpikeTrains:
         if n_neurons == 0:
             return cls([], t_end=t_end, t_start=t_start)
         # Simulators emit each neuron's events in time order: then a stable sort by neuron (a radix
-        # sort) is already the order by (neuron, time); otherwise sort by (neuron, time).
-        order = np.argsort(neurons, kind="stable")
+        # sort, linear in the events for 16-bit keys) is already the order by (neuron, time);
+        # otherwise sort by (neuron, time).
+        order = np.argsort(neurons.astype(np.uint16) if n_neurons <= 2**16 else neurons, kind="stable")
         sorted_neurons, sorted_times = neurons[order], times[order]
         if not np.all((np.diff(sorted_neurons) != 0) | (np.diff(sorted_times) >= 0)):
             order = np.lexsort((times, neurons))

@@ -91,7 +91,8 @@ class PSC:
         """Raise ``ValueError`` if the Euler method is unstable at time step ``dt`` (s)."""
         if self.method == "euler" and dt >= 2 * self.tau_s:
             raise ValueError(f"the Euler synapse (tau_s={self.tau_s!r} s) is unstable for dt={dt!r} s "
-                             f">= 2 tau_s; use a smaller dt or PSC(..., method='exact')")
+                             f">= 2 tau_s; use dt < 2 tau_s (dt < tau_s to avoid oscillation) or "
+                             "PSC(..., method='exact')")
 
     def propagator(self, dt: float) -> np.ndarray:
         """One step's free evolution of the kernel's cascade of ``order + 1`` first-order stages.
@@ -106,14 +107,12 @@ class PSC:
         ndarray of float64, shape (order + 1,)
         """
         ratio = dt / self.tau_s
+        if self.method == "exact":
+            return _exact_propagator(ratio, self.order)
         values = np.zeros(self.order + 1)
-        if self.method == "euler":
-            values[0] = 1.0 - ratio
-            if self.order > 0:
-                values[1] = ratio
-        else:
-            m = np.arange(self.order + 1)
-            values[:] = np.exp(m * math.log(ratio) - ratio - np.array([math.lgamma(k + 1) for k in m]))
+        values[0] = 1.0 - ratio
+        if self.order > 0:
+            values[1] = ratio
         return values
 
     def step_average(self, dt: float) -> np.ndarray:
@@ -318,9 +317,7 @@ def filter_spikes(trains: SpikeTrains | np.ndarray, dt: float, synapse: PSC = PS
         if not end > trains.t_start:
             raise ValueError(f"t_end must be greater than the trains' t_start={trains.t_start} s, "
                              f"got {t_end!r} s")
-    if synapse.method == "euler" and dt >= 2 * tau_s:
-        raise ValueError(f"the Euler synapse is unstable for dt={dt!r} s >= 2 tau_s = {2 * tau_s!r} s; "
-                         "use dt < 2 tau_s (dt < tau_s to avoid oscillation) or PSC(..., method='exact')")
+    synapse.check_step(dt)
     n_t = step_count(end - trains.t_start, dt)
     check_allocation("dt", trains.n_neurons * float(n_t) * 8.0,
                      what=f"the filtered trains ({trains.n_neurons} x {n_t} floats)",
@@ -350,7 +347,7 @@ def filter_spikes(trains: SpikeTrains | np.ndarray, dt: float, synapse: PSC = PS
         event_input = np.empty((event_step.size, order + 1))
         for stage in range(order + 1):
             event_input[:, stage] = _kernel_values(event_offset, tau_s, stage)
-        filter_cascade_exact(first_event, event_step, event_input, _exact_propagator(dt / tau_s, order), out)
+        filter_cascade_exact(first_event, event_step, event_input, synapse.propagator(dt), out)
     else:
         filter_cascade_euler(first_event, event_step, dt / tau_s, 1.0 / tau_s, order + 1, out)
     return out
