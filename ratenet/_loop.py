@@ -150,7 +150,8 @@ def run_epochs(model, arrays: tuple[np.ndarray, ...], optimizer, *, epochs: int,
     n_batches = math.ceil(n_samples / batch_size)
     full_batch = batch_size == n_samples
     sizes = {batch_size, n_samples - (n_batches - 1) * batch_size}
-    buffers = {size: tuple(np.empty((size, *a.shape[1:]), dtype=a.dtype) for a in arrays) for size in sizes}
+    buffers = {} if full_batch else {
+        size: tuple(np.empty((size, *a.shape[1:]), dtype=a.dtype) for a in arrays) for size in sizes}
     snapshot = Snapshot(model.training_state(), optimizer)
     snapshot.take(None)
     bar = _progress_bar(progress, epochs, desc)

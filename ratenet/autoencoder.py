@@ -230,8 +230,7 @@ class Autoencoder:
         a = self._decode_for_training(h)
         value, grad_a = self.loss.value_and_gradient(a, target, out=self._buffer("grad_a", a.shape))
         grad_h = self._buffer("grad_h", h.shape)
-        decoder_weights = self.encoder.W.T if self.tied else self.decoder.W
-        gemm(1.0, grad_a, decoder_weights, 0.0, grad_h)  # dE/dH = dE/dA V
+        gemm(1.0, grad_a, self.decoder_weights, 0.0, grad_h)  # dE/dH = dE/dA V
         grad_z = self._buffer("grad_z", h.shape)
         if type(self.activation) is Sigmoid:
             # f' = f (1 - f) exactly for the logistic function: two passes over the H already

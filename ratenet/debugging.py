@@ -288,7 +288,8 @@ def _overfit_check(twin: Network, X, target, epochs: int, optimizer: Optimizer, 
         summary += f", training accuracy {accuracy:.3f}"
     if diverged:
         return DebugCheck("overfit_small_subset", False, summary, numbers,
-                          f"training diverged (non-finite loss) with {optimizer!r}: lower the learning rate.")
+                          "training diverged (the loss became non-finite or ran far above its start) "
+                          f"with {optimizer!r}: lower the learning rate.")
     if final <= goal and (accuracy is None or accuracy == 1.0):
         return DebugCheck("overfit_small_subset", True, summary, numbers)
     if final > start:

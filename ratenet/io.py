@@ -53,6 +53,7 @@ from .losses import Loss, get_loss
 from .model import Model
 from .network import MLP, Network
 from .optimizers import Optimizer, get_optimizer
+from .validation import check_dtype
 
 #: Name written into every file, checked on load.
 FILE_FORMAT = "ratenet.network"
@@ -462,9 +463,7 @@ class _Plan:
     def __init__(self, description: dict):
         with _part("the network entry"):
             network = description["network"]
-            self.dtype = np.dtype(network["dtype"])
-            if self.dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
-                raise ValueError(f"dtype must be float32 or float64, got {self.dtype}")
+            self.dtype = check_dtype(network["dtype"])
             self.network = network
         entries = description.get("layers")
         if not isinstance(entries, list) or not entries:

@@ -384,6 +384,18 @@ def sigmoid(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     return out
 
 
+def softplus(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``log(1 + e^z)`` as ``max(z, 0) + log1p(e^{-|z|})``: never overflows, and (unlike
+    ``np.logaddexp(0, z)``) runs at the speed of a few vectorised passes. ``out`` may be ``z`` itself."""
+    decay = np.abs(z)
+    np.negative(decay, out=decay)
+    np.exp(decay, out=decay)
+    np.log1p(decay, out=decay)
+    out = np.maximum(z, 0, out=out)
+    out += decay
+    return out
+
+
 def _finite_float_array(y, dtype) -> np.ndarray:
     try:
         target = np.asarray(y, dtype=dtype)

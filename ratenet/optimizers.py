@@ -17,7 +17,7 @@ import warnings
 
 import numpy as np
 
-from .validation import check_nonnegative, check_positive
+from .validation import check_fraction, check_nonnegative, check_positive
 
 
 class Optimizer:
@@ -223,7 +223,7 @@ class Momentum(Optimizer):
 
     def __init__(self, lr: float = 0.01, beta: float = 0.9, dampened: bool = False):
         super().__init__(lr)
-        self.beta = _check_unit_interval("beta", beta)
+        self.beta = check_fraction("beta", beta)
         self.dampened = bool(dampened)
 
     def _update_one(self, param, grad, scratch, velocity):
@@ -257,7 +257,7 @@ class Nesterov(Optimizer):
 
     def __init__(self, lr: float = 0.01, beta: float = 0.9):
         super().__init__(lr)
-        self.beta = _check_unit_interval("beta", beta)
+        self.beta = check_fraction("beta", beta)
 
     def _update_one(self, param, grad, scratch, velocity):
         velocity *= self.beta
@@ -337,7 +337,7 @@ class RMSProp(Optimizer):
     def __init__(self, lr: float = 0.001, rho: float = 0.9, eps: float = 1e-8,
                  eps_inside_sqrt: bool = False):
         super().__init__(lr)
-        self.rho = _check_unit_interval("rho", rho)
+        self.rho = check_fraction("rho", rho)
         self.eps = check_nonnegative("eps", eps)
         self.eps_inside_sqrt = _check_bool("eps_inside_sqrt", eps_inside_sqrt)
 
@@ -386,8 +386,8 @@ class Adam(Optimizer):
 
     def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8):
         super().__init__(lr)
-        self.beta1 = _check_unit_interval("beta1", beta1)
-        self.beta2 = _check_unit_interval("beta2", beta2)
+        self.beta1 = check_fraction("beta1", beta1)
+        self.beta2 = check_fraction("beta2", beta2)
         self.eps = check_nonnegative("eps", eps)
 
     def _update_one(self, param, grad, scratch, first_moment, second_moment):
@@ -425,13 +425,6 @@ def _fits(state: dict | None, slots: tuple[str, ...], params: list[np.ndarray]) 
                and all(array.shape == param.shape and array.dtype == param.dtype
                        for array, param in zip(state[slot], params, strict=True))
                for slot in slots)
-
-
-def _check_unit_interval(name: str, value) -> float:
-    number = check_nonnegative(name, value)
-    if number >= 1:
-        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
-    return number
 
 
 _OPTIMIZERS: dict[str, type[Optimizer]] = {cls.name: cls for cls in (SGD, Momentum, Nesterov, Adagrad,

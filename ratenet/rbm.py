@@ -29,7 +29,7 @@ import numpy as np
 
 from ._loop import DIVERGENCE_FACTOR, batch_size_for, check_divergence_options, exclusive, run_epochs
 from .autoencoder import ReconstructionHistory
-from .losses import sigmoid
+from .losses import sigmoid, softplus
 from .optimizers import SGD, Optimizer, get_optimizer
 from .rbm_likelihood import (
     MAX_EXACT_UNITS,
@@ -145,7 +145,7 @@ class RBM:
     def _free_energy(self, x: np.ndarray) -> np.ndarray:
         z = x @ self.W.T
         z += self.hidden_bias
-        return -(x @ self.visible_bias) - _softplus(z).sum(axis=1)
+        return -(x @ self.visible_bias) - softplus(z).sum(axis=1)
 
     def reconstruction_error(self, X) -> float:
         """Mean over samples of ``sum_i (x_i - xhat_i)^2`` with the mean-field reconstruction
@@ -165,7 +165,7 @@ class RBM:
         x = np.round(self._check_visible(X))
         z = x @ self.W.T
         z += self.hidden_bias
-        hidden_term = _softplus(z).sum(axis=1)
+        hidden_term = softplus(z).sum(axis=1)
         free_energy = -(x @ self.visible_bias) - hidden_term
         total = np.zeros(x.shape[0], dtype=np.float64)
         flipped_z = np.empty_like(z)
@@ -174,9 +174,9 @@ class RBM:
             np.multiply.outer(sign, self.W[:, unit], out=flipped_z)
             flipped_z += z
             flipped_free_energy = (free_energy - sign * self.visible_bias[unit] + hidden_term
-                                   - _softplus(flipped_z, out=flipped_z).sum(axis=1))
+                                   - softplus(flipped_z, out=flipped_z).sum(axis=1))
             # log sigmoid(d) = -softplus(-d)
-            total -= _softplus(free_energy - flipped_free_energy)
+            total -= softplus(free_energy - flipped_free_energy)
         return float(total.mean())
 
     # ------------------------------------------------------------------------------ likelihood
@@ -339,7 +339,7 @@ class RBM:
             self._k, self._persistent = k, bool(persistent)
             if self._persistent and (self.persistent_chains is None
                                      or self.persistent_chains.shape != (batch_size, self.n_visible)):
-                rows = rng.choice(n_samples, size=batch_size, replace=batch_size > n_samples)
+                rows = rng.choice(n_samples, size=batch_size, replace=False)     # batch_size <= n_samples
                 self.persistent_chains = self._sample(X[rows], rng)
             X_monitor = X[np.sort(rng.permutation(n_samples)[:MONITOR_SAMPLES])]
 
@@ -443,15 +443,3 @@ class RBM:
 
     def __repr__(self) -> str:
         return f"RBM({self.n_visible}, {self.n_hidden}, dtype={np.dtype(self.dtype).name})"
-
-
-def _softplus(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """log(1 + e^z) as max(z, 0) + log1p(e^{-|z|}): never overflows (and, unlike np.logaddexp,
-    runs at the speed of a few vectorised passes)."""
-    decay = np.abs(z)
-    np.negative(decay, out=decay)
-    np.exp(decay, out=decay)
-    np.log1p(decay, out=decay)
-    out = np.maximum(z, 0, out=out)
-    out += decay
-    return out

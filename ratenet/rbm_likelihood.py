@@ -34,6 +34,7 @@ import math
 
 import numpy as np
 
+from .losses import sigmoid, softplus
 from .validation import check_choice, check_positive_int
 
 #: Largest layer that :func:`exact_log_partition` enumerates by default (2^20 ~ 1e6 states); the
@@ -128,8 +129,8 @@ def free_energy(W: np.ndarray, hidden_bias: np.ndarray, visible_bias: np.ndarray
     """F(x) = -c.x - sum_j softplus(b_j + W_j x) in float64 (nats), shape (n_samples,)."""
     W = np.asarray(W, dtype=np.float64)
     x = np.asarray(x, dtype=np.float64)
-    return -(x @ np.asarray(visible_bias, dtype=np.float64)) - np.logaddexp(
-        0.0, x @ W.T + np.asarray(hidden_bias, dtype=np.float64)).sum(axis=1)
+    return -(x @ np.asarray(visible_bias, dtype=np.float64)) - softplus(
+        x @ W.T + np.asarray(hidden_bias, dtype=np.float64)).sum(axis=1)
 
 
 def exact_log_partition(W: np.ndarray, hidden_bias: np.ndarray, visible_bias: np.ndarray, *,
@@ -178,7 +179,7 @@ def exact_log_partition(W: np.ndarray, hidden_bias: np.ndarray, visible_bias: np
     for start in range(0, 2**n_units, chunk):
         index = np.arange(start, min(start + chunk, 2**n_units))
         states = ((index[:, None] >> bits) & 1).astype(np.float64)
-        log_terms = states @ enumerated_bias + np.logaddexp(0.0, states @ coupling.T + other_bias).sum(axis=1)
+        log_terms = states @ enumerated_bias + softplus(states @ coupling.T + other_bias).sum(axis=1)
         partial.append(_log_sum_exp(log_terms))
     return LogPartition(_log_sum_exp(np.array(partial)), method="exact")
 
@@ -227,9 +228,9 @@ def ais_log_partition(W: np.ndarray, hidden_bias: np.ndarray, visible_bias: np.n
     visible_bias = np.asarray(visible_bias, dtype=np.float64)
     base = visible_bias if base_visible_bias is None else np.asarray(base_visible_bias, dtype=np.float64)
     n_hidden, n_visible = W.shape
-    log_base_partition = n_hidden * math.log(2.0) + float(np.logaddexp(0.0, base).sum())
+    log_base_partition = n_hidden * math.log(2.0) + float(softplus(base).sum())
 
-    visible = (rng.random((n_runs, n_visible)) < _sigmoid(base)).astype(np.float64)
+    visible = (rng.random((n_runs, n_visible)) < sigmoid(base)).astype(np.float64)
     log_weights = np.zeros(n_runs)
     for k in range(1, betas.size):
         previous, beta = betas[k - 1], betas[k]
@@ -237,17 +238,17 @@ def ais_log_partition(W: np.ndarray, hidden_bias: np.ndarray, visible_bias: np.n
         hidden_input += hidden_bias
         # log p*_k(x) - log p*_{k-1}(x) for the current states x_k
         log_weights += (beta - previous) * (visible @ (visible_bias - base))
-        log_weights += (np.logaddexp(0.0, beta * hidden_input).sum(axis=1)
-                        - np.logaddexp(0.0, previous * hidden_input).sum(axis=1))
+        log_weights += (softplus(beta * hidden_input).sum(axis=1)
+                        - softplus(previous * hidden_input).sum(axis=1))
         if k == betas.size - 1:
             break
         # one Gibbs sweep that leaves p_k invariant: h ~ P_k(h | x), then x ~ P_k(x | h)
-        hidden = (rng.random((n_runs, n_hidden)) < _sigmoid(beta * hidden_input)).astype(np.float64)
+        hidden = (rng.random((n_runs, n_hidden)) < sigmoid(beta * hidden_input)).astype(np.float64)
         visible_input = hidden @ W
         visible_input += visible_bias
         visible_input *= beta
         visible_input += (1.0 - beta) * base
-        visible = (rng.random((n_runs, n_visible)) < _sigmoid(visible_input)).astype(np.float64)
+        visible = (rng.random((n_runs, n_visible)) < sigmoid(visible_input)).astype(np.float64)
 
     log_weights += log_base_partition
     largest = log_weights.max()
@@ -279,7 +280,3 @@ def log_likelihood(W: np.ndarray, hidden_bias: np.ndarray, visible_bias: np.ndar
 def _log_sum_exp(values: np.ndarray) -> float:
     largest = float(values.max())
     return largest + math.log(float(np.exp(values - largest).sum()))
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * z))

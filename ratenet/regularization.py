@@ -16,7 +16,7 @@ import numpy as np
 
 from . import _batchnorm_kernels as _kernels
 from .layers import Layer, Scratch
-from .validation import check_dtype, check_nonnegative, check_positive, check_positive_int
+from .validation import check_dtype, check_fraction, check_nonnegative, check_positive, check_positive_int
 
 
 def _check_rate(rate) -> float:
@@ -179,10 +179,7 @@ class BatchNorm(Layer):
     def __init__(self, n_features: int, *, momentum: float = 0.9, eps: float = 1e-5,
                  dtype=np.float64):
         self.n_features = check_positive_int("n_features", n_features)
-        momentum = check_nonnegative("momentum", momentum)
-        if momentum >= 1:
-            raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
-        self.momentum = float(momentum)
+        self.momentum = check_fraction("momentum", momentum)
         self.eps = float(check_positive("eps", eps))
         self.dtype = check_dtype(dtype)
         self._allocate()
