@@ -7,7 +7,7 @@ Work (issue 10, "Fast"):
   synaptic "g" jumps by 1.62 mV and -9 mV), tau_m 20 ms, E_l -49 mV, V_t -50 mV, V_r -60 mV,
   refractory 5 ms, dt = 0.1 ms, ``T_END`` = 1 s per run.
 * ``brunel``: Brunel (2000) in the AI regime (g = 5, nu_ext / nu_thr = 2): 10,000 + 2,500 LIF
-  neurons, in-degree 1,000 + 250 (12.5 M synapses), delta synapses J = 0.1 mV (-0.5 mV), delay
+  neurons, in-degree 1,000 + 250 (15.6 M synapses), delta synapses J = 0.1 mV (-0.5 mV), delay
   1.5 ms, threshold 20 mV, reset 10 mV, tau_m 20 ms, refractory 2 ms, input lost while refractory;
   each neuron gets 1,000 external Poisson inputs at 20 Hz (one Poisson count per neuron and step).
 * ``scaling``: Brunel's network (AI) from 10,000 to 200,000 neurons at a fixed in-degree of 100 +
@@ -55,11 +55,12 @@ CUBA                0.038        0.43             0.076 (loop)        1.41      
 Brunel AI           2.29         19.5             18.3 (loop)         22.0        8.8
 ==================  ===========  ===============  ==================  ==========  ==================
 
-Rates and CVs agree within the tolerances (CUBA 5.85 / 5.86 / 5.90 Hz, CV 0.53 everywhere; Brunel
-37.33 / 37.32 / 37.17 / 36.99 Hz, CV 0.41 / 0.40). NEST with 2 threads on 2 busy cores is erratic.
-Targets (issue 10): CUBA >= 2x Brian2 standalone's loop (1.08x: not met) and >= 5x NEST 2
-threads (met); Brunel >= 2x the fastest peer (met: 3.3x NEST 2 threads). Peak resident memory:
-neurosim 823 MB, Brian2 1.26-1.49 GB, NEST 1.50 GB for Brunel (most of neurosim's peak is this
+Rates and CVs agree within the tolerances (CUBA 5.84 / 5.86 / 5.86 / 5.90 / 5.90 Hz, CV 0.53
+everywhere; Brunel 37.40 / 37.32 / 37.32 / 37.17 / 36.99 Hz, CV 0.41 / 0.40). NEST with 2 threads on
+2 busy cores is erratic. Targets (issue 10): CUBA >= 2x Brian2 standalone's loop (2.0x: 1.98-1.99x
+over three runs, at the target within noise) and >= 5x NEST 2 threads (met: 10.6x); Brunel >= 2x
+the fastest peer (met: 3.9x NEST 2 threads). Peak resident memory: neurosim 827 MB, Brian2
+1.25-1.49 GB, NEST 1.50 GB for Brunel (most of neurosim's peak is this
 script's synapse lists; the network holds 5 bytes per synapse, see ``--work scaling``).
 
 Scaling (Brunel AI, in-degree 100 + 25, 0.5 s, neurosim): 10,000 neurons (1.26 M synapses) 3.1 s per
@@ -524,7 +525,7 @@ def _bench(work: str, rounds: int, scratch: Path, tools: list[str]) -> dict:
 
 def _print(work: str, report: dict) -> None:
     title = {"cuba": "CUBA: 4,000 LIF, p = 2 %, exp. current synapses",
-             "brunel": "Brunel AI: 12,500 LIF, 12.5 M delta synapses, delay 1.5 ms, Poisson input"}[work]
+             "brunel": "Brunel AI: 12,500 LIF, 15.6 M delta synapses, delay 1.5 ms, Poisson input"}[work]
     print(f"\n== {title}; {T_END:g} s per run at dt = {DT * 1e3:g} ms ==")
     print(f"{'tool':<19}{'s per sim. s':>13}{'CPU s':>8}{'build (s)':>11}{'first (s)':>11}{'rate (Hz)':>11}"
           f"{'ISI CV':>8}{'peak RSS (MB)':>15}   runs (s)")

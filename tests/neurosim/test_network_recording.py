@@ -86,7 +86,7 @@ def test_memory_estimate_is_within_10_percent_of_what_the_run_allocates():
 
 
 def test_a_voltage_probe_past_the_limit_is_refused_before_the_run():
-    # Issue 9: 10,000 LIF neurons x 10 s at dt = 0.1 ms is a 7.5 GB voltage trace.
+    # Issue 9: 10,000 LIF neurons x 10 s at dt = 0.1 ms is a 7.45 GiB voltage trace.
     net = SpikingNetwork(dt=1e-4)
     population = net.add_lif(10_000, bias=0.5)
     net.probe(population, "voltage")
