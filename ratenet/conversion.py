@@ -147,7 +147,8 @@ class LIFTwin(NeuronTwin):
         # v_in (1 - exp(-(s - tau_ref) / tau_m)). A refractory remainder
         # r = tau_ref - s is encoded as the voltage v_in (1 - exp(r / tau_m)) < 0, from which the free
         # membrane takes exactly r to reach the reset 0: the spike times are those of the cycle.
-        # Below threshold the stationary state is the fixed point v = v_in.
+        # Below threshold the stationary state is the fixed point v = v_in (just below the threshold
+        # for v_in = 1, which it approaches without reaching).
         v_in = np.asarray(v_in, dtype=np.float64)
         firing = v_in > 1
         excess = np.where(firing, v_in - 1.0, 1.0)
@@ -155,7 +156,7 @@ class LIFTwin(NeuronTwin):
         since_spike = phase * period
         free = since_spike - self.tau_ref
         voltage = v_in * -np.expm1(-free / self.tau_m)          # also right for free < 0 (refractory)
-        return np.where(firing, voltage, v_in)
+        return np.where(firing, voltage, np.minimum(v_in, np.nextafter(1.0, 0.0)))
 
     def uniform_voltages(self, shape, rng):
         return rng.uniform(0.0, 1.0, shape)

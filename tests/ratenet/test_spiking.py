@@ -215,7 +215,13 @@ def test_batches_give_the_same_rates_as_one_run():
 def test_the_synapse_is_one_value():
     net = _two_hidden_layer_net()
     synapse = ns.PSC(0.01, 1, "euler")
-    assert rn.to_spiking(net, synapse, allow_untrained=True).synapse == synapse
+    snet = rn.to_spiking(net, synapse, allow_untrained=True, input="spikes")
+    # (An all-zero sample drives the untrained net's first layer exactly at threshold, v_in = 1: the
+    # centred start puts those neurons just below it.)
+    network, _ = snet.network(np.zeros((1, 8)))
+    # Every connection of the twin (input -> hidden 1 -> hidden 2) is through that synapse.
+    assert [c.synapse for c in network.connections] == [synapse] * 2
+    assert snet.sampled_area == pytest.approx(synapse.sampled_area(snet.dt), rel=1e-12)
     with pytest.raises(TypeError, match="tau_s"):  # the loose keywords are gone: one way to say it
         rn.to_spiking(net, tau_s=0.01, allow_untrained=True)
 
