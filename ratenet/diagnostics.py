@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .spiking import SpikingClassifier
-from .validation import check_positive, check_positive_int
+from .validation import check_axes, check_positive, check_positive_int
 
 __all__ = ["ConversionDiagnosis", "LayerDiagnosis", "diagnose", "plot_accuracy_over_time",
            "plot_rate_histogram", "plot_rate_scatter"]
@@ -227,7 +227,7 @@ def plot_rate_scatter(diagnosis: ConversionDiagnosis, layer: int = 0, ax=None, *
     matplotlib Axes
     """
     record = _layer(diagnosis, layer)
-    ax = _axes(ax)
+    ax = check_axes(ax, (5.5, 4.0))
     predicted, measured = record.predicted.ravel(), record.measured.ravel()
     max_points = check_positive_int("max_points", max_points)
     if predicted.size > max_points:
@@ -258,7 +258,7 @@ def plot_rate_histogram(diagnosis: ConversionDiagnosis, layer: int = 0, ax=None,
     matplotlib Axes
     """
     record = _layer(diagnosis, layer)
-    ax = _axes(ax)
+    ax = check_axes(ax, (5.5, 4.0))
     edges = record.bin_edges
     ax.stairs(record.histogram, edges, fill=True, color=color, alpha=0.55, label="spiking")
     predicted, _ = np.histogram(record.predicted.ravel(), bins=edges)
@@ -286,7 +286,7 @@ def plot_accuracy_over_time(diagnosis: ConversionDiagnosis, ax=None, *, color: s
         raise TypeError(f"diagnosis must be a ConversionDiagnosis, got {type(diagnosis).__name__}")
     if diagnosis.rate_accuracy is None:
         raise ValueError("this diagnosis has no accuracies: call diagnose(snet, X, y) with labels")
-    ax = _axes(ax)
+    ax = check_axes(ax, (5.5, 4.0))
     ax.plot(diagnosis.times * 1e3, diagnosis.accuracy, marker="o", markersize=3, color=color,
             label=label or "spiking")
     ax.axhline(diagnosis.rate_accuracy, color=color, linestyle="--", linewidth=1.0, alpha=0.8,
@@ -312,16 +312,3 @@ def _layer(diagnosis, layer) -> LayerDiagnosis:
         raise ValueError(f"layer must be an index of the {len(diagnosis.layers)} hidden layers, "
                          f"got {layer!r}")
     return diagnosis.layers[layer]
-
-
-def _axes(ax):
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        _, ax = plt.subplots(figsize=(5.5, 4.0), layout="constrained")
-        return ax
-    from matplotlib.axes import Axes
-
-    if not isinstance(ax, Axes):
-        raise TypeError(f"ax must be a matplotlib Axes, got {type(ax).__name__}")
-    return ax

@@ -35,6 +35,7 @@ except ImportError as error:  # pragma: no cover - exercised only without scikit
                       "'neurosim-ratenet[sklearn]'") from error
 
 from .activations import Activation, get_activation
+from .losses import softmax
 from .network import MLP
 from .optimizers import Optimizer, get_optimizer
 from .train import EarlyStopping
@@ -251,11 +252,7 @@ class RateNetClassifier(ClassifierMixin, _RateNetEstimator):
 
     def predict_proba(self, X) -> np.ndarray:
         """Probability of each class in ``classes_``, shape (n_samples, n_classes); rows sum to 1."""
-        logits = self._forward(X).astype(np.float64)
-        logits -= logits.max(axis=1, keepdims=True)
-        probabilities = np.exp(logits)
-        probabilities /= probabilities.sum(axis=1, keepdims=True)
-        return probabilities
+        return softmax(self._forward(X).astype(np.float64))
 
     def predict_log_proba(self, X) -> np.ndarray:
         """Logarithm of :meth:`predict_proba`, computed stably from the logits."""
