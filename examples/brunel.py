@@ -101,12 +101,10 @@ def statistics(trains: ns.SpikeTrains, n_exc: int) -> dict:
     """Mean rate (Hz), mean ISI CV of the excitatory neurons, and the population rate (1 ms bins)
     with its coefficient of variation over time (synchrony: 0 for an asynchronous state)."""
     rates = trains.rates(t_start=T_SKIP)
-    cvs = [np.std(isi) / np.mean(isi) for isi in trains.isis()[:n_exc] if isi.size >= 4]
-    spikes = np.concatenate(trains.times)
-    counts, edges = np.histogram(spikes, bins=int(round(trains.t_end / 1e-3)), range=(0, trains.t_end))
-    population = counts / (trains.n_neurons * 1e-3)
-    steady = population[edges[:-1] >= T_SKIP]
-    return {"rate": float(rates.mean()), "cv": float(np.mean(cvs)) if cvs else float("nan"),
+    cvs = trains.isi_cv()[:n_exc][trains.counts()[:n_exc] >= 5]
+    population = trains.bin(1e-3).sum(axis=0) / (trains.n_neurons * 1e-3)        # Hz, 1 ms bins
+    steady = population[np.arange(population.size) * 1e-3 >= T_SKIP]
+    return {"rate": float(rates.mean()), "cv": float(np.mean(cvs)) if cvs.size else float("nan"),
             "population": population, "synchrony": float(steady.std() / max(steady.mean(), 1e-12))}
 
 

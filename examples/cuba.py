@@ -67,7 +67,7 @@ def build(seed: int = 0, n_neurons: int = N_NEURONS) -> tuple[ns.SpikingNetwork,
 def isi_cv(trains: ns.SpikeTrains, min_spikes: int = 3) -> np.ndarray:
     """The coefficient of variation of each neuron's inter-spike intervals (neurons with at least
     ``min_spikes`` spikes)."""
-    return np.array([np.std(isi) / np.mean(isi) for isi in trains.isis() if isi.size >= min_spikes - 1])
+    return trains.isi_cv()[trains.counts() >= min_spikes]
 
 
 def simulate(t_end: float, seed: int = 0, progress: bool | None = None) -> dict:
@@ -77,7 +77,7 @@ def simulate(t_end: float, seed: int = 0, progress: bool | None = None) -> dict:
     trains = net.run(t_end, progress=progress)[probe]
     elapsed = time.perf_counter() - start
     cv = isi_cv(trains)
-    return {"trains": trains, "rate": trains.n_spikes / (trains.n_neurons * t_end), "cv": cv,
+    return {"trains": trains, "rate": float(trains.rates().mean()), "cv": cv,
             "mean_cv": float(np.mean(cv)), "seconds": elapsed}
 
 
@@ -92,9 +92,8 @@ def plot(stats: dict, outdir: Path) -> None:
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(9, 3), layout="constrained")
-    counts, edges = np.histogram(np.concatenate(trains.times), bins=int(round(trains.t_end / 1e-3)),
-                                 range=(0, trains.t_end))
-    ax.plot(edges[:-1] * 1e3, counts / (trains.n_neurons * 1e-3), color="C0", linewidth=0.8)
+    population = trains.bin(1e-3).sum(axis=0) / (trains.n_neurons * 1e-3)        # Hz, 1 ms bins
+    ax.plot(np.arange(population.size), population, color="C0", linewidth=0.8)
     ax.axhline(stats["rate"], color="k", linestyle="--", linewidth=0.8, label=f"mean {stats['rate']:.2f} Hz")
     ax.set_xlabel("time (ms)")
     ax.set_ylabel("population rate (Hz)")

@@ -76,8 +76,7 @@ def compare(net: ns.SpikingNetwork, probe: ns.Probe, t_end: float, threads: int)
 
 def plot_counts(runs: dict, path: Path) -> None:
     """The feed-forward network's per-neuron spike counts, NEST against neurosim."""
-    ours = np.array([t.size for t in runs["neurosim"].times])
-    theirs = np.array([t.size for t in runs["NEST"].times])
+    ours, theirs = runs["neurosim"].counts(), runs["NEST"].counts()
     fig, ax = plt.subplots(figsize=(4.6, 4.2), layout="constrained")
     top = max(ours.max(), theirs.max()) + 2
     ax.fill_between([0, top], [-1, top - 1], [1, top + 1], color="0.85", label="within one spike")
@@ -131,8 +130,7 @@ def main(argv: list[str] | None = None) -> None:
     net, probe = feed_forward()
     print("feed-forward on NEST:", nest_models(net))
     counts = compare(net, probe, 1.0, args.threads)
-    difference = np.abs(np.array([t.size for t in counts["neurosim"].times])
-                        - np.array([t.size for t in counts["NEST"].times]))
+    difference = np.abs(counts["neurosim"].counts() - counts["NEST"].counts())
     print(f"  spikes: neurosim {counts['neurosim'].n_spikes}, NEST {counts['NEST'].n_spikes}; largest "
           f"per-neuron difference {difference.max()}")
     cuba_example = _cuba_example()
@@ -142,7 +140,7 @@ def main(argv: list[str] | None = None) -> None:
     cuba = compare(cuba_net, cuba_probe, t_end, args.threads)
     for name, seconds in zip(("neurosim", "NEST"), cuba["seconds"], strict=True):
         trains = cuba[name]
-        print(f"  {name:8s} mean rate {trains.n_spikes / (trains.n_neurons * t_end):.2f} Hz, mean ISI CV "
+        print(f"  {name:8s} mean rate {trains.rates().mean():.2f} Hz, mean ISI CV "
               f"{cuba_example.isi_cv(trains).mean():.2f} ({seconds:.1f} s for {t_end:g} s)")
     if first_process:
         args.outdir.mkdir(parents=True, exist_ok=True)
