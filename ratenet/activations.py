@@ -526,21 +526,18 @@ class NoisyLIFRate(LIFRate):
     def config(self):
         return {"sigma": self.sigma, **super().config()}
 
-    def _apply(self, rate_function, z, out, scale):
-        mu = np.multiply(z, self.gain, dtype=np.float64)
-        mu += self.bias
-        values = rate_function(mu, self.sigma, tau_m=self.tau_m, tau_ref=self.tau_ref)
-        values = np.asarray(values, dtype=np.float64) * scale
-        if out is None:
-            return values.astype(z.dtype, copy=False)
-        np.copyto(out, values, casting="same_kind")
-        return out
+    def _rate(self, mu):
+        return lif_rate_noisy(mu, self.sigma, tau_m=self.tau_m, tau_ref=self.tau_ref)
+
+    def _rate_derivative(self, mu):
+        return lif_rate_noisy_derivative(mu, self.sigma, tau_m=self.tau_m, tau_ref=self.tau_ref)
 
     def function(self, z, out=None):
-        return self._apply(lif_rate_noisy, z, out, self.amplitude)
+        return _scaled_in_float64(self._rate, z, out, self.gain, self.bias, self.amplitude)
 
     def derivative(self, z, out=None):
-        return self._apply(lif_rate_noisy_derivative, z, out, self.amplitude * self.gain)
+        return _scaled_in_float64(self._rate_derivative, z, out, self.gain, self.bias,
+                                  self.amplitude * self.gain)
 
 
 class RateCurveActivation(Activation):
@@ -604,21 +601,24 @@ class RateCurveActivation(Activation):
         return (f"RateCurveActivation({self.curve!r}, amplitude={self.amplitude!r}, gain={self.gain!r}, "
                 f"bias={self.bias!r})")
 
-    def _apply(self, curve_function, z, out, scale):
-        v_in = np.multiply(z, self.gain, dtype=np.float64)
-        v_in += self.bias
-        values = np.asarray(curve_function(v_in), dtype=np.float64)
-        values *= scale
-        if out is None:
-            return values.astype(z.dtype, copy=False)
-        np.copyto(out, values, casting="same_kind")
-        return out
-
     def function(self, z, out=None):
-        return self._apply(self.curve, z, out, self.amplitude)
+        return _scaled_in_float64(self.curve, z, out, self.gain, self.bias, self.amplitude)
 
     def derivative(self, z, out=None):
-        return self._apply(self.curve.derivative, z, out, self.amplitude * self.gain)
+        return _scaled_in_float64(self.curve.derivative, z, out, self.gain, self.bias,
+                                  self.amplitude * self.gain)
+
+
+def _scaled_in_float64(function, z, out, gain, bias, scale):
+    """``scale * function(gain * z + bias)`` computed in float64 (rate curves are), written in z's
+    dtype (into ``out`` when given)."""
+    x = np.multiply(z, gain, dtype=np.float64)
+    x += bias
+    values = np.asarray(function(x), dtype=np.float64) * scale
+    if out is None:
+        return values.astype(z.dtype, copy=False)
+    np.copyto(out, values, casting="same_kind")
+    return out
 
 
 def _log1p(u: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:

@@ -149,6 +149,30 @@ class WeightLayer(Layer):
     n_in: int
     n_out: int
 
+    def _configure(self, n_in, n_out, init, dtype, weight_decay, l1) -> None:
+        """Check and keep what every weight layer takes (see :class:`Dense`)."""
+        self.n_in = check_positive_int("n_in", n_in)
+        self.n_out = check_positive_int("n_out", n_out)
+        if init is not None:
+            check_choice("init", init, INITIALIZATIONS)
+        self.init = init
+        self.dtype = check_dtype(dtype)
+        self.weight_decay = None if weight_decay is None else check_nonnegative("weight_decay", weight_decay)
+        self.l1 = None if l1 is None else check_nonnegative("l1", l1)
+        #: False for the first layer of a network: dE/dX of the data is not needed.
+        self.compute_input_gradient = True
+
+    def _config(self, **own) -> dict:
+        """The layer's description: its sizes, ``own`` entries, initialisation, dtype and the
+        penalties it sets."""
+        config = {"n_in": self.n_in, "n_out": self.n_out, **own, "init": self.init,
+                  "dtype": np.dtype(self.dtype).name}
+        if self.weight_decay is not None:
+            config["weight_decay"] = self.weight_decay
+        if self.l1 is not None:
+            config["l1"] = self.l1
+        return config
+
     def initialize(self, rng: np.random.Generator, init: str = "glorot") -> None:
         """Draw the weights and zero the biases.
 
@@ -224,16 +248,7 @@ class Dense(WeightLayer):
 
     def __init__(self, n_in: int, n_out: int, *, init: str | None = None, weights=None, bias=None,
                  dtype=np.float64, weight_decay: float | None = None, l1: float | None = None):
-        self.n_in = check_positive_int("n_in", n_in)
-        self.weight_decay = None if weight_decay is None else check_nonnegative("weight_decay", weight_decay)
-        self.l1 = None if l1 is None else check_nonnegative("l1", l1)
-        self.n_out = check_positive_int("n_out", n_out)
-        if init is not None:
-            check_choice("init", init, INITIALIZATIONS)
-        self.init = init
-        self.dtype = check_dtype(dtype)
-        #: False for the first layer of a network: dE/dX of the data is not needed.
-        self.compute_input_gradient = True
+        self._configure(n_in, n_out, init, dtype, weight_decay, l1)
         self.W = np.zeros((self.n_out, self.n_in), dtype=self.dtype)
         self.b = np.zeros(self.n_out, dtype=self.dtype)
         self.weights_given = weights is not None
@@ -340,13 +355,7 @@ class Dense(WeightLayer):
         return grad_input
 
     def config(self) -> dict:
-        config = {"n_in": self.n_in, "n_out": self.n_out, "init": self.init,
-                  "dtype": np.dtype(self.dtype).name}
-        if self.weight_decay is not None:
-            config["weight_decay"] = self.weight_decay
-        if self.l1 is not None:
-            config["l1"] = self.l1
-        return config
+        return self._config()
 
     @classmethod
     def array_shapes(cls, config: dict) -> dict:

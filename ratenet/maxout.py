@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .layers import INITIALIZATIONS, Scratch, WeightLayer
-from .validation import check_choice, check_dtype, check_nonnegative, check_positive_int
+from .layers import Scratch, WeightLayer
+from .validation import check_dtype, check_positive_int
 
 
 class Maxout(WeightLayer):
@@ -67,20 +67,11 @@ class Maxout(WeightLayer):
 
     def __init__(self, n_in: int, n_out: int, k: int = 2, *, init: str | None = None, weights=None,
                  bias=None, dtype=np.float64, weight_decay: float | None = None, l1: float | None = None):
-        self.n_in = check_positive_int("n_in", n_in)
-        self.n_out = check_positive_int("n_out", n_out)
+        self._configure(n_in, n_out, init, dtype, weight_decay, l1)
         if isinstance(k, int | np.integer) and not isinstance(k, bool) and k < 1:
             raise ValueError(f"k must be >= 1 (the number of affine pieces per maxout unit; k = 1 is a "
                              f"Dense layer), got {k!r}")
         self.k = check_positive_int("k", k)
-        if init is not None:
-            check_choice("init", init, INITIALIZATIONS)
-        self.init = init
-        self.dtype = check_dtype(dtype)
-        self.weight_decay = None if weight_decay is None else check_nonnegative("weight_decay", weight_decay)
-        self.l1 = None if l1 is None else check_nonnegative("l1", l1)
-        #: False for the first layer of a network: dE/dX of the data is not needed.
-        self.compute_input_gradient = True
         self._allocate()
         self.weights_given = weights is not None
         if weights is not None or bias is not None:
@@ -198,13 +189,7 @@ class Maxout(WeightLayer):
         return {"parameters": [(k, n_out, n_in), (k, n_out)], "buffers": {}}
 
     def config(self) -> dict:
-        config = {"n_in": self.n_in, "n_out": self.n_out, "k": self.k, "init": self.init,
-                  "dtype": np.dtype(self.dtype).name}
-        if self.weight_decay is not None:
-            config["weight_decay"] = self.weight_decay
-        if self.l1 is not None:
-            config["l1"] = self.l1
-        return config
+        return self._config(k=self.k)
 
     def __repr__(self) -> str:
         return f"Maxout({self.n_in}, {self.n_out}, k={self.k})"
