@@ -169,6 +169,13 @@ class Connection:
                  else self.synapse_delays.astype(np.int64))
         return post, pre, weight, delay
 
+    def out_degrees(self) -> np.ndarray:
+        """The synapses of each presynaptic neuron, int64 (pre.n,), read from the stored structure
+        without listing them: a dense connection's nonzero weights, a sparse one's stored synapses."""
+        if self.storage == "dense":
+            return np.count_nonzero(self.dense_t.reshape(self.pre.n, self.post.n), axis=1).astype(np.int64)
+        return np.diff(self.pointers).astype(np.int64)
+
     @property
     def nbytes(self) -> int:
         """Bytes of the stored weights, indices and delays."""

@@ -53,6 +53,13 @@ def test_sparse_connection_stores_only_its_synapses():
     assert connection.nbytes == 150_000 * 12 + 2001 * 8
     uniform = net.connect(pre, post, connectivity.fixed_indegree(2000, 3000, 50, weights=0.1, seed=0))
     assert uniform.storage == "uniform" and uniform.nbytes == 150_000 * 4 + 2001 * 8
+    # Out-degrees from the stored structure equal the count of listed synapses per presynaptic
+    # neuron (and a dense connection's zero weights are no synapses).
+    for c in (connection, uniform):
+        np.testing.assert_array_equal(c.out_degrees(), np.bincount(c.synapses()[1], minlength=2000))
+    dense = np.array([[0.0, 1.0, 0.0], [2.0, 0.0, 0.0]])                     # (post 2, pre 3)
+    small = SpikingNetwork(dt=1e-3)
+    assert small.connect(small.add_lif(3), small.add_lif(2), dense).out_degrees().tolist() == [1, 1, 0]
 
 
 def _delayed_current(delay, spike_time=0.0105, dt=1e-3, synapse=None):
