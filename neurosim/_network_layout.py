@@ -33,7 +33,7 @@ from . import _network_kernels as kernels
 from .hh import METHODS as HH_METHODS
 from .hh import STABLE_DT as HH_STABLE_DT
 from .lif import neuron_noise_keys
-from .spikes import SpikeTrains
+from .spikes import SpikeTrains, felt_steps
 from .synapse import PSC, Delta
 from .validation import as_finite_array, check_allocation, time_steps
 
@@ -801,8 +801,7 @@ class _SourceWindows:
                 neurons, times, felt = neurons[a:b], times[a:b], felt[a:b]
             else:
                 neurons, times = _rate_spikes(p, trial, max(t0, 0.0), t1, first == 0, final, plan)
-                felt = np.clip(np.ceil(np.round(times / dt, 9)).astype(np.int64), first,
-                               plan.n_steps if final else last - 1)
+                felt = np.clip(felt_steps(times, dt), first, plan.n_steps if final else last - 1)
             if p in self.kept:
                 self.kept[p][trial][0].append(neurons)
                 self.kept[p][trial][1].append(times)
@@ -826,7 +825,7 @@ def _train_events(population, plan):
         times = np.concatenate(trains.times) if trains.n_neurons else np.zeros(0)
         keep = (times < plan.n_steps * plan.dt) & (times >= 0)
         neurons, times = neurons[keep], times[keep]
-        felt = np.ceil(np.round(times / plan.dt, 9)).astype(np.int64)
+        felt = felt_steps(times, plan.dt)
         order = np.argsort(felt, kind="stable")
         events.append((neurons[order], times[order], felt[order]))
     return events

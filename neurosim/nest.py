@@ -136,7 +136,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .spikes import SpikeTrains
+from .spikes import SpikeTrains, felt_steps
 from .synapse import PSC, Delta, filter_spikes
 from .validation import check_allocation, check_positive_int, time_steps
 
@@ -669,7 +669,7 @@ def _source_times(population, n_steps, dt):
 
 def _source_steps(population, n_steps, dt):
     """The step at which each given spike is felt, ``ceil(t / dt)``, those before the end."""
-    steps = [np.ceil(np.round(t / dt, 9)).astype(np.int64) for t in _source_times(population, n_steps, dt)]
+    steps = [felt_steps(t, dt) for t in _source_times(population, n_steps, dt)]
     return [k[k < n_steps] for k in steps]
 
 

@@ -46,6 +46,13 @@ def grid_position(times: np.ndarray, t_start: float, dt: float) -> tuple[np.ndar
     return np.where(on_grid, nearest, position), on_grid
 
 
+def felt_steps(times: np.ndarray, dt: float, t_start: float = 0.0) -> np.ndarray:
+    """The grid point at or after each time, ``ceil((t - t_start) / dt)`` with times on the grid
+    (see :func:`grid_position`) counted at their own point: where a spike is first felt by
+    :func:`neurosim.filter_spikes` and by a network's synapses. int64, shape of ``times``."""
+    return np.ceil(grid_position(np.asarray(times, dtype=np.float64), t_start, dt)[0]).astype(np.int64)
+
+
 def step_count(duration: float, dt: float) -> int:
     """Number of grid steps of width ``dt`` (s) needed to cover ``duration`` (s), at least 1.
 

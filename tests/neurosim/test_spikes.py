@@ -202,3 +202,14 @@ def test_the_memory_limit_can_be_raised(monkeypatch):
         trains.bin(1e-3)
     monkeypatch.setattr(validation, "MAX_ALLOCATION_BYTES", 10_000)
     assert trains.bin(1e-3).sum() == 1
+
+
+def test_felt_steps_count_a_time_on_the_grid_at_its_own_point_however_far():
+    # ceil(t / dt), with a time within rounding of a grid point counted at that point: 1000 s is
+    # step 10**6 at dt = 1 ms even though 1000.0000000001 / 1e-3 rounds above it; a time between
+    # points is felt at the next one.
+    from neurosim.spikes import felt_steps
+
+    times = np.array([0.0, 0.0010000000001, 0.0015, 0.0029999999999, 1000.0000000001])
+    assert felt_steps(times, 1e-3).tolist() == [0, 1, 2, 3, 1_000_000]
+    assert felt_steps(np.array([0.25]), 0.1, t_start=0.05).tolist() == [2]
