@@ -3,7 +3,6 @@ seed, and running the LIF networks as spiking networks."""
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -67,24 +66,6 @@ def make_activations(hh_curve: ns.RateCurve, settings: Settings) -> dict[str, Ca
     }
 
 
-class KeepBest:
-    """Callback: remember the parameters at the lowest validation loss (restored after fit)."""
-
-    def __init__(self):
-        self.best = math.inf
-        self.parameters: list[np.ndarray] | None = None
-
-    def on_epoch_end(self, net, epoch, logs):
-        if logs["val_loss"] < self.best:
-            self.best = logs["val_loss"]
-            self.parameters = [p.copy() for p in net.parameters()]
-        return False
-
-    def restore(self, net: rn.Network) -> None:
-        for parameter, saved in zip(net.parameters(), self.parameters, strict=True):
-            parameter[...] = saved
-
-
 @dataclass
 class TrainingRun:
     activation: str
@@ -115,14 +96,12 @@ def train_one(name: str, factory: Callable[[], rn.Activation], seed: int, data: 
     # float32: a third faster than float64 here, with the same accuracies.
     net = rn.MLP([data.X_train.shape[1], settings.hidden, 10], activation=factory(), output="softmax",
               seed=seed, dtype=np.float32)
-    keep_best = KeepBest()
     start = time.perf_counter()
     history = rn.fit(net, data.X_train, data.y_train, epochs=settings.max_epochs,
                   batch_size=settings.batch_size, optimizer=rn.Adam(lr=settings.learning_rate),
                   validation_split=settings.validation_split, seed=seed, progress=False,
-                  callbacks=[keep_best, rn.EarlyStopping("val_loss", patience=settings.patience)])
+                  callbacks=[rn.EarlyStopping("val_loss", patience=settings.patience)])   # keeps the best
     seconds = time.perf_counter() - start
-    keep_best.restore(net)
     return TrainingRun(name, seed, net, list(history.val_loss), list(history.val_accuracy),
                        epochs_to_converge(history.val_loss, settings.converged_within), len(history),
                        seconds, float(net.score(data.X_test, data.y_test)))
