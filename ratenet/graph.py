@@ -47,11 +47,10 @@ import threading
 import numpy as np
 
 from ._loop import exclusive
-from .activations import Activation
 from .layers import INITIALIZATIONS, Dense, Layer, Scratch, WeightLayer
 from .losses import Loss, get_loss
 from .merge import Merge
-from .model import PREDICT_CHUNK, Model, is_following_layer, prepare_layers
+from .model import PREDICT_CHUNK, Model, is_elementwise, is_following_layer, prepare_layers, score_outputs
 from .validation import check_choice, check_dtype, check_samples
 
 # How a node runs: an element-wise activation through the graph's own buffers (as a Network runs
@@ -324,8 +323,7 @@ class Graph(Model):
         for layer in self.layers:
             if isinstance(layer, Merge):
                 self._kinds.append(_MERGE)
-            elif (isinstance(layer, Activation) and type(layer).forward is Activation.forward
-                  and type(layer).backward is Activation.backward):
+            elif is_elementwise(layer):
                 self._kinds.append(_ELEMENTWISE)
             else:
                 self._kinds.append(_LAYER)
@@ -667,12 +665,7 @@ class Graph(Model):
         inputs = self.check_X(X)
         target = loss.prepare_target(y, self.widths[name], self.dtype)
         _same_lengths(["X", "y"], [inputs[0], target])
-        predicted = self._evaluate(inputs, (self._slot[name],))[0]
-        if loss.is_classification:
-            return loss.accuracy(predicted, target)
-        residual = float(np.sum((predicted - target) ** 2))
-        total = float(np.sum((target - target.mean(axis=0)) ** 2))
-        return 1.0 - residual / total if total > 0 else float("nan" if residual else 1.0)
+        return score_outputs(loss, self._evaluate(inputs, (self._slot[name],))[0], target)
 
     def loss_value(self, X, y) -> float:
         """The weighted sum of the losses on ``(X, y)`` (each a mean over samples, evaluation

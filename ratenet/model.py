@@ -198,6 +198,24 @@ def prepare_layers(layers: list[Layer], following: list[Layer | None], *, dtype,
             layer.attach_rng(rng.spawn(1)[0])
 
 
+def is_elementwise(layer: Layer) -> bool:
+    """True for an activation that keeps the base class's forward and backward: a model runs it
+    element-wise through its own buffers (``function(z, out=...)``, ``derivative(z, out=...)``)."""
+    return (isinstance(layer, Activation) and type(layer).forward is Activation.forward
+            and type(layer).backward is Activation.backward)
+
+
+def score_outputs(loss, output: np.ndarray, target: np.ndarray) -> float:
+    """A model's score of its ``output`` against ``target``: the loss's accuracy for classification
+    losses, the coefficient of determination R^2 for regression (NaN for a constant target that
+    is missed, 1 for one that is hit)."""
+    if loss.is_classification:
+        return loss.accuracy(output, target)
+    residual = float(np.sum((output - target) ** 2))
+    total = float(np.sum((target - target.mean(axis=0)) ** 2))
+    return 1.0 - residual / total if total > 0 else float("nan" if residual else 1.0)
+
+
 def is_following_layer(layer: Layer) -> bool:
     """True for the layers that decide a weight layer's default initialisation (activations and
     weight layers); the others (BatchNorm, Dropout, sums) are looked past."""

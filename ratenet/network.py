@@ -26,7 +26,7 @@ from .layers import INITIALIZATIONS, Dense, Layer, Scratch, WeightLayer
 from .losses import MSE, BinaryCrossEntropy, Loss, SoftmaxCrossEntropy, get_loss
 from .maxout import Maxout
 from .merge import Merge
-from .model import PREDICT_CHUNK, Model, is_following_layer, prepare_layers
+from .model import PREDICT_CHUNK, Model, is_elementwise, is_following_layer, prepare_layers, score_outputs
 from .regularization import population_statistics
 from .validation import check_choice, check_dtype, check_positive_int, check_samples
 
@@ -101,9 +101,7 @@ class Network(Model):
         prepare_layers(layers, following, dtype=self.dtype, init=init, rng=np.random.default_rng(seed))
         # Element-wise activations that keep the base class's forward/backward run through
         # network-owned buffers (function(z, out=...), derivative(z, out=...)).
-        self._elementwise = [isinstance(layer, Activation)
-                             and type(layer).forward is Activation.forward
-                             and type(layer).backward is Activation.backward for layer in layers]
+        self._elementwise = [is_elementwise(layer) for layer in layers]
         self.history = None
         self._reset_runtime_state()
 
@@ -326,12 +324,7 @@ class Network(Model):
         """Accuracy for classification losses (fraction of samples whose whole label is right);
         coefficient of determination R^2 for regression. Thread-safe as :meth:`forward`."""
         X, target = self.check_Xy(X, y)
-        output = self._evaluate(X)
-        if self.loss.is_classification:
-            return self.loss.accuracy(output, target)
-        residual = float(np.sum((output - target) ** 2))
-        total = float(np.sum((target - target.mean(axis=0)) ** 2))
-        return 1.0 - residual / total if total > 0 else float("nan" if residual else 1.0)
+        return score_outputs(self.loss, self._evaluate(X), target)
 
     def fit(self, X, y, epochs: int = 10, batch_size: int | None = 32, optimizer="adam", **options):
         """Train by mini-batch gradient descent (:func:`ratenet.fit`).
