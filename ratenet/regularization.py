@@ -232,13 +232,7 @@ class BatchNorm(Layer):
         self._training = training
         self._input = x
         if not training:
-            # y = x * scale + shift, scale = gamma / sqrt(rv + eps), shift = beta - rm * scale
-            np.add(self.running_var, self.eps, out=self._inv_std)
-            np.sqrt(self._inv_std, out=self._inv_std)
-            np.divide(1.0, self._inv_std, out=self._inv_std)
-            np.multiply(self.gamma, self._inv_std, out=self._scale)
-            np.multiply(self.running_mean, self._scale, out=self._shift)
-            np.subtract(self.beta, self._shift, out=self._shift)
+            self._evaluation_map(self._inv_std, self._scale, self._shift)
             np.multiply(x, self._scale, out=output)
             output += self._shift
             return output
@@ -263,17 +257,22 @@ class BatchNorm(Layer):
                              f"(n_samples, {self.n_features}), got {x.shape}")
         scale = scratch.array((id(self), "scale"), (self.n_features,), self.dtype)
         shift = scratch.array((id(self), "shift"), (self.n_features,), self.dtype)
-        # the arithmetic of forward(training=False), so both give the same bits
-        np.add(self.running_var, self.eps, out=scale)
-        np.sqrt(scale, out=scale)
-        np.divide(1.0, scale, out=scale)
-        np.multiply(self.gamma, scale, out=scale)
-        np.multiply(self.running_mean, scale, out=shift)
-        np.subtract(self.beta, shift, out=shift)
+        self._evaluation_map(scale, scale, shift)
         out = x if scratch.owns(x) else scratch.array((id(self), "out"), x.shape, self.dtype)
         np.multiply(x, scale, out=out)
         out += shift
         return out
+
+    def _evaluation_map(self, inv_std: np.ndarray, scale: np.ndarray, shift: np.ndarray) -> None:
+        """Fill the evaluation map ``y = x scale + shift``: ``inv_std = 1 / sqrt(running_var + eps)``,
+        ``scale = gamma inv_std``, ``shift = beta - running_mean scale`` (``inv_std`` may be ``scale``).
+        One arithmetic for forward(training=False) and infer, so both give the same bits."""
+        np.add(self.running_var, self.eps, out=inv_std)
+        np.sqrt(inv_std, out=inv_std)
+        np.divide(1.0, inv_std, out=inv_std)
+        np.multiply(self.gamma, inv_std, out=scale)
+        np.multiply(self.running_mean, scale, out=shift)
+        np.subtract(self.beta, shift, out=shift)
 
     def _ones(self, n: int) -> np.ndarray:
         ones = self._ones_vector
