@@ -275,6 +275,14 @@ class _Plan:
             min(max(_FIRST_RECORD_MIN, n_recorded * t_end * _FIRST_RECORD_RATE), _FIRST_RECORD_MAX))
         self.window_steps, self.window_events = _window_size(self, net)
 
+    def spike_record_bytes(self):
+        """Bytes of the spike record's first allocation (it grows, each growth checked)."""
+        return SPIKE_RECORD_BYTES * self.trials * self.first_record
+
+    def run_bytes(self):
+        """Bytes a run allocates besides the connections: trace records, state, spike record."""
+        return 8.0 * sum(self.probe_sizes) + self.state_bytes() + self.spike_record_bytes()
+
     def state_bytes(self):
         """Bytes of the model, the trials' state and the source windows (everything but the
         probes' records and the connections)."""
@@ -321,8 +329,8 @@ def memory_estimate(net, n_steps) -> dict:
         if q.kind != "spikes":
             items[f"probe {q.index} ({q.kind} of {q.target.label})"] = 8 * size
     items["state"] = int(plan.state_bytes())
-    items["spike record"] = SPIKE_RECORD_BYTES * net.n_trials * plan.first_record
-    items["total"] = int(sum(items.values()))
+    items["spike record"] = int(plan.spike_record_bytes())
+    items["total"] = int(plan.run_bytes())
     items["connections"] = int(sum(c.nbytes for c in net.connections))
     return items
 
@@ -340,9 +348,8 @@ def _check_memory(net, plan):
                          f"or run a shorter t_end",
                          what=f"the {q.kind} probe of {q.target.label!r} ({net.n_trials} trial(s) x {q.n} "
                               f"neurons x {m} samples over {t_end:g} s)")
-    total = sum(8.0 * s for s in plan.probe_sizes) + plan.state_bytes() \
-        + SPIKE_RECORD_BYTES * net.n_trials * plan.first_record
-    check_allocation("t_end", total, "run shorter pieces of time, record fewer neurons or fewer trials",
+    check_allocation("t_end", plan.run_bytes(),
+                     "run shorter pieces of time, record fewer neurons or fewer trials",
                      what=f"a run of {t_end:g} s ({plan.n_steps} steps, {net.n_trials} trial(s))")
     for c in net.connections:
         if c.delay_steps > plan.n_steps:
