@@ -61,7 +61,8 @@ def exclusive(model: object, action: str = "fit") -> Iterator[None]:
 
 
 class Snapshot:
-    """A copy of a model's training state and its optimiser's state, to put a run back.
+    """A copy of a model's training state and its optimiser's state, to put a run back (taken
+    at creation: the start of the call).
 
     Parameters
     ----------
@@ -74,26 +75,16 @@ class Snapshot:
         self._pairs = [(array, np.empty_like(array)) for array in arrays]
         self._optimizer = optimizer
         self._state: dict[str, list[np.ndarray]] | None = None
-        self._step_count = 0
-        self._learning_rate = optimizer.lr
-        #: Number (from 1) of the epoch whose end the snapshot holds; None: the start of the call.
-        self.epoch: int | None = None
+        self.take(None)
 
     def take(self, epoch: int | None) -> None:
         """Copy the current state (at the end of ``epoch``, or at the start for None)."""
         for array, saved in self._pairs:
             np.copyto(saved, array)
-        live = self._optimizer.state
-        if live is None:
-            self._state = None
-        else:
-            if not _same_layout(self._state, live):
-                self._state = {slot: [np.empty_like(a) for a in arrays] for slot, arrays in live.items()}
-            for slot, arrays in live.items():
-                for array, saved in zip(arrays, self._state[slot], strict=True):
-                    np.copyto(saved, array)
+        self._state = self._optimizer.copy_state(self._state)
         self._step_count = self._optimizer.step_count
         self._learning_rate = self._optimizer.lr
+        #: Number (from 1) of the epoch whose end the snapshot holds; None: the start of the call.
         self.epoch = epoch
 
     def restore(self) -> None:
@@ -152,8 +143,7 @@ def run_epochs(model, arrays: tuple[np.ndarray, ...], optimizer, *, epochs: int,
     sizes = {batch_size, n_samples - (n_batches - 1) * batch_size}
     buffers = {} if full_batch else {
         size: tuple(np.empty((size, *a.shape[1:]), dtype=a.dtype) for a in arrays) for size in sizes}
-    snapshot = Snapshot(model.training_state(), optimizer)
-    snapshot.take(None)
+    snapshot = Snapshot(model.training_state(), optimizer)          # the call's start
     bar = _progress_bar(progress, epochs, desc)
     order = np.arange(n_samples)
     reference = None
@@ -234,14 +224,6 @@ def batch_size_for(batch_size: int | None, n_samples: int) -> int:
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
     return min(int(batch_size), n_samples)
-
-
-def _same_layout(saved: dict | None, live: dict) -> bool:
-    """True when ``saved`` has arrays of the shapes and dtypes of ``live``'s, slot by slot."""
-    return saved is not None and saved.keys() == live.keys() and all(
-        len(saved[slot]) == len(arrays)
-        and all(a.shape == b.shape and a.dtype == b.dtype for a, b in zip(saved[slot], arrays, strict=True))
-        for slot, arrays in live.items())
 
 
 def _progress_bar(progress: bool | None, epochs: int, desc: str):

@@ -123,6 +123,20 @@ class Optimizer:
         self.step_count = int(state.get("step_count", 0))
         self._state = arrays
 
+    def copy_state(self, into: dict[str, list[np.ndarray]] | None = None
+                   ) -> dict[str, list[np.ndarray]] | None:
+        """A copy of :attr:`state` (None when there is none), written into ``into``'s arrays when
+        they have its layout, so that a snapshot taken again and again allocates once."""
+        if self._state is None:
+            return None
+        if into is None or into.keys() != self._state.keys() or not all(
+                _fits(into, (slot,), arrays) for slot, arrays in self._state.items()):
+            into = {slot: [np.empty_like(array) for array in arrays] for slot, arrays in self._state.items()}
+        for slot, arrays in self._state.items():
+            for array, saved in zip(arrays, into[slot], strict=True):
+                np.copyto(saved, array)
+        return into
+
     def restore(self, state: dict[str, list[np.ndarray]] | None, step_count: int, lr: float) -> None:
         """Set the state arrays (copied in, by slot), step count and learning rate, e.g. back to a
         snapshot that the training loop took. ``state=None`` forgets the state."""

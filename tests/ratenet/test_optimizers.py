@@ -271,3 +271,22 @@ def test_eps_inside_sqrt_is_validated_and_saved(tmp_path):
     net.save(tmp_path / "net.npz", optimizer=optimizer)
     restored = rn.load_checkpoint(tmp_path / "net.npz").optimizer
     assert restored.eps_inside_sqrt is True and restored.config() == optimizer.config()
+
+
+def test_copy_state_is_a_copy_that_reuses_the_arrays_it_is_given():
+    params = [np.zeros((3, 2)), np.zeros(2)]
+    adam = rn.Adam(lr=0.1)
+    assert adam.copy_state() is None                        # no step yet: no state
+    adam.update(params, [np.ones((3, 2)), np.ones(2)])
+    copy = adam.copy_state()
+    for slot, arrays in adam.state.items():
+        for live, saved in zip(arrays, copy[slot], strict=True):
+            np.testing.assert_array_equal(saved, live)
+            assert saved is not live
+    kept = {slot: list(arrays) for slot, arrays in copy.items()}
+    adam.update(params, [np.ones((3, 2)), np.ones(2)])
+    again = adam.copy_state(copy)
+    assert again is copy
+    assert all(a is b for slot in kept for a, b in zip(kept[slot], again[slot], strict=True))
+    slot = adam.slots[0]
+    np.testing.assert_array_equal(again[slot][0], adam.state[slot][0])
