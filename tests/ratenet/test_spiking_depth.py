@@ -103,3 +103,22 @@ def test_layers_that_are_not_read_as_a_chain_are_refused():
         rn.to_spiking(rn.Network([rn.Dense(4, 2)], loss="mse"), allow_untrained=True)
     with pytest.raises(TypeError, match="ratenet Network"):
         rn.to_spiking("net")
+
+
+def test_register_twin_teaches_twin_of_a_new_activation(monkeypatch):
+    from ratenet import conversion
+
+    monkeypatch.setattr(conversion, "_TWINS", list(conversion._TWINS))     # the registry is global
+
+    class Shifted(rn.Sigmoid):
+        pass
+
+    assert conversion.twin_of(Shifted()) is None
+    lif = conversion.twin_of(rn.LIFRate())
+    conversion.register_twin(Shifted, lambda activation, context: lif)
+    assert conversion.twin_of(Shifted()) is lif
+    assert conversion.twin_of(rn.Sigmoid()) is None                          # its parent has none
+    with pytest.raises(TypeError, match="activation_type must be an Activation subclass"):
+        conversion.register_twin(int, lambda activation, context: None)
+    with pytest.raises(TypeError, match="build must be a callable"):
+        conversion.register_twin(Shifted, 3)
